@@ -1,0 +1,1 @@
+"""The ``attnsim`` command line (see :mod:`attnsim.cli.main`)."""
