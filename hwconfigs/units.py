@@ -1,0 +1,249 @@
+"""Quantities as people write them (``3.35 TB/s``, ``50 MiB``, ``0.4 pJ``) -> SI floats.
+
+A small, self-contained pint registry: only the units hardware descriptions use, with
+*information* (bytes) and *operations* as their own dimensions, so that ``TB/s`` can never
+be mistaken for ``GHz``. ``FLOP``, ``OP`` and ``MAC`` (2 ops) are operations; ``OPS`` and
+``FLOPS`` are per second, so ``TOPS``, ``TFLOPS`` and ``TFLOP/s`` all parse.
+
+The unit text is tokenised here (names, ``/``, ``*``, exponents such as ``mm2``, ``mm^2``,
+``mm**2`` or ``mm²``) before pint sees it, so arbitrary text can never make pint evaluate
+an expression.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import pint
+
+__all__ = [
+    "Dimension",
+    "DIMENSIONS",
+    "QuantityError",
+    "parse_quantity",
+    "format_quantity",
+    "unit_registry",
+]
+
+_DEFINITIONS = (
+    "pico- = 1e-12 = p-",
+    "nano- = 1e-9 = n-",
+    "micro- = 1e-6 = µ- = μ- = u-",
+    "milli- = 1e-3 = m-",
+    "kilo- = 1e3 = k-",
+    "mega- = 1e6 = M-",
+    "giga- = 1e9 = G-",
+    "tera- = 1e12 = T-",
+    "peta- = 1e15 = P-",
+    "exa- = 1e18 = E-",
+    "kibi- = 2**10 = Ki-",
+    "mebi- = 2**20 = Mi-",
+    "gibi- = 2**30 = Gi-",
+    "tebi- = 2**40 = Ti-",
+    "pebi- = 2**50 = Pi-",
+    "second = [time] = s = sec",
+    "meter = [length] = m",
+    "gram = [mass] = g",
+    "joule = kilogram * meter ** 2 / second ** 2 = J",
+    "watt = joule / second = W",
+    "hertz = 1 / second = Hz",
+    "byte = [information] = B",
+    "bit = byte / 8",
+    "operation = [operation] = OP = op",
+    "FLOP = operation = flop",
+    "MAC = 2 * operation",
+    "OPS = operation / second",
+    "FLOPS = FLOP / second",
+)
+
+
+@cache
+def unit_registry() -> pint.UnitRegistry:
+    """The (cached) pint registry holding exactly the units of hardware files."""
+    ureg = pint.UnitRegistry(None)
+    for line in _DEFINITIONS:
+        ureg.define(line)
+    return ureg
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A kind of quantity: its SI unit (what floats are stored in) and how to ask for it."""
+
+    name: str  #: e.g. "bandwidth"
+    si_unit: str  #: unit the float is stored in, written so that :func:`parse_quantity` reads it
+    example: str  #: "a bandwidth such as '3.35 TB/s'"
+    also_accept: str | None = None  #: a second unit with the same meaning (J for J/OP)
+
+
+DIMENSIONS: dict[str, Dimension] = {
+    d.name: d
+    for d in (
+        Dimension("bandwidth", "B/s", "a bandwidth such as '3.35 TB/s'"),
+        Dimension("size", "B", "a size such as '50 MiB'"),
+        Dimension("frequency", "Hz", "a frequency such as '1.98 GHz'"),
+        Dimension("time", "s", "a time such as '2 us'"),
+        Dimension("energy_per_byte", "J/B", "an energy per byte such as '31 pJ/B' or '3.9 pJ/bit'"),
+        Dimension("energy_per_op", "J/OP", "an energy per operation such as '0.4 pJ'", "J"),
+        Dimension("power", "W", "a power such as '65.97 mW'"),
+        Dimension("area", "mm2", "an area such as '814 mm2'"),
+        Dimension("throughput", "OP/s", "a throughput such as '989.4 TFLOP/s' or '1979 TOPS'"),
+        Dimension("energy", "J", "an energy such as '0.4 pJ'"),
+        Dimension("dimensionless", "", "a plain number such as 0.85"),
+    )
+}
+
+#: Names used in messages for units of a given dimensionality ("has units of frequency").
+_LABELS = {
+    "bandwidth": "bandwidth",
+    "size": "size",
+    "frequency": "frequency",
+    "time": "time",
+    "energy_per_byte": "energy per byte",
+    "energy_per_op": "energy per operation",
+    "power": "power",
+    "area": "area",
+    "throughput": "throughput",
+    "energy": "energy",
+    "dimensionless": "a plain number",
+}
+
+_NUMBER = re.compile(
+    r"^\s*(?P<num>[-+]?(?:(?:\d[\d_]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|nan|inf|infinity))"
+    r"\s*(?P<unit>.*?)\s*$",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(r"\s*(?:(?P<name>[A-Za-zµμ]+)(?P<exp>(?:\^|\*\*)?[0-9]|[²³])?|(?P<op>[/*·]))")
+
+
+class QuantityError(ValueError):
+    """A value that is not a quantity of the expected dimension; ``what`` + ``expected``."""
+
+    def __init__(self, what: str, expected: str) -> None:
+        self.what = what
+        self.expected = expected
+        super().__init__(f"{what}; {expected}")
+
+
+@cache
+def _unit(text: str) -> Any:
+    """A pint unit from our restricted unit grammar; raises ``ValueError`` when unreadable."""
+    ureg = unit_registry()
+    result = ureg.Unit("")
+    pos, divide, expect_name = 0, False, True
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(f"cannot read {text[pos:]!r}")
+        pos = m.end()
+        if m.group("op"):
+            if expect_name:
+                raise ValueError(f"unexpected {m.group('op')!r}")
+            divide, expect_name = m.group("op") == "/", True
+            continue
+        name = m.group("name")
+        exp_text = (m.group("exp") or "1").lstrip("^*")
+        power = {"²": 2, "³": 3}.get(exp_text) or int(exp_text)
+        try:
+            unit = ureg.Unit(name) ** power
+        except pint.errors.UndefinedUnitError:
+            raise ValueError(f"unknown unit {name!r}") from None
+        result = result / unit if divide else result * unit
+        divide, expect_name = False, False
+    if expect_name and text:
+        raise ValueError("a unit is missing after the last operator")
+    return result
+
+
+def _dimensionality(dimension: Dimension, which: str | None = None) -> Any:
+    ureg = unit_registry()
+    return ureg.Quantity(1.0, _unit(which if which is not None else dimension.si_unit)).dimensionality
+
+
+def describe_units(unit_text: str) -> str:
+    """Name the kind of quantity ``unit_text`` measures ("frequency"), or its dimensionality."""
+    ureg = unit_registry()
+    dims = ureg.Quantity(1.0, _unit(unit_text)).dimensionality
+    for name, dim in DIMENSIONS.items():
+        if dims == _dimensionality(dim):
+            return _LABELS[name]
+    return str(dims).replace(" ", "")
+
+
+def parse_quantity(text: object, expected_dimension: str) -> float:
+    """Parse ``text`` ("3.35 TB/s") and return its value in the SI unit of the dimension.
+
+    ``expected_dimension`` is a key of :data:`DIMENSIONS`. A plain int/float is accepted
+    only for ``dimensionless``. Raises :class:`QuantityError` (a ``ValueError``) for a bool,
+    an unreadable string, a unit of another dimension, NaN or infinity.
+    """
+    dim = DIMENSIONS[expected_dimension]
+    if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+        shown = "true/false" if isinstance(text, bool) else type(text).__name__
+        raise QuantityError(f"{text!r} is a {shown}, not a quantity", f"expected {dim.example}")
+    if isinstance(text, (int, float)):
+        if expected_dimension != "dimensionless":
+            raise QuantityError(f"{text!r} has no unit", f"expected {dim.example}")
+        value = float(text)
+    else:
+        m = _NUMBER.match(text)
+        if m is None:
+            raise QuantityError(f"{text!r} is not a number with a unit", f"expected {dim.example}")
+        unit_text = m.group("unit")
+        try:
+            number = float(m.group("num").replace("_", ""))
+            unit = _unit(unit_text)
+        except (ValueError, OverflowError) as exc:
+            raise QuantityError(f"{text!r} has an unreadable unit ({exc})", f"expected {dim.example}") from None
+        ureg = unit_registry()
+        quantity = ureg.Quantity(number, unit)
+        accepted = [dim.si_unit] + ([dim.also_accept] if dim.also_accept else [])
+        target = next(
+            (u for u in accepted if quantity.dimensionality == _dimensionality(dim, u)), None
+        )
+        if target is None:
+            if not unit_text:
+                raise QuantityError(f"{text!r} has no unit", f"expected {dim.example}")
+            raise QuantityError(
+                f"{text!r} has units of {describe_units(unit_text)}", f"expected {dim.example}"
+            )
+        value = float(quantity.to(_unit(target)).magnitude) if unit_text else number
+    if math.isnan(value) or math.isinf(value):
+        raise QuantityError(f"{text!r} is not a finite number", f"expected {dim.example}")
+    return value
+
+
+def format_quantity(value: float, dimension: str) -> str:
+    """Write an SI float so that :func:`parse_quantity` reads back exactly the same float."""
+    unit = DIMENSIONS[dimension].si_unit
+    return f"{value!r} {unit}".strip() if unit else repr(value)
+
+
+def parse_any_quantity(text: object) -> float:
+    """Parse a number of any known dimension (or a plain number) to its SI float.
+
+    Used for calibration constants, whose dimension the schema does not fix.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return parse_quantity(text, "dimensionless")
+    if isinstance(text, str):
+        m = _NUMBER.match(text)
+        if m is not None and not m.group("unit"):
+            return parse_quantity(float(m.group("num").replace("_", "")), "dimensionless")
+        for name in DIMENSIONS:
+            try:
+                return parse_quantity(text, name)
+            except QuantityError:
+                continue
+        try:
+            label = describe_units(m.group("unit")) if m is not None else None
+        except ValueError:
+            label = None
+        what = f"{text!r} has units of {label}" if label else f"{text!r} is not a quantity"
+        raise QuantityError(what, "expected a number with a unit such as '4.5 us', or a plain number")
+    return parse_quantity(text, "dimensionless")
