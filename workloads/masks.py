@@ -207,11 +207,11 @@ def _field_annotations(cls: type) -> dict[str, str]:
 def build_from_fields(
     cls: type, d: Mapping[str, Any], where: str, skip: tuple[str, ...] = ("kind",)
 ) -> Any:
-    """Build the frozen dataclass ``cls`` from its JSON dict, or raise every problem at once.
+    """Typed keyword arguments for the dataclass ``cls`` from its JSON dict; every problem at once.
 
     Problem lines are ``where.field: what was wrong; what was expected``. Unknown keys and
-    missing required keys are problems; the constructor's own checks are re-labelled with
-    ``where``.
+    missing required keys are problems. Fields named in ``skip`` (``kind``, nested objects)
+    are left to the caller. Pass the result to :func:`construct`.
     """
     problems: list[str] = []
     if not isinstance(d, Mapping):
@@ -221,6 +221,8 @@ def build_from_fields(
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for name, ann in anns.items():
         f = fields[name]
+        if name in skip:
+            continue  # nested objects, built by the caller
         if name not in d:
             has_default = (
                 f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
@@ -228,8 +230,6 @@ def build_from_fields(
             if not has_default:
                 problems.append(f"{where}.{name}: missing; expected a value of type {ann}")
             continue
-        if ann.replace(" ", "") in ("MaskPattern",):
-            continue  # handled by the caller
         kwargs[name] = coerce(d[name], ann, f"{where}.{name}", problems)
     for key in d:
         if key not in anns and key not in skip:
