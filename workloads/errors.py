@@ -95,3 +95,13 @@ def coerce(value: object, annotation: str, path: str, problems: list[str]) -> ob
             return None
         return value
     raise TypeError(f"coerce: unsupported annotation {annotation!r}")  # a programming error
+
+
+def unknown_key(path: str, key: str, accepted: Iterable[str]) -> str:
+    """The problem line for an unknown key: the accepted keys and the closest one."""
+    import difflib
+
+    names = sorted(accepted)
+    close = difflib.get_close_matches(str(key), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{path}: unknown field{hint}; expected one of {', '.join(names)}"

@@ -32,7 +32,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
-from .errors import WorkloadError, coerce
+from .errors import WorkloadError, coerce, unknown_key
 
 IntArray = np.ndarray
 
@@ -233,9 +233,7 @@ def build_from_fields(
         kwargs[name] = coerce(d[name], ann, f"{where}.{name}", problems)
     for key in d:
         if key not in anns and key not in skip:
-            problems.append(
-                f"{where}.{key}: unknown field; expected one of {', '.join(sorted(anns))}"
-            )
+            problems.append(unknown_key(f"{where}.{key}", key, anns))
     if problems:
         raise WorkloadError(problems)
     return kwargs
