@@ -140,7 +140,9 @@ def _build(doc: Mapping[str, Any], source: str) -> Workload:
         if key not in _TOP_KEYS:
             problems.append(unknown_key(str(key), key, _TOP_KEYS))
     name = _field(doc, "name", "str", "name", problems)
-    tokens = coerce(doc.get("tokens"), "int|None", "tokens", problems) if "tokens" in doc else None
+    tokens: Any = (
+        coerce(doc.get("tokens"), "int|None", "tokens", problems) if "tokens" in doc else None
+    )
     meta = doc.get("meta", {})
     if not isinstance(meta, Mapping):
         problems.append(f"meta: got {type(meta).__name__}; expected an object of strings/numbers")
