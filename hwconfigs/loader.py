@@ -91,7 +91,11 @@ def _parse(text: str, p: Problems) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        p.add("<document>", f"YAML syntax error{where}: {exc.problem or exc.context}", "expected valid YAML (check indentation, colons and quotes)")
+        p.add(
+            "<document>",
+            f"YAML syntax error{where}: {exc.problem or exc.context}",
+            "expected valid YAML (check indentation, colons and quotes)",
+        )
         return None
     except yaml.YAMLError as exc:
         p.add("<document>", f"YAML error: {str(exc).splitlines()[0]}", "expected valid YAML")
@@ -99,7 +103,11 @@ def _parse(text: str, p: Problems) -> Any:
     finally:
         loader.dispose()
     for key, line in loader.duplicates:
-        p.add(key, f"duplicate key at line {line}", "expected each key once in a mapping (the later one would silently win)")
+        p.add(
+            key,
+            f"duplicate key at line {line}",
+            "expected each key once in a mapping (the later one would silently win)",
+        )
     return doc
 
 
@@ -114,7 +122,9 @@ def _check_version(doc: Mapping[Any, Any], p: Problems) -> dict[str, Any] | None
         return dict(doc)
     version = doc["version"]
     if isinstance(version, bool) or not isinstance(version, int):
-        p.add("version", f"{version!r} is not a whole number", f"expected 'version: {SCHEMA_VERSION}'")
+        p.add(
+            "version", f"{version!r} is not a whole number", f"expected 'version: {SCHEMA_VERSION}'"
+        )
         return dict(doc)
     if version > SCHEMA_VERSION:
         p.add(
@@ -124,7 +134,9 @@ def _check_version(doc: Mapping[Any, Any], p: Problems) -> dict[str, Any] | None
         )
         return None
     if version < 1:
-        p.add("version", f"version {version} does not exist", f"expected 'version: {SCHEMA_VERSION}'")
+        p.add(
+            "version", f"version {version} does not exist", f"expected 'version: {SCHEMA_VERSION}'"
+        )
         return dict(doc)
     out = dict(doc)
     while out["version"] < SCHEMA_VERSION:
@@ -199,14 +211,22 @@ def _read_document(src: _Source, lines: list[str], stack: list[_Source]) -> dict
     try:
         text = src.read()
     except (OSError, UnicodeDecodeError) as exc:
-        p.add("<document>", f"cannot be read ({exc.__class__.__name__}: {exc})", "expected a readable UTF-8 YAML file")
+        p.add(
+            "<document>",
+            f"cannot be read ({exc.__class__.__name__}: {exc})",
+            "expected a readable UTF-8 YAML file",
+        )
         lines.extend(p.lines)
         return None
     doc = _parse(text, p)
     if doc is None and not p:
         p.add("<document>", "is empty", f"expected a mapping with keys {', '.join(TOP_KEYS)}")
     elif doc is not None and not isinstance(doc, Mapping):
-        p.add("<document>", f"top level is {_kind(doc)}", f"expected a mapping with keys {', '.join(TOP_KEYS)}")
+        p.add(
+            "<document>",
+            f"top level is {_kind(doc)}",
+            f"expected a mapping with keys {', '.join(TOP_KEYS)}",
+        )
     if p and (doc is None or not isinstance(doc, Mapping)):
         lines.extend(p.lines)
         return None
@@ -220,7 +240,14 @@ def _read_document(src: _Source, lines: list[str], stack: list[_Source]) -> dict
     if base_ref is None:
         return pushed
     if not isinstance(base_ref, str) or not base_ref.strip():
-        lines.append(format_problem(src.display, "base", f"is {base_ref!r}", "expected the name of a bundled target or a path to a YAML file"))
+        lines.append(
+            format_problem(
+                src.display,
+                "base",
+                f"is {base_ref!r}",
+                "expected the name of a bundled target or a path to a YAML file",
+            )
+        )
         return None
     base = _resolve_base(base_ref, src)
     if base is None:
@@ -238,13 +265,27 @@ def _read_document(src: _Source, lines: list[str], stack: list[_Source]) -> dict
     if any(s.key == base.key for s in chain):
         start = next(i for i, s in enumerate(chain) if s.key == base.key)
         cycle = " -> ".join([s.display for s in chain[start:]] + [base.display])
-        lines.append(format_problem(src.display, "base", f"inheritance cycle {cycle}", "expected a chain of bases that ends in a file without 'base:'"))
+        lines.append(
+            format_problem(
+                src.display,
+                "base",
+                f"inheritance cycle {cycle}",
+                "expected a chain of bases that ends in a file without 'base:'",
+            )
+        )
         return None
     before = len(lines)
     base_doc = _read_document(base, lines, chain)
     if base_doc is None:
         if len(lines) == before:
-            lines.append(format_problem(src.display, "base", f"{base_ref!r} could not be loaded", "expected a valid base file"))
+            lines.append(
+                format_problem(
+                    src.display,
+                    "base",
+                    f"{base_ref!r} could not be loaded",
+                    "expected a valid base file",
+                )
+            )
         return None
     merged = _merge(base_doc, pushed)
     if "version" in pushed:
@@ -329,7 +370,14 @@ def _load_source(src: _Source) -> Hardware:
         return _build(norm, sources)
     except RecursionError:
         raise HardwareConfigError(
-            [format_problem(src.display, "<document>", "nests too deeply (or refers to itself through a YAML alias)", "expected a plain, finite document")]
+            [
+                format_problem(
+                    src.display,
+                    "<document>",
+                    "nests too deeply (or refers to itself through a YAML alias)",
+                    "expected a plain, finite document",
+                )
+            ]
         ) from None
 
 
@@ -360,7 +408,14 @@ def _source_for(name_or_path: str | os.PathLike[str]) -> _Source:
     path = Path(text)
     if not path.is_file():
         raise HardwareConfigError(
-            [format_problem(text, "<document>", "file not found", "expected a path to a YAML file or a bundled target name")]
+            [
+                format_problem(
+                    text,
+                    "<document>",
+                    "file not found",
+                    "expected a path to a YAML file or a bundled target name",
+                )
+            ]
         )
     return _user_file(path, text)
 
@@ -394,7 +449,11 @@ def hardware_from_dict(doc: Mapping[str, Any], display: str = "<dict>") -> Hardw
         p.raise_if_any()
     pushed = push_down(checked, p)
     if "base" in pushed:
-        p.add("base", "is not supported here", "expected a complete document (load a file to use 'base:')")
+        p.add(
+            "base",
+            "is not supported here",
+            "expected a complete document (load a file to use 'base:')",
+        )
         pushed.pop("base")
     p.extend(lines)
     norm, sources = check_document(pushed, p)

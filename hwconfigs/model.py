@@ -217,7 +217,9 @@ class Hardware:
                 "name": ic.name,
                 "links": _with_source(ic.links, s, "interconnect.links"),
                 "bandwidth": _with_source(
-                    format_quantity(ic.bandwidth_bytes_per_s, "bandwidth"), s, "interconnect.bandwidth"
+                    format_quantity(ic.bandwidth_bytes_per_s, "bandwidth"),
+                    s,
+                    "interconnect.bandwidth",
                 ),
             }
             if "interconnect.latency" in s:  # written only when the file gave one
@@ -239,7 +241,9 @@ class Hardware:
             ),
         }
         if self.energy.tdp_w is not None:
-            energy["tdp"] = _with_source(format_quantity(self.energy.tdp_w, "power"), s, "energy.tdp")
+            energy["tdp"] = _with_source(
+                format_quantity(self.energy.tdp_w, "power"), s, "energy.tdp"
+            )
         out["energy"] = energy
         if self.area is not None:
             area: dict[str, Any] = {

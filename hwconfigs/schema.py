@@ -130,7 +130,11 @@ class _Checker:
         """(value, source, ok) of a numeric leaf written plainly or as {value, source}."""
         if isinstance(node, Mapping):
             if "value" not in node:
-                self.p.add(path, "is a mapping without 'value'", "expected a value, or {value: ..., source: ...}")
+                self.p.add(
+                    path,
+                    "is a mapping without 'value'",
+                    "expected a value, or {value: ..., source: ...}",
+                )
                 return None, None, False
             ok = True
             for key in node:
@@ -164,10 +168,18 @@ class _Checker:
             self.p.add(path, exc.what, exc.expected)
             return None
         if positive and number <= 0:
-            self.p.add(path, f"{_show(value)} is not positive", f"expected {DIMENSIONS[dimension].example} greater than zero")
+            self.p.add(
+                path,
+                f"{_show(value)} is not positive",
+                f"expected {DIMENSIONS[dimension].example} greater than zero",
+            )
             return None
         if not positive and number < 0:
-            self.p.add(path, f"{_show(value)} is negative", f"expected {DIMENSIONS[dimension].example}, zero or more")
+            self.p.add(
+                path,
+                f"{_show(value)} is negative",
+                f"expected {DIMENSIONS[dimension].example}, zero or more",
+            )
             return None
         return number if self._record_source(path, source) else None
 
@@ -178,10 +190,16 @@ class _Checker:
         if isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.p.add(path, f"is {_type_name(value)}", f"expected a whole number of {what}, such as 132")
+            self.p.add(
+                path, f"is {_type_name(value)}", f"expected a whole number of {what}, such as 132"
+            )
             return None
         if value < 1 or value > 2**53:
-            self.p.add(path, f"{value} is out of range", f"expected a whole number of {what} from 1 to 2**53")
+            self.p.add(
+                path,
+                f"{value} is out of range",
+                f"expected a whole number of {what} from 1 to 2**53",
+            )
             return None
         return value if self._record_source(path, source) else None
 
@@ -219,7 +237,9 @@ def _engine(c: _Checker, name: str, node: object, path: str) -> dict[str, Any] |
         },
     )
     out: dict[str, Any] = {"name": name}
-    out["kind"] = c.string(m["kind"], f"{path}.kind", "an engine kind", ENGINE_KINDS) if "kind" in m else None
+    out["kind"] = (
+        c.string(m["kind"], f"{path}.kind", "an engine kind", ENGINE_KINDS) if "kind" in m else None
+    )
     out["unit"] = (
         c.string(m["unit"], f"{path}.unit", "the name of the replicated unit, such as 'sm'")
         if "unit" in m
@@ -236,7 +256,9 @@ def _engine(c: _Checker, name: str, node: object, path: str) -> dict[str, Any] |
             if op not in OP_CLASSES:
                 c.p.add(opath, f"unknown op class {_show(op)}", _one_of(OP_CLASSES, op))
                 continue
-            pm = c.mapping(precs, opath, "a mapping of precision -> throughput such as {fp16: '989.4 TFLOP/s'}")
+            pm = c.mapping(
+                precs, opath, "a mapping of precision -> throughput such as {fp16: '989.4 TFLOP/s'}"
+            )
             throughput[op] = {}
             for prec, value in (pm or {}).items():
                 ppath = _join(opath, prec)
@@ -275,13 +297,17 @@ def _memory_level(c: _Checker, name: str, node: object, path: str) -> dict[str, 
         ("read_energy", "read_energy_j_per_byte", "energy_per_byte", False),
         ("write_energy", "write_energy_j_per_byte", "energy_per_byte", False),
     ):
-        out[field] = c.quantity(m[key], f"{path}.{key}", dim, positive=positive) if key in m else None
+        out[field] = (
+            c.quantity(m[key], f"{path}.{key}", dim, positive=positive) if key in m else None
+        )
     if "write_energy" not in m and out["read_energy_j_per_byte"] is not None:
         # A level without a separate write energy costs the same to write as to read.
         out["write_energy_j_per_byte"] = out["read_energy_j_per_byte"]
         c.sources[f"{path}.write_energy"] = c.sources[f"{path}.read_energy"]
     out["scope"] = (
-        c.string(m["scope"], f"{path}.scope", "a scope", MEMORY_SCOPES) if "scope" in m else "shared"
+        c.string(m["scope"], f"{path}.scope", "a scope", MEMORY_SCOPES)
+        if "scope" in m
+        else "shared"
     )
     out["unit"] = (
         c.string(m["unit"], f"{path}.unit", "the name of an engine unit, such as 'sm'")
@@ -307,7 +333,9 @@ def _interconnect(c: _Checker, node: object, path: str) -> dict[str, Any] | None
         },
     )
     return {
-        "name": c.string(m["name"], f"{path}.name", "a name such as 'nvlink4'") if "name" in m else None,
+        "name": c.string(m["name"], f"{path}.name", "a name such as 'nvlink4'")
+        if "name" in m
+        else None,
         "links": c.integer(m["links"], f"{path}.links", "links") if "links" in m else None,
         "bandwidth_bytes_per_s": c.quantity(m["bandwidth"], f"{path}.bandwidth", "bandwidth")
         if "bandwidth" in m
@@ -340,7 +368,9 @@ def _energy(c: _Checker, node: object, path: str) -> dict[str, Any] | None:
             if op not in OP_CLASSES:
                 c.p.add(opath, f"unknown op class {_show(op)}", _one_of(OP_CLASSES, op))
                 continue
-            em = c.mapping(precs, opath, "a mapping of precision -> energy such as {fp16: '0.2 pJ'}")
+            em = c.mapping(
+                precs, opath, "a mapping of precision -> energy such as {fp16: '0.2 pJ'}"
+            )
             per_op[op] = {}
             for prec, value in (em or {}).items():
                 qpath = _join(opath, prec)
@@ -352,7 +382,9 @@ def _energy(c: _Checker, node: object, path: str) -> dict[str, Any] | None:
                     per_op[op][prec] = number
     return {
         "op_energy_j": per_op,
-        "static_power_w": c.quantity(m["static_power"], f"{path}.static_power", "power", positive=False)
+        "static_power_w": c.quantity(
+            m["static_power"], f"{path}.static_power", "power", positive=False
+        )
         if "static_power" in m
         else None,
         "tdp_w": c.quantity(m["tdp"], f"{path}.tdp", "power") if "tdp" in m else None,
@@ -381,7 +413,9 @@ def _area(c: _Checker, node: object, path: str) -> dict[str, Any] | None:
     }
 
 
-def check_document(doc: Mapping[Any, Any], problems: Problems) -> tuple[dict[str, Any], dict[str, str]]:
+def check_document(
+    doc: Mapping[Any, Any], problems: Problems
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Check the merged document against the schema; return (normalised, sources)."""
     c = _Checker(problems)
     required = {
@@ -394,8 +428,12 @@ def check_document(doc: Mapping[Any, Any], problems: Problems) -> tuple[dict[str
     }
     c.keys(doc, "", TOP_KEYS, {k: v for k, v in required.items() if k != "version"})
     out: dict[str, Any] = {
-        "name": c.string(doc["name"], "name", "a name such as 'h100-sxm5-80gb'") if "name" in doc else None,
-        "kind": c.string(doc["kind"], "kind", "a device kind", HARDWARE_KINDS) if "kind" in doc else None,
+        "name": c.string(doc["name"], "name", "a name such as 'h100-sxm5-80gb'")
+        if "name" in doc
+        else None,
+        "kind": c.string(doc["kind"], "kind", "a device kind", HARDWARE_KINDS)
+        if "kind" in doc
+        else None,
         "description": "",
         "version": doc.get("version"),
     }
@@ -409,7 +447,11 @@ def check_document(doc: Mapping[Any, Any], problems: Problems) -> tuple[dict[str
     if "engines" in doc:
         em = c.mapping(doc["engines"], "engines", "a mapping of engine name -> engine")
         if em is not None and not em:
-            problems.add("engines", "is empty", "expected at least one engine such as 'tensor: {kind: tensor, ...}'")
+            problems.add(
+                "engines",
+                "is empty",
+                "expected at least one engine such as 'tensor: {kind: tensor, ...}'",
+            )
         for name, node in c.names(em or {}, "engines", "engine"):
             engines[name] = _engine(c, name, node, f"engines.{name}")
     out["engines"] = engines
@@ -417,32 +459,50 @@ def check_document(doc: Mapping[Any, Any], problems: Problems) -> tuple[dict[str
     if "memory" in doc:
         mm = c.mapping(doc["memory"], "memory", "a mapping of level name -> level, nearest first")
         if mm is not None and not mm:
-            problems.add("memory", "is empty", "expected at least one memory level such as 'hbm: {...}'")
+            problems.add(
+                "memory", "is empty", "expected at least one memory level such as 'hbm: {...}'"
+            )
         for name, node in c.names(mm or {}, "memory", "memory level"):
             level = _memory_level(c, name, node, f"memory.{name}")
             if level is not None:
                 memory.append(level)
     out["memory"] = memory
-    out["interconnect"] = _interconnect(c, doc["interconnect"], "interconnect") if "interconnect" in doc else None
+    out["interconnect"] = (
+        _interconnect(c, doc["interconnect"], "interconnect") if "interconnect" in doc else None
+    )
     out["energy"] = _energy(c, doc["energy"], "energy") if "energy" in doc else None
     out["area"] = _area(c, doc["area"], "area") if "area" in doc else None
     families: list[str] = []
     if "kernel_families" in doc:
         kf = doc["kernel_families"]
         if not isinstance(kf, list):
-            problems.add("kernel_families", f"is {_type_name(kf)}", "expected a list of kernel family names such as [flash-attention-2, unfused]")
+            problems.add(
+                "kernel_families",
+                f"is {_type_name(kf)}",
+                "expected a list of kernel family names such as [flash-attention-2, unfused]",
+            )
         else:
             for i, fam in enumerate(kf):
                 if not isinstance(fam, str) or not _NAME.match(fam):
-                    problems.add(f"kernel_families[{i}]", f"is {_type_name(fam)}", "expected a kernel family name such as 'flash-attention-2'")
+                    problems.add(
+                        f"kernel_families[{i}]",
+                        f"is {_type_name(fam)}",
+                        "expected a kernel family name such as 'flash-attention-2'",
+                    )
                 elif fam in families:
-                    problems.add(f"kernel_families[{i}]", f"{fam!r} is listed twice", "expected each family once, best first")
+                    problems.add(
+                        f"kernel_families[{i}]",
+                        f"{fam!r} is listed twice",
+                        "expected each family once, best first",
+                    )
                 else:
                     families.append(fam)
     out["kernel_families"] = families
     calibration: dict[str, float] = {}
     if "calibration" in doc:
-        cm = c.mapping(doc["calibration"], "calibration", "a mapping of constant name -> value with a source")
+        cm = c.mapping(
+            doc["calibration"], "calibration", "a mapping of constant name -> value with a source"
+        )
         for key, node in c.names(cm or {}, "calibration", "calibration constant"):
             path = f"calibration.{key}"
             value, source, ok = c.leaf(node, path)

@@ -18,7 +18,17 @@ __all__ = ["TEXT_KEYS", "push_down"]
 
 #: Keys whose scalar values are text or choices, never numbers needing a source.
 TEXT_KEYS = frozenset(
-    {"version", "name", "kind", "description", "base", "unit", "scope", "process", "kernel_families"}
+    {
+        "version",
+        "name",
+        "kind",
+        "description",
+        "base",
+        "unit",
+        "scope",
+        "process",
+        "kernel_families",
+    }
 )
 
 

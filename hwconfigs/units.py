@@ -64,7 +64,7 @@ _DEFINITIONS = (
 @cache
 def unit_registry() -> pint.UnitRegistry:
     """The (cached) pint registry holding exactly the units of hardware files."""
-    ureg = pint.UnitRegistry(None)
+    ureg: pint.UnitRegistry = pint.UnitRegistry(None)
     for line in _DEFINITIONS:
         ureg.define(line)
     return ureg
@@ -162,7 +162,9 @@ def _unit(text: str) -> Any:
 
 def _dimensionality(dimension: Dimension, which: str | None = None) -> Any:
     ureg = unit_registry()
-    return ureg.Quantity(1.0, _unit(which if which is not None else dimension.si_unit)).dimensionality
+    return ureg.Quantity(
+        1.0, _unit(which if which is not None else dimension.si_unit)
+    ).dimensionality
 
 
 def describe_units(unit_text: str) -> str:
@@ -199,7 +201,9 @@ def parse_quantity(text: object, expected_dimension: str) -> float:
             number = float(m.group("num").replace("_", ""))
             unit = _unit(unit_text)
         except (ValueError, OverflowError) as exc:
-            raise QuantityError(f"{text!r} has an unreadable unit ({exc})", f"expected {dim.example}") from None
+            raise QuantityError(
+                f"{text!r} has an unreadable unit ({exc})", f"expected {dim.example}"
+            ) from None
         ureg = unit_registry()
         quantity = ureg.Quantity(number, unit)
         accepted = [dim.si_unit] + ([dim.also_accept] if dim.also_accept else [])
@@ -245,5 +249,7 @@ def parse_any_quantity(text: object) -> float:
         except ValueError:
             label = None
         what = f"{text!r} has units of {label}" if label else f"{text!r} is not a quantity"
-        raise QuantityError(what, "expected a number with a unit such as '4.5 us', or a plain number")
+        raise QuantityError(
+            what, "expected a number with a unit such as '4.5 us', or a plain number"
+        )
     return parse_quantity(text, "dimensionless")

@@ -43,14 +43,20 @@ def _engine_rules(engines: dict[str, Any], p: Problems) -> dict[str, int]:
     return unit_counts
 
 
-def _memory_rules(memory: list[dict[str, Any]], units: dict[str, int], engines_ok: bool, p: Problems) -> None:
+def _memory_rules(
+    memory: list[dict[str, Any]], units: dict[str, int], engines_ok: bool, p: Problems
+) -> None:
     seen_shared: str | None = None
     for level in memory:
         path = f"memory.{level['name']}"
         scope, unit = level.get("scope"), level.get("unit")
         if scope == "per_unit":
             if not level.get("_has_unit"):
-                p.add(f"{path}.unit", "missing for a per_unit level", "expected the unit it sits in, such as 'sm'")
+                p.add(
+                    f"{path}.unit",
+                    "missing for a per_unit level",
+                    "expected the unit it sits in, such as 'sm'",
+                )
             elif unit is not None and engines_ok and unit not in units:
                 known = ", ".join(sorted(units)) or "(none)"
                 p.add(
@@ -67,7 +73,11 @@ def _memory_rules(memory: list[dict[str, Any]], units: dict[str, int], engines_o
         elif scope == "shared":
             seen_shared = seen_shared or level["name"]
             if level.get("_has_unit"):
-                p.add(f"{path}.unit", "is set on a shared level", "expected 'scope: per_unit' with it, or no unit")
+                p.add(
+                    f"{path}.unit",
+                    "is set on a shared level",
+                    "expected 'scope: per_unit' with it, or no unit",
+                )
 
 
 def _energy_rules(norm: dict[str, Any], p: Problems) -> None:
@@ -76,11 +86,19 @@ def _energy_rules(norm: dict[str, Any], p: Problems) -> None:
         return
     static, tdp = energy.get("static_power_w"), energy.get("tdp_w")
     if static is not None and tdp is not None and static > tdp:
-        p.add("energy.static_power", f"{static:g} W exceeds the TDP of {tdp:g} W", "expected static power at most the TDP")
-    engines = [e for e in norm["engines"].values() if e is not None and e.get("throughput") is not None]
+        p.add(
+            "energy.static_power",
+            f"{static:g} W exceeds the TDP of {tdp:g} W",
+            "expected static power at most the TDP",
+        )
+    engines = [
+        e for e in norm["engines"].values() if e is not None and e.get("throughput") is not None
+    ]
     if len(engines) != len(norm["engines"]):
         return
-    runnable = {(op, prec) for e in engines for op, precs in e["throughput"].items() for prec in precs}
+    runnable = {
+        (op, prec) for e in engines for op, precs in e["throughput"].items() for prec in precs
+    }
     for op, precs in energy.get("op_energy_j", {}).items():
         for prec in precs:
             if (op, prec) not in runnable:
@@ -103,4 +121,8 @@ def check_rules(norm: dict[str, Any], p: Problems) -> None:
     if area and area.get("total_mm2") is not None:
         parts = sum(area.get("breakdown_mm2", {}).values())
         if parts > area["total_mm2"] * (1 + 1e-9):
-            p.add("area.breakdown", f"sums to {parts:g} mm2, more than the total {area['total_mm2']:g} mm2", "expected blocks that fit in the die")
+            p.add(
+                "area.breakdown",
+                f"sums to {parts:g} mm2, more than the total {area['total_mm2']:g} mm2",
+                "expected blocks that fit in the die",
+            )
