@@ -51,7 +51,10 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
 def suggest(word: object, choices: Iterable[str]) -> str:
     """``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    if not close and str(word):
+        close = [c for c in choices if c.startswith(str(word))][:1]
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

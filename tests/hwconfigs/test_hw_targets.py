@@ -1,0 +1,158 @@
+"""Every bundled target loads, round-trips, and carries its datasheet numbers."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwconfigs import (
+    Hardware,
+    dump_yaml,
+    hardware_from_dict,
+    list_targets,
+    load_hardware,
+    targets_dir,
+)
+
+BUNDLED = [
+    "a100-sxm4-80gb",
+    "b200",
+    "h100-sxm5-80gb",
+    "h200-sxm-141gb",
+    "host-cpu",
+    "rtx-4090",
+    "vitallm-16nm",
+]
+
+
+def test_list_targets_is_sorted_and_complete() -> None:
+    assert list_targets() == BUNDLED
+    assert targets_dir().joinpath("h100-sxm5-80gb.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_target_loads(name: str) -> None:
+    hw = load_hardware(name)
+    assert isinstance(hw, Hardware)
+    assert hw.name == name
+    assert hw.version == 1
+    assert hw.engines and hw.memory and hw.kernel_families
+    for engine in hw.engines.values():
+        assert engine.count >= 1 and engine.clock_hz > 0
+        assert any(engine.throughput.values())
+    for level in hw.memory:
+        assert level.capacity_bytes > 0 and level.bandwidth_bytes_per_s > 0
+        assert (level.unit is not None) == (level.scope == "per_unit")
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_round_trip_load_to_dict_dump_load_is_equal(name: str, tmp_path: Path) -> None:
+    hw = load_hardware(name)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(dump_yaml(hw), encoding="utf-8")
+    again = load_hardware(path)
+    assert again == hw
+    assert dict(again.sources) == dict(hw.sources)
+    # to_dict is plain data: it survives yaml (keys unsorted: memory order is meaning)
+    assert hardware_from_dict(yaml.safe_load(yaml.safe_dump(hw.to_dict(), sort_keys=False))) == hw
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_every_number_has_a_source(name: str) -> None:
+    hw = load_hardware(name)
+    for engine in hw.engines.values():
+        for key in ("count", "clock"):
+            assert f"engines.{engine.name}.{key}" in hw.sources
+        for op, precs in engine.throughput.items():
+            for prec in precs:
+                assert hw.sources[f"engines.{engine.name}.throughput.{op}.{prec}"]
+    for level in hw.memory:
+        for key in ("capacity", "bandwidth", "latency", "read_energy", "write_energy"):
+            assert hw.sources[f"memory.{level.name}.{key}"]
+    assert hw.sources["energy.static_power"]
+    for key in hw.calibration:
+        assert hw.sources[f"calibration.{key}"]
+
+
+def test_hardware_pickles_for_process_pools() -> None:
+    hw = load_hardware("h100-sxm5-80gb")
+    assert pickle.loads(pickle.dumps(hw)) == hw
+
+
+def test_h100_peak_fp16_is_the_datasheet_number() -> None:
+    hw = load_hardware("h100-sxm5-80gb")
+    # H100 SXM5 dense FP16 Tensor Core peak: 989.4 TFLOPS (H100 whitepaper Table 3;
+    # the datasheet's 1,979 TFLOPS is with 2:4 sparsity).
+    assert hw.peak("matmul", "fp16") == pytest.approx(989.4e12)
+    assert hw.peak("matmul", "ternary") == 0.0
+    assert hw.engines["tensor"].per_unit("matmul", "fp16") == pytest.approx(989.4e12 / 132)
+    # 16 exp/clk/SM x 132 SMs x 1.83 GHz, the ~3.9 TFLOPS FlashAttention-3 quotes
+    assert hw.peak("exp", "fp32") == pytest.approx(3.9e12, rel=0.01)
+    assert hw.memory_level("hbm").bandwidth_bytes_per_s == pytest.approx(3.35e12)
+    assert hw.memory_level("smem").capacity_bytes == 228 * 1024
+    assert [m.name for m in hw.memory] == ["rf", "smem", "l2", "hbm"]
+
+
+def test_memory_level_unknown_name_lists_the_levels() -> None:
+    with pytest.raises(KeyError, match="no memory level 'l3'; expected one of rf, smem, l2, hbm"):
+        load_hardware("h100-sxm5-80gb").memory_level("l3")
+
+
+def test_h200_inherits_h100_and_overrides_only_memory() -> None:
+    h100, h200 = load_hardware("h100-sxm5-80gb"), load_hardware("h200-sxm-141gb")
+    assert h200.engines == h100.engines
+    assert h200.energy == h100.energy
+    assert h200.area == h100.area
+    assert h200.kernel_families == h100.kernel_families
+    hbm = h200.memory_level("hbm")
+    assert hbm.capacity_bytes == 141e9  # H200 datasheet: 141 GB HBM3e
+    assert hbm.bandwidth_bytes_per_s == 4.8e12  # H200 datasheet: 4.8 TB/s
+    assert hbm.latency_s == h100.memory_level("hbm").latency_s  # inherited
+    assert h200.memory_level("l2") == h100.memory_level("l2")
+    # inherited numbers keep the source of the file they came from
+    assert h200.sources["engines.tensor.count"] == h100.sources["engines.tensor.count"]
+    assert "H200" in h200.sources["memory.hbm.bandwidth"]
+    assert h200.sources["memory.hbm.latency"] == h100.sources["memory.hbm.latency"]
+
+
+def test_vitallm_has_ternary_and_attention_cores() -> None:
+    hw = load_hardware("vitallm-16nm")
+    kinds = {e.kind for e in hw.engines.values()}
+    assert {"ternary_mac", "attention_core"} <= kinds
+    assert hw.peak("matmul", "ternary") > 0
+    assert hw.peak("exp", "fp16") > 0
+    assert hw.energy.tdp_w == pytest.approx(65.97e-3)
+    assert hw.memory_level("sram").capacity_bytes == 120 * 1024
+    assert hw.kernel_families == ("vitallm-pipeline",)
+
+
+def test_host_cpu_values_come_from_toolchain_or_lscpu_or_say_assumption() -> None:
+    hw = load_hardware("host-cpu")
+    assert hw.peak("matmul", "fp32") == pytest.approx(189e9)
+    assert hw.memory[-1].bandwidth_bytes_per_s == pytest.approx(32.6e9)
+    for path, source in hw.sources.items():
+        assert source.startswith(("TOOLCHAIN.md", "lscpu", "assumption")), path
+
+
+def test_gpu_calibration_is_only_launch_overhead() -> None:
+    for name in ("a100-sxm4-80gb", "h100-sxm5-80gb", "b200", "rtx-4090"):
+        hw = load_hardware(name)
+        assert set(hw.calibration) == {"launch_overhead"}
+        assert 1e-6 <= hw.calibration["launch_overhead"] <= 1e-5
+
+
+def test_relative_base_path_and_override(tmp_path: Path) -> None:
+    (tmp_path / "parent.yaml").write_text(dump_yaml(load_hardware("rtx-4090")), encoding="utf-8")
+    (tmp_path / "child.yaml").write_text(
+        "version: 1\nbase: parent.yaml\nname: rtx-4090-oc\n"
+        "engines:\n  tensor:\n    clock: {value: 2.7 GHz, source: overclocked}\n",
+        encoding="utf-8",
+    )
+    hw = load_hardware(tmp_path / "child.yaml")
+    assert hw.name == "rtx-4090-oc"
+    assert hw.engines["tensor"].clock_hz == 2.7e9
+    assert hw.sources["engines.tensor.clock"] == "overclocked"
+    assert hw.engines["tensor"].throughput == load_hardware("rtx-4090").engines["tensor"].throughput
