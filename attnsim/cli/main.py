@@ -18,6 +18,7 @@ from types import ModuleType
 #: Modules under ``attnsim.cli`` that register command groups, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = (
     "hw",
+    "workload",
 )
 
 EXIT_OK = 0
