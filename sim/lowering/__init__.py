@@ -1,0 +1,31 @@
+"""Lowering: op -> kernels of tiles for one target, by registered kernel family.
+
+Importing this package registers every bundled family (one module each).
+"""
+
+from sim.lowering import (  # noqa: F401  (imported to register the families)
+    attention_fused,
+    attention_unfused,
+    fft,
+    gemm,
+    linear_attention,
+    memory_bound,
+)
+from sim.lowering.registry import (
+    FAMILIES,
+    LoweringFamily,
+    LoweringOptions,
+    choose_family,
+    register_family,
+)
+from sim.lowering.target import LoweringError, TargetView
+
+__all__ = [
+    "FAMILIES",
+    "LoweringError",
+    "LoweringFamily",
+    "LoweringOptions",
+    "TargetView",
+    "choose_family",
+    "register_family",
+]

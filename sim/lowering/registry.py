@@ -1,0 +1,104 @@
+"""Lowering families, registered by name.
+
+A *family* is a named way of running ops of some kinds on a target — a kernel design,
+not a piece of hardware: ``flash-attention-3`` (warp-specialised, softmax overlapped
+with the GEMMs), ``flash-attention-2``, ``triton-bundled``, ``unfused``, ``gemm-tiled``…
+A target lists the attention families it runs, best first (``kernel_families``);
+generic families (GEMM, memory-bound ops, FFT, linear attention) run everywhere. Adding a
+family is one module plus one :func:`register_family` call; duplicates are refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sim.lowering.target import LoweringError, TargetView
+from sim.tasks import OpTasks
+from workloads.ops import Op
+
+
+@dataclass(frozen=True)
+class LoweringOptions:
+    """User choices that override what lowering would pick (None = let it choose).
+
+    Attributes:
+        block_q: query rows per attention tile.
+        block_k: keys per attention key block.
+    """
+
+    block_q: int | None = None
+    block_k: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("block_q", "block_k"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"LoweringOptions.{name} must be >= 1, got {value}")
+
+
+LowerFn = Callable[[Op, TargetView, LoweringOptions], OpTasks]
+
+
+@dataclass(frozen=True)
+class LoweringFamily:
+    """A registered family.
+
+    Attributes:
+        name: the name targets list and users ask for.
+        op_kinds: op kinds (``Op.kind``) it lowers.
+        lower: the function that turns one op into :class:`OpTasks`.
+        generic: runs on every target without being listed in ``kernel_families``.
+        description: one line for ``--help`` and reports.
+    """
+
+    name: str
+    op_kinds: frozenset[str]
+    lower: LowerFn
+    generic: bool = False
+    description: str = ""
+
+
+FAMILIES: dict[str, LoweringFamily] = {}
+
+
+def register_family(family: LoweringFamily) -> LoweringFamily:
+    """Add ``family`` to :data:`FAMILIES`; a second family of the same name is an error."""
+    if family.name in FAMILIES:
+        raise ValueError(f"lowering family {family.name!r} is already registered")
+    FAMILIES[family.name] = family
+    return family
+
+
+def choose_family(op: Op, view: TargetView, requested: str | None = None) -> LoweringFamily:
+    """The family that lowers ``op`` on ``view``'s target.
+
+    With ``requested`` (a family name) that family is used for the ops it supports; it
+    must exist and, unless generic, be one the target lists. Otherwise the first family
+    in the target's ``kernel_families`` that lowers ``op.kind`` is used (the best known
+    kernel), then the first generic family that does.
+    """
+    if requested is not None:
+        if requested not in FAMILIES:
+            near = difflib.get_close_matches(requested, list(FAMILIES), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise LoweringError(
+                f"unknown kernel family {requested!r}{hint}; known: {', '.join(sorted(FAMILIES))}"
+            )
+        family = FAMILIES[requested]
+        if not family.generic and requested not in view.hw.kernel_families:
+            raise LoweringError(
+                f"{view.hw.name} does not run kernel family {requested!r}; it runs: "
+                f"{', '.join(view.hw.kernel_families) or 'none listed'}"
+            )
+        if op.kind in family.op_kinds:
+            return family
+    for name in view.hw.kernel_families:
+        family_listed = FAMILIES.get(name)
+        if family_listed is not None and op.kind in family_listed.op_kinds:
+            return family_listed
+    for family in FAMILIES.values():
+        if family.generic and op.kind in family.op_kinds:
+            return family
+    raise LoweringError(f"{view.hw.name}: no kernel family lowers {op.kind} ops")

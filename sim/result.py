@@ -1,0 +1,170 @@
+"""The :class:`Result` of a simulation: plain, frozen, serialisable data.
+
+Everything is in SI units; per-op figures are for *one* instance of the op and ``count``
+says how many times the workload runs it (repeated layers are simulated once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Version of the JSON layout written by :meth:`Result.to_dict`.
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Energy:
+    """Energy split in joules: compute by (op class/precision), memory by level, static."""
+
+    compute_j: float
+    memory_j: float
+    static_j: float
+    compute_by_precision_j: Mapping[str, float] = field(default_factory=dict)
+    memory_by_level_j: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def total_j(self) -> float:
+        """Compute + memory + static, joules."""
+        return self.compute_j + self.memory_j + self.static_j
+
+
+@dataclass(frozen=True)
+class OpResult:
+    """One op of the workload on the target (figures for one instance).
+
+    Attributes:
+        block / name / kind: where the op sits and what it is.
+        family: lowering family used; kernels: kernel names launched in order.
+        count: instances in the workload (block repeat count).
+        latency_s: seconds for one instance, launch overheads included.
+        flops: useful operations of one instance (the op's own count).
+        bytes: memory level -> bytes moved (read + written) by one instance.
+        energy_j: compute + memory energy of one instance (static is whole-run).
+        tiles / distinct_tiles / jobs: tiles run, distinct tile classes, chunks simulated.
+        bound: ``"compute"`` or the memory level that limited it most.
+        notes: lowering's choices (tile sizes, splits, hit rule outcome).
+    """
+
+    block: str
+    name: str
+    kind: str
+    family: str
+    kernels: tuple[str, ...]
+    count: int
+    latency_s: float
+    flops: float
+    bytes: Mapping[str, float]
+    energy_j: float
+    tiles: int
+    distinct_tiles: int
+    jobs: int
+    bound: str
+    notes: Mapping[str, str | int | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """A span for the Perfetto/Chrome trace: ``track`` is the row it is drawn on."""
+
+    track: str
+    name: str
+    start_s: float
+    duration_s: float
+    args: Mapping[str, str | int | float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Predicted behaviour of one workload on one target.
+
+    Attributes:
+        hardware / workload: names; family: the family asked for (None: best known).
+        latency_s: end-to-end seconds.
+        flops: useful operations of the whole workload.
+        tokens: tokens the workload produces or consumes (None when not a token model).
+        bytes: memory level -> bytes moved over the run.
+        energy: energy split.
+        utilisation: engine -> busy fraction of (latency x engine instances).
+        ops: per-op results in workload order.
+        timeline: spans, when asked for.
+        stats: simulation cost: tiles, distinct tiles, jobs (chunks), distinct ops simulated.
+    """
+
+    hardware: str
+    workload: str
+    family: str | None
+    latency_s: float
+    flops: float
+    tokens: int | None
+    bytes: Mapping[str, float]
+    energy: Energy
+    utilisation: Mapping[str, float]
+    ops: tuple[OpResult, ...]
+    timeline: tuple[TimelineEvent, ...] = ()
+    stats: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def tflops_per_s(self) -> float:
+        """Achieved useful TFLOP/s."""
+        return self.flops / self.latency_s / 1e12 if self.latency_s > 0 else 0.0
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Tokens per second, or None when the workload has no tokens."""
+        if self.tokens is None or self.latency_s <= 0:
+            return None
+        return self.tokens / self.latency_s
+
+    @property
+    def power_w(self) -> float:
+        """Average power over the run, watts."""
+        return self.energy.total_j / self.latency_s if self.latency_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout of ``attnsim simulate --json`` (no timeline)."""
+        return {
+            "format": "attnsim-result",
+            "version": RESULT_VERSION,
+            "hardware": self.hardware,
+            "workload": self.workload,
+            "family": self.family,
+            "latency_s": self.latency_s,
+            "flops": self.flops,
+            "tflops_per_s": self.tflops_per_s,
+            "tokens": self.tokens,
+            "tokens_per_s": self.tokens_per_s,
+            "bytes": dict(self.bytes),
+            "energy_j": {
+                "compute": self.energy.compute_j,
+                "memory": self.energy.memory_j,
+                "static": self.energy.static_j,
+                "total": self.energy.total_j,
+                "compute_by_precision": dict(self.energy.compute_by_precision_j),
+                "memory_by_level": dict(self.energy.memory_by_level_j),
+            },
+            "power_w": self.power_w,
+            "utilisation": dict(self.utilisation),
+            "stats": dict(self.stats),
+            "ops": [
+                {
+                    "block": o.block,
+                    "name": o.name,
+                    "kind": o.kind,
+                    "family": o.family,
+                    "kernels": list(o.kernels),
+                    "count": o.count,
+                    "latency_s": o.latency_s,
+                    "total_latency_s": o.latency_s * o.count,
+                    "flops": o.flops,
+                    "bytes": dict(o.bytes),
+                    "energy_j": o.energy_j,
+                    "tiles": o.tiles,
+                    "distinct_tiles": o.distinct_tiles,
+                    "bound": o.bound,
+                    "notes": dict(o.notes),
+                }
+                for o in self.ops
+            ],
+        }
