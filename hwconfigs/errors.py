@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["HardwareConfigError", "Problems", "format_problem"]
+__all__ = ["HardwareConfigError", "Problems", "format_problem", "join_path"]
+
+
+def join_path(path: str, key: object) -> str:
+    """``path.key``; a key that is not plain printable text is shown as ``repr``."""
+    plain = isinstance(key, str) and key != "" and key.isprintable() and key.strip() == key
+    text = key if plain else repr(key)
+    return f"{path}.{text}" if path else str(text)
 
 
 def format_problem(file: str, path: str, what: str, expected: str) -> str:

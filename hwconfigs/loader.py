@@ -84,7 +84,11 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 
 def _parse(text: str, p: Problems) -> Any:
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        p.add("<document>", f"YAML error: {str(exc).splitlines()[0]}", "expected valid YAML text")
+        return None
     loader.duplicates = []
     try:
         doc = loader.get_single_data()

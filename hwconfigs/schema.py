@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hwconfigs.errors import Problems
+from hwconfigs.errors import Problems, join_path
 from hwconfigs.registry import (
     ENGINE_KINDS,
     HARDWARE_KINDS,
@@ -221,7 +221,7 @@ class _Checker:
 
 
 def _join(path: str, key: object) -> str:
-    return f"{path}.{key}" if path else str(key)
+    return join_path(path, key)
 
 
 def _engine(c: _Checker, name: str, node: object, path: str) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hwconfigs.errors import Problems
+from hwconfigs.errors import Problems, join_path
 
 __all__ = ["TEXT_KEYS", "push_down"]
 
@@ -55,7 +55,7 @@ def push_down(node: Any, problems: Problems, path: str = "", inherited: str | No
     for key, value in node.items():
         if key == "source":
             continue
-        child = f"{path}.{key}" if path else str(key)
+        child = join_path(path, key)
         if isinstance(value, Mapping):
             out[key] = push_down(value, problems, child, source)
         elif key in TEXT_KEYS or isinstance(value, list) or source is None:

@@ -1,0 +1,106 @@
+"""``attnsim hw list | show | validate`` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from attnsim.cli import hw as hw_cli
+from attnsim.cli.main import main
+from hwconfigs import HardwareConfigError, load_hardware
+
+
+def test_module_contract() -> None:
+    assert hw_cli.ERRORS == (HardwareConfigError,)
+    assert callable(hw_cli.register)
+
+
+def test_list_shows_every_target_with_peaks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in (
+        "a100-sxm4-80gb",
+        "h100-sxm5-80gb",
+        "h200-sxm-141gb",
+        "b200",
+        "rtx-4090",
+        "vitallm-16nm",
+        "host-cpu",
+    ):
+        assert name in out
+    assert "989.4 TOPS" in out  # H100 dense fp16
+    assert "3.35 TB/s" in out and "4.8 TB/s" in out  # H100 / H200 HBM
+    assert "320 GOPS" in out  # VitaLLM ternary
+
+
+def test_show_prints_values_units_and_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "show", "h100-sxm5-80gb"]) == 0
+    out = capsys.readouterr().out
+    assert "memory.hbm.bandwidth" in out
+    assert "3.35 TB/s" in out
+    assert "228 KiB" in out
+    assert "NVIDIA H100 datasheet" in out
+
+
+def test_show_json_is_one_object_with_every_value(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "show", "h200-sxm-141gb", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["name"] == "h200-sxm-141gb"
+    assert doc["memory_order"] == ["rf", "smem", "l2", "hbm"]
+    bw = doc["values"]["memory.hbm.bandwidth"]
+    assert bw == {"value": 4.8e12, "unit": "B/s", "source": bw["source"]}
+    assert "H200" in bw["source"]
+    hw = load_hardware("h200-sxm-141gb")
+    assert set(doc["values"]) == set(hw.sources)
+
+
+def test_show_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        yaml.safe_dump(load_hardware("rtx-4090").to_dict(), sort_keys=False), encoding="utf-8"
+    )
+    assert main(["hw", "show", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "rtx-4090"
+
+
+def test_show_bad_name_exits_2_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "show", "h100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "attnsim: error: h100: <document>: is neither a bundled target nor a file" in err[0]
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    files = ["hwconfigs/targets/h100-sxm5-80gb.yaml", "hwconfigs/targets/vitallm-16nm.yaml"]
+    assert main(["hw", "validate", *files]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"{f}: ok" for f in files]
+
+
+def test_validate_reports_all_problems_of_all_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad1 = tmp_path / "bad1.yaml"
+    bad1.write_text("version: 2\n", encoding="utf-8")
+    doc = load_hardware("a100-sxm4-80gb").to_dict()
+    doc["memory"]["hbm"]["bandwidth"] = {"value": "2 GHz", "source": "x"}
+    doc["engines"]["tensor"]["clok"] = "1 GHz"
+    bad2 = tmp_path / "bad2.yaml"
+    bad2.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    good = "hwconfigs/targets/b200.yaml"
+    assert main(["hw", "validate", str(bad1), good, str(bad2)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{good}: ok"]
+    err = captured.err.splitlines()
+    assert len(err) == 3, err
+    assert err[0].startswith(f"attnsim: error: {bad1}: version: version 2 is newer")
+    assert any(
+        f"{bad2}: memory.hbm.bandwidth: '2 GHz' has units of frequency" in line for line in err
+    )
+    assert any(
+        f"{bad2}: engines.tensor.clok: unknown key" in line and "did you mean 'clock'" in line
+        for line in err
+    )
