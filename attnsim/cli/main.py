@@ -19,6 +19,7 @@ from types import ModuleType
 COMMAND_MODULES: tuple[str, ...] = (
     "hw",
     "workload",
+    "measure",
 )
 
 EXIT_OK = 0
