@@ -19,7 +19,10 @@ from types import ModuleType
 COMMAND_MODULES: tuple[str, ...] = (
     "hw",
     "workload",
+    "simulate",
+    "fit",
     "measure",
+    "trace",
 )
 
 EXIT_OK = 0

@@ -7,6 +7,10 @@ itself: among the candidates that fit a unit, the one with the least predicted m
 (waves x tile time). When there are fewer tiles than slots, K is split to fill the
 machine and a reduction kernel sums the fp32 partials (cuBLAS/CUTLASS split-K).
 
+**Clusters.** ``gemm-tma-multicast`` (Hopper and later) runs 2-CTA clusters whose B
+tile is loaded from the cache once and multicast to both CTAs (TMA multicast), halving
+each tile's cache-level reads of B; ``gemm-tiled`` loads every tile's operands itself.
+
 **Reuse rule (DRAM).** If A and B together fit in the cache, each is read from DRAM
 once. Otherwise tiles are rasterised in groups of ``g = floor(sqrt(slots))`` so a
 wave re-reads each A row-panel ``ceil(tiles_n / g)`` times and each B column-panel
@@ -67,8 +71,22 @@ def gemm_compute_precision(op: GemmOp, view: TargetView) -> str:
     return op.dtype
 
 
-def _plan(view: TargetView, g: GemmShape, bm: int, bn: int, bk: int) -> tuple[float, int, int, TileClass] | None:
-    """Predicted makespan, split factor, resident tiles and the tile class for one shape."""
+def _split_options(tiles: int, slots: int, k: int, bk: int) -> list[int]:
+    """Split-K factors worth trying: 1, and powers of two up to filling the machine
+    while every split keeps at least two K steps."""
+    options = [1]
+    split = 2
+    while split <= max(1, k // (2 * bk)) and tiles * split <= 2 * slots:
+        options.append(split)
+        split *= 2
+    return options
+
+
+def _plan(
+    view: TargetView, g: GemmShape, bm: int, bn: int, bk: int, multicast: int = 1, split: int = 1
+) -> tuple[float, int, int, TileClass] | None:
+    """Predicted time (including a split-K reduction), split factor, resident tiles and
+    the tile class for one tile shape and split."""
     scratch = GEMM_STAGES * (bm * g.a_elem + bn * g.b_elem) * bk
     regs = bm * bn * 4.0
     resident = min(2, view.fits_tile(scratch, regs))
@@ -77,9 +95,6 @@ def _plan(view: TargetView, g: GemmShape, bm: int, bn: int, bk: int) -> tuple[fl
     tiles_m, tiles_n = math.ceil(g.m / bm), math.ceil(g.n / bn)
     tiles = g.batch * tiles_m * tiles_n
     slots = view.units * resident
-    split = 1
-    if tiles < slots and g.k >= 4 * bk:
-        split = max(1, min(math.ceil(slots / tiles), g.k // (2 * bk)))
     k_split = math.ceil(g.k / split)
     k_padded = math.ceil(k_split / bk) * bk
     mm = view.rate("matmul", g.precision)
@@ -89,7 +104,7 @@ def _plan(view: TargetView, g: GemmShape, bm: int, bn: int, bk: int) -> tuple[fl
     a_bytes = g.batch * g.m * g.k * g.a_elem
     b_bytes = g.batch * g.k * g.n * g.b_elem
     cache_a = tiles * split * bm * k_split * g.a_elem
-    cache_b = tiles * split * bn * k_split * g.b_elem
+    cache_b = tiles * split * bn * k_split * g.b_elem / multicast
     cap = view.cache.capacity_bytes if view.cache is not None else 0.0
     if a_bytes + b_bytes <= cap:
         dram_a, dram_b = a_bytes, b_bytes
@@ -104,7 +119,8 @@ def _plan(view: TargetView, g: GemmShape, bm: int, bn: int, bk: int) -> tuple[fl
     reads[view.scratchpad.name] = (cache_a + cache_b) / n_tiles
     writes = traffic(view, c_tile)
     tile = TileClass(
-        name=f"gemm {bm}x{bn}x{bk}" + (f" split-k/{split}" if split > 1 else ""),
+        name=f"gemm {bm}x{bn}x{bk}" + (f" split-k/{split}" if split > 1 else "")
+        + (f" multicast x{multicast}" if multicast > 1 else ""),
         engine_s={mm.engine: compute},
         compute_s=compute,
         read_bytes=reads,
@@ -113,9 +129,14 @@ def _plan(view: TargetView, g: GemmShape, bm: int, bn: int, bk: int) -> tuple[fl
         ops={("matmul", mm.precision): mm_ops},
         flops=g.useful_flops / n_tiles,
     )
-    alone = tile_nominal_s(view, tile, slots)
+    alone = tile_nominal_s(view, tile, min(slots, n_tiles))
     waves = math.ceil(n_tiles / slots)
-    return waves * (alone + tile.fixed_s), split, resident, tile
+    estimate = waves * (alone + tile.fixed_s)
+    if split > 1:  # the reduction kernel: fp32 partials in, C out, through DRAM
+        out = g.batch * g.m * g.n
+        dram_bw = view.shared_bandwidth[view.dram.name]
+        estimate += view.launch_s + out * (split * 4.0 + g.c_elem) / dram_bw
+    return estimate, split, resident, tile
 
 
 def tile_nominal_s(view: TargetView, tile: TileClass, concurrent: int) -> float:
@@ -131,13 +152,17 @@ def tile_nominal_s(view: TargetView, tile: TileClass, concurrent: int) -> float:
     return longest
 
 
-def gemm_kernels(name: str, view: TargetView, g: GemmShape) -> tuple[tuple[Kernel, ...], dict[str, str | int | float]]:
+def gemm_kernels(
+    name: str, view: TargetView, g: GemmShape, multicast: int = 1
+) -> tuple[tuple[Kernel, ...], dict[str, str | int | float]]:
     """Kernels (GEMM, then split-K reduction if any) and the choices made."""
     best: tuple[float, int, int, TileClass, tuple[int, int, int]] | None = None
     for bm, bn, bk in GEMM_TILES:
-        plan = _plan(view, g, bm, bn, bk)
-        if plan is not None and (best is None or plan[0] < best[0] * (1 - 1e-9)):
-            best = (*plan, (bm, bn, bk))
+        tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
+        for split in _split_options(tiles, view.units, g.k, bk):
+            plan = _plan(view, g, bm, bn, bk, multicast, split)
+            if plan is not None and (best is None or plan[0] < best[0] * (1 - 1e-9)):
+                best = (*plan, (bm, bn, bk))
     if best is None:
         raise LoweringError(f"{view.hw.name}: no GEMM tile fits {view.scratchpad.name} of a {view.unit}")
     _, split, resident, tile, (bm, bn, bk) = best
@@ -167,10 +192,12 @@ def gemm_kernels(name: str, view: TargetView, g: GemmShape) -> tuple[tuple[Kerne
     return tuple(kernels), notes
 
 
-def lower_gemm(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+def lower_gemm(op: Op, view: TargetView, options: LoweringOptions, multicast: int = 1) -> OpTasks:
     """Lower a :class:`GemmOp` (see module docstring)."""
+    del options
+    family = "gemm-tma-multicast" if multicast > 1 else "gemm-tiled"
     if not isinstance(op, GemmOp):
-        raise LoweringError(f"gemm-tiled lowers gemm ops, not {op.kind}")
+        raise LoweringError(f"{family} lowers gemm ops, not {op.kind}")
     elem = nbytes(op.dtype, 1)
     weight_elem = nbytes(op.weight_dtype or op.dtype, 1)
     shape = GemmShape(
@@ -184,8 +211,12 @@ def lower_gemm(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
         precision=gemm_compute_precision(op, view),
         useful_flops=op.flops(),
     )
-    kernels, notes = gemm_kernels(f"gemm {op.name}", view, shape)
-    return OpTasks(family="gemm-tiled", kernels=kernels, notes=notes)
+    kernels, notes = gemm_kernels(f"gemm {op.name}", view, shape, multicast)
+    return OpTasks(family=family, kernels=kernels, notes=notes)
+
+
+def _lower_multicast(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+    return lower_gemm(op, view, options, multicast=2)
 
 
 register_family(
@@ -195,5 +226,14 @@ register_family(
         lower=lower_gemm,
         generic=True,
         description="tiled GEMM with swizzled rasterisation and split-K",
+    )
+)
+
+register_family(
+    LoweringFamily(
+        name="gemm-tma-multicast",
+        op_kinds=frozenset({"gemm"}),
+        lower=_lower_multicast,
+        description="tiled GEMM in 2-CTA clusters with TMA multicast of B (Hopper and later)",
     )
 )

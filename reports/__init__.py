@@ -1,0 +1,7 @@
+"""Reports: tables (pandas, rich), Perfetto/Chrome timelines. Reports read results; they
+never simulate."""
+
+from reports.perfetto import trace_events, write_trace
+from reports.tables import ops_frame, ops_table, summary_frame, summary_table
+
+__all__ = ["ops_frame", "ops_table", "summary_frame", "summary_table", "trace_events", "write_trace"]

@@ -1,0 +1,129 @@
+"""Fit ``memory_sustained_fraction`` and ``tensor_sustained_fraction`` for a target.
+
+* ``memory_sustained_fraction``: a 1 GiB streaming copy is simulated and the fraction is
+  solved so the simulated bandwidth equals the measured fraction of the datasheet peak.
+* ``tensor_sustained_fraction``: the measured GEMM shape is simulated (with the fitted
+  memory fraction in place) and the fraction is solved so simulated TFLOP/s equal the
+  measured ones.
+
+Both are solved by bisection (simulated throughput is monotone in the constant).
+Measurements come from ``published_microbenchmarks.yaml`` (published figures with their
+source) or, for a target measured here, from ``attnsim calibrate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from hwconfigs.model import FrozenMap, Hardware
+from sim.simulate import simulate
+from workloads.ops import ElementwiseOp, GemmOp, Op
+from workloads.workload import Block, Workload
+
+#: Bytes copied by the simulated stream benchmark (read + write = 2x this).
+STREAM_BYTES = 1 << 30
+#: Bisection range and tolerance of a fitted fraction.
+FRACTION_RANGE = (0.05, 1.5)
+FRACTION_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class FittedConstant:
+    """A fitted calibration constant with the measurement it reproduces."""
+
+    name: str
+    value: float
+    source: str
+
+
+def published_measurements(target: str | None = None) -> list[dict[str, Any]]:
+    """The published micro-benchmark entries (all, or those of ``target``)."""
+    text = resources.files("sim.calibration").joinpath("published_microbenchmarks.yaml").read_text()
+    doc = yaml.safe_load(text)
+    entries: list[dict[str, Any]] = list(doc["measurements"])
+    return [e for e in entries if target is None or e["target"] == target]
+
+
+def _with_calibration(hw: Hardware, **constants: float) -> Hardware:
+    merged = dict(hw.calibration)
+    merged.update(constants)
+    return dataclasses.replace(hw, calibration=FrozenMap(merged))
+
+
+def _one_op(op: Op) -> Workload:
+    return Workload(name=op.name, blocks=(Block("bench", (op,), 1),))
+
+
+def simulated_stream_fraction(hw: Hardware) -> float:
+    """Simulated bandwidth of a 1 GiB copy as a fraction of the DRAM datasheet peak."""
+    numel = STREAM_BYTES // 4
+    op = ElementwiseOp("stream-copy", "fp32", numel=numel, n_inputs=1, flops_per_element=0.0, function="copy")
+    result = simulate(hw, _one_op(op), check_capacity=False)
+    dram = hw.memory[-1]
+    return 2.0 * STREAM_BYTES / result.latency_s / dram.bandwidth_bytes_per_s
+
+
+def simulated_gemm_flops(hw: Hardware, m: int, n: int, k: int, dtype: str) -> float:
+    """Simulated useful FLOP/s of one GEMM (A activations, B weights)."""
+    op = GemmOp("gemm", dtype, m=m, n=n, k=k, batch=1, weight_operand="b")
+    result = simulate(hw, _one_op(op), check_capacity=False)
+    return op.flops() / result.latency_s
+
+
+def _bisect(f: Any, target: float) -> float:
+    lo, hi = FRACTION_RANGE
+    if f(hi) < target:
+        return hi
+    if f(lo) > target:
+        return lo
+    while hi - lo > FRACTION_TOL:
+        mid = 0.5 * (lo + hi)
+        if f(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return round(0.5 * (lo + hi), 4)
+
+
+def fit_target(hw: Hardware, measurements: list[dict[str, Any]] | None = None) -> list[FittedConstant]:
+    """Fitted constants for ``hw`` from its measurements (published ones by default)."""
+    entries = published_measurements(hw.name) if measurements is None else measurements
+    fitted: list[FittedConstant] = []
+    base = _with_calibration(hw, memory_sustained_fraction=1.0, tensor_sustained_fraction=1.0)
+    for e in entries:
+        if e["kind"] == "stream":
+            target_fraction = float(e["value"])
+            value = _bisect(
+                lambda x: simulated_stream_fraction(_with_calibration(base, memory_sustained_fraction=x)),
+                target_fraction,
+            )
+            base = _with_calibration(base, memory_sustained_fraction=value)
+            fitted.append(
+                FittedConstant(
+                    "memory_sustained_fraction",
+                    value,
+                    f"fitted by `attnsim fit-constants {hw.name}` to a stream at {target_fraction:.3f} of peak: {e['source']}",
+                )
+            )
+    for e in entries:
+        if e["kind"] == "gemm":
+            m, n, k, dtype = int(e["m"]), int(e["n"]), int(e["k"]), str(e["dtype"])
+            target_flops = float(e["value"]) * 1e12
+            value = _bisect(
+                lambda x: simulated_gemm_flops(_with_calibration(base, tensor_sustained_fraction=x), m, n, k, dtype),
+                target_flops,
+            )
+            fitted.append(
+                FittedConstant(
+                    "tensor_sustained_fraction",
+                    value,
+                    f"fitted by `attnsim fit-constants {hw.name}` to a {m}x{n}x{k} {dtype} GEMM at "
+                    f"{e['value']} TFLOP/s: {e['source']}",
+                )
+            )
+    return fitted
