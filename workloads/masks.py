@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -142,7 +142,18 @@ class MaskPattern:
         raise NotImplementedError
 
     def live_pairs(self, q_len: int, kv_len: int) -> int:
-        """Exact number of (query, key) pairs computed, without building the dense matrix."""
+        """Exact number of (query, key) pairs computed, without building the dense matrix.
+
+        Memoised per instance (masks are immutable), because ops ask for it on every
+        ``flops()`` call.
+        """
+        cache: dict[tuple[int, int], int] = self.__dict__.setdefault("_live_pairs_cache", {})
+        key = (int(q_len), int(kv_len))
+        if key not in cache:
+            cache[key] = int(self._live_pairs(*key))
+        return cache[key]
+
+    def _live_pairs(self, q_len: int, kv_len: int) -> int:
         return int(self.cumulative_pairs([q_len], [kv_len], q_len, kv_len)[0, 0])
 
     def density(self, q_len: int, kv_len: int) -> float:
@@ -258,7 +269,7 @@ def mask_from_dict(d: Mapping[str, Any], where: str = "mask") -> MaskPattern:
     if not isinstance(d, Mapping):
         raise WorkloadError([f"{where}: got {type(d).__name__}; expected an object"])
     kind = d.get("kind")
-    if kind not in MASKS:
+    if not isinstance(kind, str) or kind not in MASKS:
         raise WorkloadError(
             [
                 f"{where}.kind: unknown mask kind {kind!r}; expected one of {', '.join(sorted(MASKS))}"
@@ -507,11 +518,14 @@ class NeighborhoodMask(MaskPattern):
 
     def __post_init__(self) -> None:
         name = "NeighborhoodMask"
+        for f in ("spatial", "window", "dilation", "stride", "causal"):
+            if isinstance(getattr(self, f), list):
+                object.__setattr__(self, f, tuple(getattr(self, f)))
         n = len(self.spatial) if isinstance(self.spatial, tuple) else 0
         problems: list[str] = []
         if n == 0:
             raise WorkloadError(
-                [f"{name}.spatial: {self.spatial!r} is empty; expected 1 to 3+ grid sizes"]
+                [f"{name}.spatial: {self.spatial!r}; expected a non-empty tuple of grid sizes"]
             )
         # empty tuples mean the defaults: dilation 1, stride 1, not causal
         if self.dilation == ():
@@ -527,7 +541,6 @@ class NeighborhoodMask(MaskPattern):
                     f"{name}.{field}: {value!r} has the wrong length; expected {n} values, one per axis"
                 )
         _raise(problems)
-        object.__setattr__(self, "spatial", tuple(int(x) for x in self.spatial))
         for a in range(n):
             problems += _check_int(name, f"spatial[{a}]", self.spatial[a], 1)
             problems += _check_int(name, f"window[{a}]", self.window[a], 1)
@@ -549,6 +562,10 @@ class NeighborhoodMask(MaskPattern):
                     f"expected 1 <= stride <= window"
                 )
         _raise(problems)
+        # normalise numpy scalars so equality, hashing and JSON see plain Python values
+        for f in ("spatial", "window", "dilation", "stride"):
+            object.__setattr__(self, f, tuple(int(x) for x in getattr(self, f)))
+        object.__setattr__(self, "causal", tuple(bool(x) for x in self.causal))
 
     @property
     def tokens(self) -> int:
@@ -576,7 +593,7 @@ class NeighborhoodMask(MaskPattern):
             ]
         return []
 
-    def live_pairs(self, q_len: int, kv_len: int) -> int:
+    def _live_pairs(self, q_len: int, kv_len: int) -> int:
         """Product over axes of per-axis live pairs (the mask is a Kronecker product)."""
         self.check_shape(q_len, kv_len)
         return math.prod(int(ax.pairs_below(ax.L, ax.L)) for ax in self._axes())
@@ -619,7 +636,6 @@ class NeighborhoodMask(MaskPattern):
                 col = ax.keys_below(qpt, L) if tq == "point" else ax.pairs_below(qv, L)
                 return col[qi].reshape(-1, 1)
             qq, kk = qpt[:, None], kpt[None, :]
-            fn: Callable[[Any, Any], IntArray]
             if tq == "point" and tk == "point":
                 table = ax.member(qq, kk)
             elif tq == "point":
@@ -627,8 +643,7 @@ class NeighborhoodMask(MaskPattern):
             elif tk == "point":
                 table = ax.queries_below(qv[:, None], kk)
             else:
-                fn = ax.pairs_below
-                table = fn(qv[:, None], kv[None, :])
+                table = ax.pairs_below(qv[:, None], kv[None, :])
             return table[qi[:, None], ki[None, :]]
 
         def kind(a: int, e: int) -> str:
@@ -696,8 +711,13 @@ class BlockSparseMask(MaskPattern):
 
     @property
     def grid(self) -> np.ndarray:
-        """The layout as a bool array ``(query blocks, key blocks)``."""
-        return np.array(self.layout, dtype=bool)
+        """The layout as a read-only bool array ``(query blocks, key blocks)`` (built once)."""
+        grid = self.__dict__.get("_grid")
+        if grid is None:
+            grid = np.array(self.layout, dtype=bool)
+            grid.setflags(write=False)
+            self.__dict__["_grid"] = grid
+        return grid
 
     def _shape_problems(self, q_len: int, kv_len: int) -> list[str]:
         nq, nk = -(-q_len // self.block_q), -(-kv_len // self.block_k)
@@ -709,7 +729,7 @@ class BlockSparseMask(MaskPattern):
             ]
         return []
 
-    def live_pairs(self, q_len: int, kv_len: int) -> int:
+    def _live_pairs(self, q_len: int, kv_len: int) -> int:
         """Sum over live blocks of their (possibly ragged) area."""
         self.check_shape(q_len, kv_len)
         grid = self.grid.astype(np.int64)

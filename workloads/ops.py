@@ -139,7 +139,7 @@ def op_from_dict(d: Mapping[str, Any], where: str = "op") -> Op:
     if not isinstance(d, Mapping):
         raise WorkloadError([f"{where}: got {type(d).__name__}; expected an object"])
     kind = d.get("kind")
-    if kind not in OP_KINDS:
+    if not isinstance(kind, str) or kind not in OP_KINDS:
         raise WorkloadError(
             [
                 f"{where}.kind: unknown op kind {kind!r}; expected one of {', '.join(sorted(OP_KINDS))}"

@@ -72,6 +72,13 @@ class AttentionSpec:
             problems.append(f"{name}.mask: {self.mask!r} is not a mask; expected a MaskPattern")
         if problems:
             raise WorkloadError(problems)
+        if self.q_len * self.kv_len >= 2**62:
+            raise WorkloadError(
+                [
+                    f"{name}.q_len: q_len x kv_len = {self.q_len} x {self.kv_len} is too large; "
+                    f"expected fewer than 2**62 (query, key) pairs, the int64 range of pair counts"
+                ]
+            )
         hq, hkv = self.q_heads, self.kv_heads
         if hq >= hkv and hq % hkv:
             problems.append(

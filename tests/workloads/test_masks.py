@@ -321,3 +321,44 @@ def test_mask_dict_round_trip_and_errors() -> None:
         mask_from_dict({"kind": "diagonal"})
     with pytest.raises(WorkloadError, match=r"mask.lefft: unknown field \(did you mean 'left'\?\)"):
         mask_from_dict({"kind": "sliding_window", "lefft": 3})
+
+
+# ---- properties: a sparser mask never does more work -----------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 300), w1=st.integers(0, 300), w2=st.integers(0, 300), right=st.integers(0, 10)
+)
+def test_wider_window_never_fewer_pairs(n: int, w1: int, w2: int, right: int) -> None:
+    small, big = sorted((w1, w2))
+    assert SlidingWindowMask(small, right).live_pairs(n, n) <= SlidingWindowMask(
+        big, right
+    ).live_pairs(n, n)
+    assert SlidingWindowMask(big, right).live_pairs(n, n) <= FullMask().live_pairs(n, n)
+    assert CausalMask().live_pairs(n, n) <= FullMask().live_pairs(n, n)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=block_sparse_cases(), data=st.data())
+def test_removing_blocks_never_adds_pairs(
+    case: tuple[BlockSparseMask, int, int], data: st.DataObject
+) -> None:
+    mask, q, k = case
+    fewer = tuple(tuple(v and data.draw(st.booleans()) for v in row) for row in mask.layout)
+    sparser = BlockSparseMask(mask.block_q, mask.block_k, fewer)
+    assert sparser.live_pairs(q, k) <= mask.live_pairs(q, k)
+    # a tile dead under the denser layout stays dead under the sparser one
+    dead = mask.tile_liveness(q, k, 3, 3) == 0
+    assert (sparser.tile_liveness(q, k, 3, 3)[dead] == 0).all()
+    assert sparser.tile_counts(q, k, 3, 3).sum() <= mask.tile_counts(q, k, 3, 3).sum()
+
+
+def test_memoised_counts_do_not_change_identity() -> None:
+    m = NeighborhoodMask((6, 6), (3, 3))
+    assert m.live_pairs(36, 36) == 36 * 9
+    assert m == NeighborhoodMask((6, 6), (3, 3)) and hash(m) == hash(
+        NeighborhoodMask((6, 6), (3, 3))
+    )
+    assert "_live_pairs_cache" not in m.to_dict()
+    assert mask_from_dict(m.to_dict()) == m

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from workloads import (
     AttentionOp,
@@ -28,7 +30,14 @@ from workloads import (
     Workload,
     WorkloadError,
 )
-from workloads.serialize import FORMAT, VERSION, load_workload, save_workload, workload_from_dict
+from workloads.serialize import (
+    FORMAT,
+    VERSION,
+    load_workload,
+    save_workload,
+    workload_from_dict,
+    workload_to_dict,
+)
 
 MASKS = [
     (FullMask(), 12, 20),
@@ -211,3 +220,51 @@ def test_unknown_op_kind(saved: Path, tmp_path: Path) -> None:
         match=r"blocks\[0\].ops\[0\].kind: unknown op kind 'conv'; expected one of attention, elementwise",
     ):
         load_workload(p)
+
+
+# ---- the loader rejects random garbage with its own error, never a traceback ------------
+
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=5),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def _paths(node: object, prefix: tuple = ()) -> list[tuple]:
+    out = [prefix]
+    if isinstance(node, dict):
+        for k, v in node.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_random_corruption_raises_workload_error_only(data: st.DataObject) -> None:
+    doc = workload_to_dict(every_kind())
+    paths = [p for p in _paths(doc) if p]
+    path = data.draw(st.sampled_from(paths))
+    action = data.draw(st.sampled_from(["replace", "delete"]))
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if action == "delete":
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(json_leaf)
+    try:
+        w = workload_from_dict(json.loads(json.dumps(doc)), "f.json")
+    except WorkloadError as exc:
+        assert exc.problems and all(line.startswith("f.json: ") for line in exc.problems)
+    else:
+        assert isinstance(w, Workload)
