@@ -343,6 +343,11 @@ class SlidingWindowMask(MaskPattern):
     ``left``/``right`` are in tokens; a causal sliding window (Mistral, Gemma local layers)
     with window ``W`` tokens including the query itself is ``left = W - 1, right = 0``.
     Near the sequence ends the window is cut (not shifted), so border queries see fewer keys.
+
+    Either offset may be negative as long as ``left + right >= 0`` (the band holds at least
+    one diagonal). That expresses any diagonal band exactly, e.g. PyTorch's *top-left*
+    causal mask for ``q_len != kv_len`` (query ``i`` sees keys ``0..i``) is
+    ``SlidingWindowMask(left=kv_len, right=q_len - kv_len)``.
     """
 
     left: int
@@ -350,10 +355,19 @@ class SlidingWindowMask(MaskPattern):
     kind: ClassVar[str] = "sliding_window"
 
     def __post_init__(self) -> None:
-        _raise(
-            _check_int("SlidingWindowMask", "left", self.left, 0)
-            + _check_int("SlidingWindowMask", "right", self.right, 0)
+        name = "SlidingWindowMask"
+        problems = _check_int(name, "left", self.left, -(2**62)) + _check_int(
+            name, "right", self.right, -(2**62)
         )
+        _raise(problems)
+        if self.left + self.right < 0:
+            problems.append(
+                f"{name}.right: left {self.left} + right {self.right} is negative (an empty band); "
+                f"expected left + right >= 0"
+            )
+        _raise(problems)
+        object.__setattr__(self, "left", int(self.left))
+        object.__setattr__(self, "right", int(self.right))
 
     def _cumulative(self, r: IntArray, c: IntArray, q_len: int, kv_len: int) -> IntArray:
         rr, cc = _outer(r, c)

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from workloads import (
@@ -65,11 +65,20 @@ def test_full_and_causal_match_dense(q: int, k: int, bq: int, bk: int) -> None:
 
 
 @settings(max_examples=80, deadline=None)
-@given(q=lengths, k=lengths, left=st.integers(0, 16), right=st.integers(0, 5), bq=blocks, bk=blocks)
+@given(
+    q=lengths, k=lengths, left=st.integers(-8, 16), right=st.integers(-8, 8), bq=blocks, bk=blocks
+)
 def test_sliding_window_matches_dense(
     q: int, k: int, left: int, right: int, bq: int, bk: int
 ) -> None:
+    assume(left + right >= 0)  # negative offsets are allowed: any diagonal band
     check_against_dense(SlidingWindowMask(left, right), q, k, bq, bk)
+
+
+def test_top_left_causal_as_a_band() -> None:
+    q, k = 5, 9
+    band = SlidingWindowMask(left=k, right=q - k).dense(q, k)
+    np.testing.assert_array_equal(band, np.tril(np.ones((q, k), dtype=bool)))
 
 
 @st.composite
@@ -291,8 +300,10 @@ def test_constructor_errors() -> None:
         WorkloadError, match=r"NeighborhoodMask.window: \(3,\) has the wrong length; expected 2"
     ):
         NeighborhoodMask((9, 9), (3,))
-    with pytest.raises(WorkloadError, match=r"SlidingWindowMask.left: -1 is too small"):
-        SlidingWindowMask(-1)
+    with pytest.raises(
+        WorkloadError, match=r"SlidingWindowMask.right: left -3 \+ right 1 is negative"
+    ):
+        SlidingWindowMask(-3, 1)
     with pytest.raises(WorkloadError, match=r"BlockSparseMask.layout: rows have lengths \[1, 2\]"):
         BlockSparseMask(2, 2, ((True,), (True, False)))
     with pytest.raises(WorkloadError, match=r"SharedPrefixMask.num_continuations: 0 is too small"):
