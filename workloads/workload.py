@@ -58,8 +58,9 @@ class Block:
 class Workload:
     """An ordered tuple of :class:`Block` s with a name, a token count and free-form metadata.
 
-    ``tokens`` is the number of tokens the workload processes (per batch, for throughput
-    in tokens/s), ``None`` when not meaningful. ``meta`` holds provenance (model name,
+    ``tokens`` is the number of new tokens one run processes, all sequences of the batch
+    together (``batch x q_len``; ``batch x 1`` for a one-token decode step), so throughput
+    is ``tokens / latency_s`` in tokens/s; ``None`` when not meaningful. ``meta`` holds provenance (model name,
     generator, seed, ...): strings and numbers only, so it serialises losslessly.
     """
 
