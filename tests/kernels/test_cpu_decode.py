@@ -65,3 +65,19 @@ def test_decode_splits_rule() -> None:
     assert decode_splits(100, 1, 2) == 8  # 4 tasks per worker thread
     assert decode_splits(3, 1, 16) == 3  # never more splits than tiles
     assert decode_splits(100, 64, 2) == 1
+
+
+def test_decode_with_bitmap_masks() -> None:
+    """Masks masked per tile by a precomputed bool block (block-sparse off the kernel's
+    tiles, shared prefix) go through the same split-KV path."""
+    from workloads.masks import BlockSparseMask, SharedPrefixMask
+
+    layout = ((True, False, True, True, False),)
+    q, k, v = random_qkv(4, 2, 4, 2, 3, 70, 16, 16)
+    mask = BlockSparseMask(3, 16, layout)
+    out = decode_forward(q, k, v, mask, block_k=8, num_splits=4)
+    np.testing.assert_allclose(out, sdpa_reference(q, k, v, mask), atol=1e-4, rtol=1e-4)
+    shared = SharedPrefixMask(prefix_len=5, num_continuations=1, continuation_len=3)
+    q, k, v = random_qkv(5, 1, 2, 1, 8, 8, 16, 16)  # 8 queries = the whole sequence
+    out = decode_forward(q, k, v, shared, block_k=8, num_splits=2)
+    np.testing.assert_allclose(out, sdpa_reference(q, k, v, shared), atol=1e-4, rtol=1e-4)
