@@ -60,7 +60,10 @@ def list_targets() -> list[str]:
 
 
 # -- parsing -------------------------------------------------------------------------------
-class _Loader(yaml.SafeLoader):
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """Safe YAML loader that records duplicate keys instead of silently keeping the last."""
 
     duplicates: list[tuple[str, int]]
@@ -77,7 +80,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
                 seen.add(key)
             except TypeError:
                 pass
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return _BaseLoader.construct_mapping(loader, node, deep=deep)
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -446,7 +449,6 @@ def hardware_from_dict(doc: Mapping[str, Any], display: str = "<dict>") -> Hardw
 
     Messages name ``display`` as the file.
     """
-    lines: list[str] = []
     p = Problems(display)
     checked = _check_version(doc, p)
     if checked is None:
@@ -459,7 +461,6 @@ def hardware_from_dict(doc: Mapping[str, Any], display: str = "<dict>") -> Hardw
             "expected a complete document (load a file to use 'base:')",
         )
         pushed.pop("base")
-    p.extend(lines)
     norm, sources = check_document(pushed, p)
     check_rules(norm, p)
     p.raise_if_any()

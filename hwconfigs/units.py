@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pint
@@ -129,7 +129,7 @@ class QuantityError(ValueError):
         super().__init__(f"{what}; {expected}")
 
 
-@cache
+@lru_cache(maxsize=1024)
 def _unit(text: str) -> Any:
     """A pint unit from our restricted unit grammar; raises ``ValueError`` when unreadable."""
     ureg = unit_registry()
@@ -193,33 +193,38 @@ def parse_quantity(text: object, expected_dimension: str) -> float:
             raise QuantityError(f"{text!r} has no unit", f"expected {dim.example}")
         value = float(text)
     else:
-        m = _NUMBER.match(text)
-        if m is None:
-            raise QuantityError(f"{text!r} is not a number with a unit", f"expected {dim.example}")
-        unit_text = m.group("unit")
-        try:
-            number = float(m.group("num").replace("_", ""))
-            unit = _unit(unit_text)
-        except (ValueError, OverflowError) as exc:
-            raise QuantityError(
-                f"{text!r} has an unreadable unit ({exc})", f"expected {dim.example}"
-            ) from None
-        ureg = unit_registry()
-        quantity = ureg.Quantity(number, unit)
-        accepted = [dim.si_unit] + ([dim.also_accept] if dim.also_accept else [])
-        target = next(
-            (u for u in accepted if quantity.dimensionality == _dimensionality(dim, u)), None
-        )
-        if target is None:
-            if not unit_text:
-                raise QuantityError(f"{text!r} has no unit", f"expected {dim.example}")
-            raise QuantityError(
-                f"{text!r} has units of {describe_units(unit_text)}", f"expected {dim.example}"
-            )
-        value = float(quantity.to(_unit(target)).magnitude) if unit_text else number
+        value = _parse_text(text, expected_dimension)
     if math.isnan(value) or math.isinf(value):
         raise QuantityError(f"{text!r} is not a finite number", f"expected {dim.example}")
     return value
+
+
+@lru_cache(maxsize=4096)
+def _parse_text(text: str, expected_dimension: str) -> float:
+    """The SI value of ``text`` (cached: targets repeat the same strings)."""
+    dim = DIMENSIONS[expected_dimension]
+    m = _NUMBER.match(text)
+    if m is None:
+        raise QuantityError(f"{text!r} is not a number with a unit", f"expected {dim.example}")
+    unit_text = m.group("unit")
+    try:
+        number = float(m.group("num").replace("_", ""))
+        unit = _unit(unit_text)
+    except (ValueError, OverflowError) as exc:
+        raise QuantityError(
+            f"{text!r} has an unreadable unit ({exc})", f"expected {dim.example}"
+        ) from None
+    ureg = unit_registry()
+    quantity = ureg.Quantity(number, unit)
+    accepted = [dim.si_unit] + ([dim.also_accept] if dim.also_accept else [])
+    target = next((u for u in accepted if quantity.dimensionality == _dimensionality(dim, u)), None)
+    if target is None:
+        if not unit_text:
+            raise QuantityError(f"{text!r} has no unit", f"expected {dim.example}")
+        raise QuantityError(
+            f"{text!r} has units of {describe_units(unit_text)}", f"expected {dim.example}"
+        )
+    return float(quantity.to(_unit(target)).magnitude) if unit_text else number
 
 
 def format_quantity(value: float, dimension: str) -> str:

@@ -300,7 +300,7 @@ def test_fixture_itself_is_valid(tiny: dict[str, Any], write: Callable[..., Path
         ),
         (
             "version: 1\n  name: x\n",
-            r"<document>: YAML syntax error at line 2, column 7: mapping values are not allowed here",
+            r"<document>: YAML syntax error at line 2, column 7: mapping values are not allowed",
         ),
         (
             "version: 1\nversion: 1\nname: x\n",
