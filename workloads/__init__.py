@@ -34,6 +34,7 @@ from .ops import (
     op_from_dict,
     register_op,
 )
+from .serialize import load_workload, save_workload
 from .spec import AttentionSpec
 from .workload import Block, Workload
 
@@ -70,5 +71,7 @@ __all__ = [
     "op_from_dict",
     "register_mask",
     "register_op",
+    "load_workload",
+    "save_workload",
     "storage_bits",
 ]

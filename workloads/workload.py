@@ -8,8 +8,10 @@ order, and the blocks run in order, each ``count`` times back to back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import WorkloadError
@@ -126,3 +128,17 @@ class Workload:
                 for b in self.blocks
             ],
         }
+
+
+def save_workload(w: Workload, path: str | os.PathLike[str]) -> Path:
+    """Write ``w`` as a versioned JSON file (see :func:`workloads.serialize.save_workload`)."""
+    from .serialize import save_workload as _save
+
+    return _save(w, path)
+
+
+def load_workload(path: str | os.PathLike[str]) -> Workload:
+    """Read a workload file (see :func:`workloads.serialize.load_workload`)."""
+    from .serialize import load_workload as _load
+
+    return _load(path)
