@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_qkv, sdpa_reference
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kernels_testlib import random_qkv, sdpa_reference
 
 from kernels.cpu import attention_forward
 from workloads.errors import WorkloadError

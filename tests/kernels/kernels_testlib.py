@@ -1,9 +1,11 @@
-"""Shared helpers of the kernel tests: the torch SDPA reference and random problems."""
+"""Shared helpers of the kernel tests: the torch SDPA reference and random problems.
+
+(A plain module with a unique name rather than ``conftest.py``: test modules import it.)
+"""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 
 from workloads.masks import MaskPattern
@@ -37,8 +39,3 @@ def random_qkv(
     k = rng.standard_normal((batch, kv_heads, kv_len, d), dtype=np.float32)
     v = rng.standard_normal((batch, kv_heads, kv_len, dv), dtype=np.float32)
     return q, k, v
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _two_torch_threads() -> None:
-    torch.set_num_threads(2)
