@@ -10,7 +10,9 @@ import yaml
 
 from attnsim.cli import hw as hw_cli
 from attnsim.cli.main import main
-from hwconfigs import HardwareConfigError, load_hardware
+from hwconfigs import HardwareConfigError, load_hardware, targets_dir
+
+TARGETS = Path(str(targets_dir()))
 
 
 def test_module_contract() -> None:
@@ -74,7 +76,7 @@ def test_show_bad_name_exits_2_with_one_line(capsys: pytest.CaptureFixture[str])
 
 
 def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
-    files = ["hwconfigs/targets/h100-sxm5-80gb.yaml", "hwconfigs/targets/vitallm-16nm.yaml"]
+    files = [str(TARGETS / "h100-sxm5-80gb.yaml"), str(TARGETS / "vitallm-16nm.yaml")]
     assert main(["hw", "validate", *files]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out == [f"{f}: ok" for f in files]
@@ -90,7 +92,7 @@ def test_validate_reports_all_problems_of_all_files(
     doc["engines"]["tensor"]["clok"] = "1 GHz"
     bad2 = tmp_path / "bad2.yaml"
     bad2.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    good = "hwconfigs/targets/b200.yaml"
+    good = str(TARGETS / "b200.yaml")
     assert main(["hw", "validate", str(bad1), good, str(bad2)]) == 2
     captured = capsys.readouterr()
     assert captured.out.splitlines() == [f"{good}: ok"]
