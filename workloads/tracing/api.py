@@ -63,6 +63,27 @@ def build_fake(
     return model, mode
 
 
+@contextlib.contextmanager
+def _eager_flex_attention() -> Iterator[None]:
+    """Call FlexAttention's higher-order op directly, without ``torch.compile``.
+
+    Eager ``flex_attention`` wraps the op in ``torch.compile(fullgraph=True)``; with a
+    dispatch mode active dynamo compiles nothing and that wrapper raises.  The module's
+    debug switch makes it call the op directly, which the recorder intercepts.
+    """
+    try:
+        import torch.nn.attention.flex_attention as flex
+    except ImportError:  # pragma: no cover - torch without FlexAttention
+        yield
+        return
+    old = getattr(flex, "_FLEX_ATTENTION_DISABLE_COMPILE_DEBUG", False)
+    flex._FLEX_ATTENTION_DISABLE_COMPILE_DEBUG = True
+    try:
+        yield
+    finally:
+        flex._FLEX_ATTENTION_DISABLE_COMPILE_DEBUG = old
+
+
 def _no_hf_init() -> contextlib.AbstractContextManager[Any]:
     """Skip transformers' weight initialisation (random init of fake tensors is
     meaningless, and ``trunc_normal_`` reads values, which a fake tensor cannot)."""
@@ -109,20 +130,26 @@ def find_repeated_lists(model: nn.Module) -> dict[str, int]:
     }
 
 
-def _convert(value: Any, mode: FakeTensorMode, recorder: Recorder) -> Any:
-    """Real input tensors -> fake ones (their values kept as shadows when small)."""
+def _convert(value: Any, mode: FakeTensorMode, recorder: Recorder, key: str = "") -> Any:
+    """Real input tensors -> fake ones.
+
+    Input values are placeholders (token ids, pixels) except for masks: the value of a
+    boolean tensor, or of any tensor passed under a keyword containing ``mask``, is kept
+    (as a shadow) so the pattern it encodes can be classified.
+    """
     if isinstance(value, FakeTensor):
         return value
     if isinstance(value, torch.Tensor):
         fake = mode.from_tensor(value, static_shapes=True)
-        recorder.set_shadow(fake, value)
+        if value.dtype == torch.bool or "mask" in key.lower():
+            recorder.set_shadow(fake, value)
         return fake
     if isinstance(value, tuple):
-        return tuple(_convert(v, mode, recorder) for v in value)
+        return tuple(_convert(v, mode, recorder, key) for v in value)
     if isinstance(value, list):
-        return [_convert(v, mode, recorder) for v in value]
+        return [_convert(v, mode, recorder, key) for v in value]
     if isinstance(value, dict):
-        return {k: _convert(v, mode, recorder) for k, v in value.items()}
+        return {k: _convert(v, mode, recorder, str(k)) for k, v in value.items()}
     return value
 
 
@@ -230,8 +257,9 @@ def trace_model(
     nothing is materialised).  A model with real or ``meta`` parameters is traced too: its
     parameters are swapped for fake ones with :func:`torch.func.functional_call` (a real
     model's weights then exist once, in the caller's memory).  Real input tensors are
-    converted to fake ones; their values are kept (when small) so masks built from them
-    stay recoverable.
+    converted to fake ones; their values are placeholders and never used, except those of
+    boolean inputs and of inputs passed under a keyword containing ``mask`` (kept when
+    small, so the mask pattern can be classified).
 
     * ``phase``: ``"prefill"`` or ``"decode"`` for every attention op; ``None`` infers it
       per op (query length 1 with a longer KV -> decode).
@@ -305,7 +333,7 @@ def trace_model(
     was_training = model.training
     model.eval()
     try:
-        with mode, recorder, torch.no_grad():
+        with _eager_flex_attention(), mode, recorder, torch.no_grad():
             if converted:
                 torch.func.functional_call(model, state, tuple(fargs), fkwargs)
             else:

@@ -693,6 +693,28 @@ class Recorder(TorchDispatchMode):
         return flex_attention_fake_impl(*args, **kwargs)
 
     def _flex_mask(self, block_mask: tuple, q_len: int, kv_len: int) -> MaskPattern:
+        """The pattern of a FlexAttention ``BlockMask`` (as the HOP's tuple).
+
+        The block layout (partial + full blocks) comes from the mask's index tensors when
+        their values are known (a block mask built outside the fake mode, or from
+        constants).  When the pattern is small enough, ``mask_mod`` is evaluated on every
+        (query, key) pair with batch and head index 0 and intersected with the layout,
+        giving the exact pattern; otherwise the layout itself is recorded (the work a
+        FlexAttention kernel does: partial blocks are computed whole).
+        """
+        block_q, block_k = int(block_mask[-3]), int(block_mask[-2])
+        parts = [None if t is None else self.shadow(t) for t in block_mask[2:6]]
+        kv_num, kv_idx, full_num, full_idx = parts
+        layout: np.ndarray | None = None
+        if (
+            kv_num is not None
+            and kv_idx is not None
+            and (block_mask[4] is None or full_num is not None)
+        ):
+            with unset_fake_temporarily():
+                layout = _flex_layout(
+                    kv_num, kv_idx, full_num, full_idx, block_q, block_k, q_len, kv_len
+                )
         mask_mod: Callable | None = block_mask[-1] if callable(block_mask[-1]) else None
         if mask_mod is not None and q_len * kv_len <= SHADOW_LIMIT:
             try:
@@ -700,45 +722,44 @@ class Recorder(TorchDispatchMode):
                     zero = torch.zeros((), dtype=torch.int64)
                     qi = torch.arange(q_len)[:, None]
                     ki = torch.arange(kv_len)[None, :]
-                    live = mask_mod(zero, zero, qi, ki)
-                    live = torch.as_tensor(live, dtype=torch.bool).broadcast_to(q_len, kv_len)
-                pattern, exact = classify_dense(live.numpy().astype(bool))
+                    live_t = torch.as_tensor(mask_mod(zero, zero, qi, ki), dtype=torch.bool)
+                    live = live_t.broadcast_to(q_len, kv_len).numpy().astype(bool)
+                if layout is not None:
+                    big = np.repeat(np.repeat(layout, block_q, axis=0), block_k, axis=1)
+                    live = live & big[:q_len, :kv_len]
+                pattern, exact = classify_dense(live)
                 if exact:
                     return pattern
-            except Exception:  # noqa: BLE001 - mask_mod reading model data: fall back to blocks
+            except Exception:  # noqa: BLE001 - a mask_mod reading model data: use the layout
                 pass
-        parts = []
-        for t in block_mask[2:6]:
-            parts.append(None if t is None else self.shadow(t))
-        kv_num, kv_idx, full_num, full_idx = parts
-        with unset_fake_temporarily():
-            return self._layout(kv_num, kv_idx, full_num, full_idx, block_mask, q_len, kv_len)
+        if layout is not None:
+            rows = tuple(tuple(bool(x) for x in row) for row in layout)
+            return BlockSparseMask(block_q=block_q, block_k=block_k, layout=rows)
+        self.unrecovered_masks += 1
+        log.warning("flex_attention block mask has no recoverable values; recorded as FullMask")
+        return FullMask()
 
-    def _layout(
-        self,
-        kv_num: Any,
-        kv_idx: Any,
-        full_num: Any,
-        full_idx: Any,
-        block_mask: tuple,
-        q_len: int,
-        kv_len: int,
-    ) -> MaskPattern:
-        block_q, block_k = int(block_mask[-3]), int(block_mask[-2])
-        if kv_num is None or kv_idx is None or (block_mask[4] is not None and full_num is None):
-            self.unrecovered_masks += 1
-            log.warning("flex_attention block mask has no recoverable values; recorded as FullMask")
-            return FullMask()
-        nq, nk = math.ceil(q_len / block_q), math.ceil(kv_len / block_k)
-        layout = np.zeros((nq, nk), dtype=bool)
-        for num, idx in ((kv_num, kv_idx), (full_num, full_idx)):
-            if num is None or idx is None:
-                continue
-            n_arr = num.reshape(-1, num.shape[-1]).numpy()
-            i_arr = idx.reshape(-1, idx.shape[-2], idx.shape[-1]).numpy()
-            for s in range(n_arr.shape[0]):
-                for r in range(min(nq, n_arr.shape[1])):
-                    cols = i_arr[s, r, : n_arr[s, r]]
-                    layout[r, cols[cols < nk]] = True
-        rows = tuple(tuple(bool(x) for x in row) for row in layout)
-        return BlockSparseMask(block_q=block_q, block_k=block_k, layout=rows)
+
+def _flex_layout(
+    kv_num: torch.Tensor,
+    kv_idx: torch.Tensor,
+    full_num: torch.Tensor | None,
+    full_idx: torch.Tensor | None,
+    block_q: int,
+    block_k: int,
+    q_len: int,
+    kv_len: int,
+) -> np.ndarray:
+    """Union over batch and heads of the live (partial or full) blocks of a BlockMask."""
+    nq, nk = math.ceil(q_len / block_q), math.ceil(kv_len / block_k)
+    layout = np.zeros((nq, nk), dtype=bool)
+    for num, idx in ((kv_num, kv_idx), (full_num, full_idx)):
+        if num is None or idx is None:
+            continue
+        n_arr = num.reshape(-1, num.shape[-1]).numpy()
+        i_arr = idx.reshape(-1, idx.shape[-2], idx.shape[-1]).numpy()
+        for s in range(n_arr.shape[0]):
+            for r in range(min(nq, n_arr.shape[1])):
+                cols = i_arr[s, r, : n_arr[s, r]]
+                layout[r, cols[cols < nk]] = True
+    return layout
