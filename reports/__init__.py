@@ -4,4 +4,11 @@ never simulate."""
 from reports.perfetto import trace_events, write_trace
 from reports.tables import ops_frame, ops_table, summary_frame, summary_table
 
-__all__ = ["ops_frame", "ops_table", "summary_frame", "summary_table", "trace_events", "write_trace"]
+__all__ = [
+    "ops_frame",
+    "ops_table",
+    "summary_frame",
+    "summary_table",
+    "trace_events",
+    "write_trace",
+]

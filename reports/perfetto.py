@@ -32,11 +32,18 @@ def trace_events(result: Result) -> dict[str, Any]:
     tracks = sorted({e.track for e in events}, key=_track_key)
     tid = {track: i + 1 for i, track in enumerate(tracks)}
     out: list[dict[str, Any]] = [
-        {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": f"{result.hardware}: {result.workload}"}}
+        {
+            "name": "process_name",
+            "ph": "M",
+            "pid": 1,
+            "args": {"name": f"{result.hardware}: {result.workload}"},
+        }
     ]
     for track, i in tid.items():
         out.append({"name": "thread_name", "ph": "M", "pid": 1, "tid": i, "args": {"name": track}})
-        out.append({"name": "thread_sort_index", "ph": "M", "pid": 1, "tid": i, "args": {"sort_index": i}})
+        out.append(
+            {"name": "thread_sort_index", "ph": "M", "pid": 1, "tid": i, "args": {"sort_index": i}}
+        )
     for e in events:
         out.append(
             {

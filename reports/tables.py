@@ -64,16 +64,30 @@ def ops_table(result: Result, title: str | None = None, top: int | None = None) 
         frame = frame.sort_values("total_ms", ascending=False).head(top)
     table = Table(title=title or f"{result.workload} on {result.hardware}")
     for col, justify in (
-        ("block", "left"), ("op", "left"), ("kind", "left"), ("family", "left"), ("count", "right"),
-        ("latency_us", "right"), ("total_ms", "right"), ("share_pct", "right"),
-        ("tflops_per_s", "right"), ("bound", "left"),
+        ("block", "left"),
+        ("op", "left"),
+        ("kind", "left"),
+        ("family", "left"),
+        ("count", "right"),
+        ("latency_us", "right"),
+        ("total_ms", "right"),
+        ("share_pct", "right"),
+        ("tflops_per_s", "right"),
+        ("bound", "left"),
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for _, row in frame.iterrows():
         table.add_row(
-            str(row["block"]), str(row["op"]), str(row["kind"]), str(row["family"]), str(row["count"]),
-            _fmt(row["latency_us"]), _fmt(row["total_ms"]), f"{row['share_pct']:.1f}",
-            _fmt(row["tflops_per_s"]), str(row["bound"]),
+            str(row["block"]),
+            str(row["op"]),
+            str(row["kind"]),
+            str(row["family"]),
+            str(row["count"]),
+            _fmt(row["latency_us"]),
+            _fmt(row["total_ms"]),
+            f"{row['share_pct']:.1f}",
+            _fmt(row["tflops_per_s"]),
+            str(row["bound"]),
         )
     return table
 
@@ -92,7 +106,10 @@ def summary_table(results: Sequence[Result], title: str = "Totals") -> Table:
     rows: list[tuple[str, list[str]]] = [
         ("latency (ms)", [_fmt(r.latency_s * 1e3) for r in results]),
         ("achieved TFLOP/s", [_fmt(r.tflops_per_s) for r in results]),
-        ("tokens/s", [_fmt(r.tokens_per_s) if r.tokens_per_s is not None else "-" for r in results]),
+        (
+            "tokens/s",
+            [_fmt(r.tokens_per_s) if r.tokens_per_s is not None else "-" for r in results],
+        ),
         ("energy (J)", [_fmt(r.energy.total_j) for r in results]),
         ("  compute (J)", [_fmt(r.energy.compute_j) for r in results]),
         ("  memory (J)", [_fmt(r.energy.memory_j) for r in results]),
@@ -100,7 +117,12 @@ def summary_table(results: Sequence[Result], title: str = "Totals") -> Table:
         ("avg power (W)", [_fmt(r.power_w) for r in results]),
     ]
     for level in levels:
-        rows.append((f"{level} traffic (GB)", [_fmt(r.bytes.get(level, 0.0) / 1e9) if level in r.bytes else "-" for r in results]))
+        rows.append(
+            (
+                f"{level} traffic (GB)",
+                [_fmt(r.bytes.get(level, 0.0) / 1e9) if level in r.bytes else "-" for r in results],
+            )
+        )
     for label, cells in rows:
         table.add_row(label, *cells)
     return table

@@ -1,8 +1,8 @@
 """The simulator: lowering ops to tiles for a target, the simpy engine, the Result.
 
-    >>> from sim import simulate
-    >>> result = simulate(hardware, workload)        # doctest: +SKIP
-    >>> result.latency_s, result.bytes["hbm"]        # doctest: +SKIP
+>>> from sim import simulate
+>>> result = simulate(hardware, workload)        # doctest: +SKIP
+>>> result.latency_s, result.bytes["hbm"]        # doctest: +SKIP
 """
 
 from sim.lowering import FAMILIES, LoweringError, LoweringOptions

@@ -13,8 +13,16 @@ from collections.abc import Mapping
 from hwconfigs.model import Hardware
 
 _WIDTH = {
-    "fp64": 64, "fp32": 32, "tf32": 19, "fp16": 16, "bf16": 16, "fp8": 8, "int8": 8,
-    "fp4": 4, "int4": 4, "ternary": 2,
+    "fp64": 64,
+    "fp32": 32,
+    "tf32": 19,
+    "fp16": 16,
+    "bf16": 16,
+    "fp8": 8,
+    "int8": 8,
+    "fp4": 4,
+    "int4": 4,
+    "ternary": 2,
 }
 
 

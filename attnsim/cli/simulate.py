@@ -29,8 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Lower every op of WORKLOAD to tiles for the target, replay them in the "
         "discrete-event engine, and print the per-op table and totals.",
     )
-    p.add_argument("--hw", required=True, metavar="NAME|FILE", help="bundled target name or YAML file")
-    p.add_argument("--workload", required=True, metavar="FILE", help="workload JSON (attnsim trace / workload)")
+    p.add_argument(
+        "--hw", required=True, metavar="NAME|FILE", help="bundled target name or YAML file"
+    )
+    p.add_argument(
+        "--workload", required=True, metavar="FILE", help="workload JSON (attnsim trace / workload)"
+    )
     p.add_argument(
         "--family",
         metavar="NAME",
@@ -39,8 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--block-q", type=int, metavar="N", help="override attention query-block size")
     p.add_argument("--block-k", type=int, metavar="N", help="override attention key-block size")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
-    p.add_argument("--timeline", metavar="FILE", help="write a Perfetto/Chrome trace JSON (open in ui.perfetto.dev)")
-    p.add_argument("--top", type=int, default=None, metavar="N", help="show only the N costliest ops")
+    p.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="write a Perfetto/Chrome trace JSON (open in ui.perfetto.dev)",
+    )
+    p.add_argument(
+        "--top", type=int, default=None, metavar="N", help="show only the N costliest ops"
+    )
     p.set_defaults(func=run)
     global ERRORS
     ERRORS = (*ERRORS, SimulateInputError)

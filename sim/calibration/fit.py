@@ -14,6 +14,7 @@ source) or, for a target measured here, from ``attnsim calibrate``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -62,7 +63,9 @@ def _one_op(op: Op) -> Workload:
 def simulated_stream_fraction(hw: Hardware) -> float:
     """Simulated bandwidth of a 1 GiB copy as a fraction of the DRAM datasheet peak."""
     numel = STREAM_BYTES // 4
-    op = ElementwiseOp("stream-copy", "fp32", numel=numel, n_inputs=1, flops_per_element=0.0, function="copy")
+    op = ElementwiseOp(
+        "stream-copy", "fp32", numel=numel, n_inputs=1, flops_per_element=0.0, function="copy"
+    )
     result = simulate(hw, _one_op(op), check_capacity=False)
     dram = hw.memory[-1]
     return 2.0 * STREAM_BYTES / result.latency_s / dram.bandwidth_bytes_per_s
@@ -75,7 +78,7 @@ def simulated_gemm_flops(hw: Hardware, m: int, n: int, k: int, dtype: str) -> fl
     return op.flops() / result.latency_s
 
 
-def _bisect(f: Any, target: float) -> float:
+def _bisect(f: Callable[[float], float], target: float) -> float:
     lo, hi = FRACTION_RANGE
     if f(hi) < target:
         return hi
@@ -90,40 +93,54 @@ def _bisect(f: Any, target: float) -> float:
     return round(0.5 * (lo + hi), 4)
 
 
-def fit_target(hw: Hardware, measurements: list[dict[str, Any]] | None = None) -> list[FittedConstant]:
-    """Fitted constants for ``hw`` from its measurements (published ones by default)."""
+def fit_memory_fraction(hw: Hardware, measured_fraction: float) -> float:
+    """``memory_sustained_fraction`` that makes the simulated stream hit ``measured_fraction``."""
+    return _bisect(
+        lambda x: simulated_stream_fraction(_with_calibration(hw, memory_sustained_fraction=x)),
+        measured_fraction,
+    )
+
+
+def fit_tensor_fraction(
+    hw: Hardware, m: int, n: int, k: int, dtype: str, measured_flops: float
+) -> float:
+    """``tensor_sustained_fraction`` that makes the simulated GEMM reach ``measured_flops``."""
+    return _bisect(
+        lambda x: simulated_gemm_flops(
+            _with_calibration(hw, tensor_sustained_fraction=x), m, n, k, dtype
+        ),
+        measured_flops,
+    )
+
+
+def fit_target(
+    hw: Hardware, measurements: list[dict[str, Any]] | None = None
+) -> list[FittedConstant]:
+    """Fitted constants for ``hw`` from its measurements (published ones by default):
+    the memory fraction first (the GEMM fit runs with it in place), then the tensor one."""
     entries = published_measurements(hw.name) if measurements is None else measurements
     fitted: list[FittedConstant] = []
     base = _with_calibration(hw, memory_sustained_fraction=1.0, tensor_sustained_fraction=1.0)
-    for e in entries:
-        if e["kind"] == "stream":
-            target_fraction = float(e["value"])
-            value = _bisect(
-                lambda x: simulated_stream_fraction(_with_calibration(base, memory_sustained_fraction=x)),
-                target_fraction,
+    for e in (e for e in entries if e["kind"] == "stream"):
+        measured = float(e["value"])
+        value = fit_memory_fraction(base, measured)
+        base = _with_calibration(base, memory_sustained_fraction=value)
+        fitted.append(
+            FittedConstant(
+                "memory_sustained_fraction",
+                value,
+                f"fitted by `attnsim fit-constants {hw.name}` to a stream at {measured:.3f} of peak: {e['source']}",
             )
-            base = _with_calibration(base, memory_sustained_fraction=value)
-            fitted.append(
-                FittedConstant(
-                    "memory_sustained_fraction",
-                    value,
-                    f"fitted by `attnsim fit-constants {hw.name}` to a stream at {target_fraction:.3f} of peak: {e['source']}",
-                )
+        )
+    for e in (e for e in entries if e["kind"] == "gemm"):
+        m, n, k, dtype = int(e["m"]), int(e["n"]), int(e["k"]), str(e["dtype"])
+        value = fit_tensor_fraction(base, m, n, k, dtype, float(e["value"]) * 1e12)
+        fitted.append(
+            FittedConstant(
+                "tensor_sustained_fraction",
+                value,
+                f"fitted by `attnsim fit-constants {hw.name}` to a {m}x{n}x{k} {dtype} GEMM at "
+                f"{e['value']} TFLOP/s: {e['source']}",
             )
-    for e in entries:
-        if e["kind"] == "gemm":
-            m, n, k, dtype = int(e["m"]), int(e["n"]), int(e["k"]), str(e["dtype"])
-            target_flops = float(e["value"]) * 1e12
-            value = _bisect(
-                lambda x: simulated_gemm_flops(_with_calibration(base, tensor_sustained_fraction=x), m, n, k, dtype),
-                target_flops,
-            )
-            fitted.append(
-                FittedConstant(
-                    "tensor_sustained_fraction",
-                    value,
-                    f"fitted by `attnsim fit-constants {hw.name}` to a {m}x{n}x{k} {dtype} GEMM at "
-                    f"{e['value']} TFLOP/s: {e['source']}",
-                )
-            )
+        )
     return fitted

@@ -3,15 +3,13 @@
 Why fluid: a tile of a fused kernel streams its operands while it computes, so what
 matters is how fast it *can* progress alone (``nominal_s``) and how much of each shared
 capacity it draws while doing so. When the tiles active at one moment ask more of a
-capacity (a unit's compute, a shared memory level's bandwidth) than it has, every tile
-drawing on it slows by the same factor; a tile's speed is set by its most
-oversubscribed capacity. Rates change only when a tile starts or ends, so the pool
-needs one simpy event per start and one per end — not one per byte or cycle.
-
-The slowdown is proportional, not max-min fair: when the concurrent tiles are identical
-(the common case) the two agree exactly; when they differ, capacity a tile cannot use
-because it is limited elsewhere is not handed to the others (a small underestimate of
-throughput in mixed phases, documented in docs/SIMULATOR.md).
+capacity (a unit's compute, a shared memory level's bandwidth) than it has, they are
+slowed max-min fairly (progressive filling): every tile's speed, as a fraction of its
+speed alone, rises together until some capacity is full; the tiles using that capacity
+stay at that fraction and the others keep rising. A tile limited elsewhere thus leaves
+its unused share to the rest (work-conserving); identical tiles all get the same
+fraction. Rates change only when a tile starts or ends, so the pool needs one simpy
+event per start and one per end — not one per byte or cycle.
 
 Each job occupies one *slot* (a slot runs one job at a time), so the pool keeps
 fixed-size arrays indexed by slot and every rate update is a few numpy operations.
@@ -105,21 +103,49 @@ class FluidPool:
         return done
 
     def _rates(self) -> np.ndarray:
-        """Progress rate (fraction per second) of every slot's job (0 for idle slots)."""
+        """Progress rate (fraction per second) of every slot's job (0 for idle slots),
+        by progressive filling of the jobs' slowdown factors (see module docstring)."""
         nominal = self._nominal_rate  # 0 on idle slots, so they add no demand
-        rates = nominal.copy()
-        unit_demand = np.bincount(self._unit, weights=nominal * self._unit_work, minlength=self._n_units)
-        if unit_demand.max() > 1.0:
-            unit_factor = np.minimum(1.0, 1.0 / np.maximum(unit_demand, 1e-300))
-            rates *= np.where(self._unit_work > 0, unit_factor[self._unit], 1.0)
-        if self._bw.size:
-            level_demand = nominal @ self._level_work
-            over = level_demand > self._bw
-            if over.any():
-                level_factor = np.where(over, self._bw / np.maximum(level_demand, 1e-300), 1.0)
-                per_job = np.where(self._level_work > 0, level_factor[None, :], 1.0).min(axis=1)
-                rates = np.minimum(rates, nominal * per_job)
-        return rates
+        unit_work = self._unit_work
+        level_work = self._level_work
+        unit_use = nominal * unit_work  # unit-seconds per second at full speed
+        level_use = nominal[:, None] * level_work  # bytes per second at full speed
+        unit_demand = np.bincount(self._unit, weights=unit_use, minlength=self._n_units)
+        level_demand = level_use.sum(axis=0)
+        if unit_demand.max(initial=0.0) <= 1.0 and np.all(level_demand <= self._bw):
+            return nominal.copy()
+        factor = np.ones_like(nominal)
+        rising = self._active.copy()
+        unit_left = np.ones(self._n_units)
+        level_left = self._bw.copy()
+        for _ in range(self._n_units + self._bw.size + 1):
+            if not rising.any():
+                break
+            u_dem = np.bincount(
+                self._unit, weights=np.where(rising, unit_use, 0.0), minlength=self._n_units
+            )
+            l_dem = np.where(rising[:, None], level_use, 0.0).sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                u_t = np.where(u_dem > 0, unit_left / u_dem, np.inf)
+                l_t = np.where(l_dem > 0, level_left / l_dem, np.inf)
+            t = min(1.0, float(u_t.min(initial=np.inf)), float(l_t.min(initial=np.inf)))
+            if t >= 1.0:
+                break  # every rising job runs at full speed
+            full_units = u_t <= t * (1 + 1e-12)
+            full_levels = l_t <= t * (1 + 1e-12)
+            hits = (full_units[self._unit] & (unit_work > 0)) | (
+                (level_work > 0) & full_levels[None, :]
+            ).any(axis=1)
+            freeze = rising & hits
+            factor[freeze] = t
+            unit_left -= np.bincount(
+                self._unit, weights=np.where(freeze, unit_use * t, 0.0), minlength=self._n_units
+            )
+            level_left -= np.where(freeze[:, None], level_use * t, 0.0).sum(axis=0)
+            np.maximum(unit_left, 0.0, out=unit_left)
+            np.maximum(level_left, 0.0, out=level_left)
+            rising &= ~freeze
+        return nominal * factor
 
     def _serve(self):  # type: ignore[no-untyped-def]
         env = self._env

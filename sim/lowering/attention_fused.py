@@ -17,7 +17,10 @@ from DRAM once per (batch, KV head) — the compulsory traffic — when the K/V 
 KV heads that concurrently running tiles touch fits in the cache; when it does not,
 the extra traffic grows linearly to "every tile reads from DRAM" as the working set
 grows past the cache: ``dram_kv = compulsory + (cache_kv - compulsory)·max(0, 1 - C/ws)``.
-Which KV heads are concurrent follows the family's issue order.
+Which KV heads are concurrent follows the family's issue order. The compulsory part is
+shared evenly by the tiles (the query blocks of a head run together, and each K/V block
+is fetched once by whichever of them reaches it first); the excess is charged to each
+tile in proportion to the K/V blocks it reads.
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ class FusedAttentionStyle:
     split_kv: bool = True
 
 
-def _footprint(br: int, bc: int, dqk: int, dv: int, elem: float, stages: int) -> tuple[float, float]:
+def _footprint(
+    br: int, bc: int, dqk: int, dv: int, elem: float, stages: int
+) -> tuple[float, float]:
     """(scratchpad bytes, register bytes) of one tile: Q block plus ``stages`` K/V blocks
     staged; fp32 O accumulator plus fp32 scores S and probabilities P in registers."""
     scratch = (br * dqk + stages * bc * (dqk + dv)) * elem
@@ -89,7 +94,12 @@ def _footprint(br: int, bc: int, dqk: int, dv: int, elem: float, stages: int) ->
 
 
 def _choose_blocks(
-    style: FusedAttentionStyle, view: TargetView, dqk: int, dv: int, elem: float, options: LoweringOptions
+    style: FusedAttentionStyle,
+    view: TargetView,
+    dqk: int,
+    dv: int,
+    elem: float,
+    options: LoweringOptions,
 ) -> tuple[int, int, int]:
     """(block_q, block_k, tiles resident per unit)."""
     candidates = style.tiles
@@ -124,7 +134,9 @@ class _BlockCost:
     mask_ops: float
 
 
-def _tile_compute(style: FusedAttentionStyle, cost: _BlockCost, n_full: int, n_part: int, tail_s: float) -> float:
+def _tile_compute(
+    style: FusedAttentionStyle, cost: _BlockCost, n_full: int, n_part: int, tail_s: float
+) -> float:
     n = n_full + n_part
     mm = n * cost.mm_s
     sm = n * cost.softmax_s + n_part * cost.mask_s
@@ -136,19 +148,13 @@ def _tile_compute(style: FusedAttentionStyle, cost: _BlockCost, n_full: int, n_p
     return n * max(per_mm, per_sm) + min(per_mm, per_sm) + tail_s
 
 
-def _dram_fraction(
-    view: TargetView, cache_kv: float, compulsory_kv: float, kv_bytes_per_head: float, concurrent_heads: int
-) -> float:
-    """Fraction of cache-level K/V traffic that also reaches DRAM (the K/V hit rule)."""
-    if cache_kv <= 0:
-        return 1.0
-    compulsory = min(compulsory_kv, cache_kv)
+def _kv_miss(view: TargetView, kv_bytes_per_head: float, concurrent_heads: int) -> float:
+    """Fraction of non-compulsory K/V reads that miss the cache (the K/V hit rule)."""
     if view.cache is None:
         return 1.0
     working_set = concurrent_heads * kv_bytes_per_head
     capacity = view.cache.capacity_bytes
-    miss = 0.0 if working_set <= capacity else 1.0 - capacity / working_set
-    return (compulsory + (cache_kv - compulsory) * miss) / cache_kv
+    return 0.0 if working_set <= capacity else 1.0 - capacity / working_set
 
 
 def lower_fused_attention(
@@ -197,7 +203,14 @@ def lower_fused_attention(
     concurrent = math.ceil(slots / (nq * group)) + 1
     concurrent = min(concurrent, spec.batch * spec.kv_heads)
     kv_bytes_per_head = spec.kv_len * (dqk + dv) * elem
-    dram_frac = _dram_fraction(view, cache_kv, compulsory_kv, kv_bytes_per_head, concurrent)
+    miss = _kv_miss(view, kv_bytes_per_head, concurrent) if view.cache is not None else 1.0
+    compulsory = min(compulsory_kv, cache_kv) if view.cache is not None else cache_kv
+    n_tiles = heads * nq
+    compulsory_per_tile = compulsory / n_tiles if n_tiles else 0.0
+    excess_per_block = (
+        (cache_kv - compulsory) * miss / cache_kv * kv_block_bytes if cache_kv > 0 else 0.0
+    )
+    dram_frac = (compulsory + (cache_kv - compulsory) * miss) / cache_kv if cache_kv > 0 else 1.0
 
     classes: dict[tuple[int, int, int], TileClass] = {}
     row_class: list[TileClass] = []
@@ -208,7 +221,9 @@ def lower_fused_attention(
             nf, np_ = key[0], key[1]
             n = nf + np_
             kv = n * kv_block_bytes
-            reads = traffic(view, q_bytes + kv * dram_frac, q_bytes + kv)
+            reads = traffic(
+                view, q_bytes + compulsory_per_tile + n * excess_per_block, q_bytes + kv
+            )
             reads[scratch] = q_bytes + kv
             writes = traffic(view, o_bytes)
             writes[scratch] = q_bytes + kv
@@ -217,7 +232,8 @@ def lower_fused_attention(
                 engine_s={
                     mm.engine: n * cost.mm_s,
                     ex.engine: n * br * bc / ex.per_unit_ops_s,
-                    vec.engine: (n * cost.vec_ops + np_ * cost.mask_ops + br * dv) / vec.per_unit_ops_s,
+                    vec.engine: (n * cost.vec_ops + np_ * cost.mask_ops + br * dv)
+                    / vec.per_unit_ops_s,
                 },
                 compute_s=_tile_compute(style, cost, nf, np_, tail_s),
                 read_bytes=reads,
@@ -297,7 +313,9 @@ def _lower_decode(
         mm_ops = 2.0 * rows_padded * bc * (dqk + dv) * n_blocks
         exp_ops = float(rows * bc * n_blocks)
         part = min(partial_blocks, n_blocks)
-        vec_ops = (SOFTMAX_VECTOR_OPS_PER_SCORE * rows * bc + rows * dv) * n_blocks + MASK_VECTOR_OPS_PER_SCORE * rows * bc * part
+        vec_ops = (
+            SOFTMAX_VECTOR_OPS_PER_SCORE * rows * bc + rows * dv
+        ) * n_blocks + MASK_VECTOR_OPS_PER_SCORE * rows * bc * part
         mm_s = mm_ops / mm.per_unit_ops_s
         sm_s = exp_ops / ex.per_unit_ops_s + vec_ops / vec.per_unit_ops_s
         if style.overlap == "serial" or n_blocks == 0:
@@ -311,13 +329,23 @@ def _lower_decode(
         reads[view.scratchpad.name] = q + kv
         return TileClass(
             name=f"{style.name} decode split ({n_blocks} key blocks)",
-            engine_s={mm.engine: mm_s, ex.engine: exp_ops / ex.per_unit_ops_s, vec.engine: vec_ops / vec.per_unit_ops_s},
+            engine_s={
+                mm.engine: mm_s,
+                ex.engine: exp_ops / ex.per_unit_ops_s,
+                vec.engine: vec_ops / vec.per_unit_ops_s,
+            },
             compute_s=compute,
             read_bytes=reads,
             write_bytes=traffic(view, out),
             fixed_s=view.dram.latency_s,
-            ops={("matmul", mm.precision): mm_ops, ("exp", ex.precision): exp_ops, ("vector", vec.precision): vec_ops},
-            flops=2.0 * live_pairs * (dqk + dv) * spec.batch * spec.q_heads / (base_tiles * splits) if count_tiles else 0.0,
+            ops={
+                ("matmul", mm.precision): mm_ops,
+                ("exp", ex.precision): exp_ops,
+                ("vector", vec.precision): vec_ops,
+            },
+            flops=2.0 * live_pairs * (dqk + dv) * spec.batch * spec.q_heads / (base_tiles * splits)
+            if count_tiles
+            else 0.0,
         )
 
     per_split, extra = divmod(live_blocks, splits)

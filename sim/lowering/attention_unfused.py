@@ -27,14 +27,27 @@ def lower_unfused_attention(op: Op, view: TargetView, options: LoweringOptions) 
     e = nbytes(op.dtype, 1)
     heads = s.batch * s.q_heads
     scores = float(heads) * s.q_len * s.kv_len
-    qk = GemmShape(heads, s.q_len, s.kv_len, s.head_dim_qk, e, e, e, op.dtype, 2.0 * scores * s.head_dim_qk)
-    pv = GemmShape(heads, s.q_len, s.head_dim_v, s.kv_len, e, e, e, op.dtype, 2.0 * scores * s.head_dim_v)
+    qk = GemmShape(
+        heads, s.q_len, s.kv_len, s.head_dim_qk, e, e, e, op.dtype, 2.0 * scores * s.head_dim_qk
+    )
+    pv = GemmShape(
+        heads, s.q_len, s.head_dim_v, s.kv_len, e, e, e, op.dtype, 2.0 * scores * s.head_dim_v
+    )
     k1, n1 = gemm_kernels("scores = Q K^T", view, qk)
     soft = streaming_kernel(
-        "masked softmax", view, read_bytes=scores * e, write_bytes=scores * e, vector_ops=5.0 * scores, exp_ops=scores
+        "masked softmax",
+        view,
+        read_bytes=scores * e,
+        write_bytes=scores * e,
+        vector_ops=5.0 * scores,
+        exp_ops=scores,
     )
     k2, n2 = gemm_kernels("O = P V", view, pv)
-    notes: dict[str, str | int | float] = {"qk_tile": n1["tile"], "pv_tile": n2["tile"], "scores_bytes": scores * e}
+    notes: dict[str, str | int | float] = {
+        "qk_tile": n1["tile"],
+        "pv_tile": n2["tile"],
+        "scores_bytes": scores * e,
+    }
     return OpTasks(family="unfused", kernels=(*k1, soft, *k2), notes=notes)
 
 

@@ -12,7 +12,9 @@ from sim.tasks import Kernel, TileClass
 STREAM_TILE_BYTES = 256 * 1024
 
 
-def traffic(view: TargetView, dram_bytes: float, cache_bytes: float | None = None) -> dict[str, float]:
+def traffic(
+    view: TargetView, dram_bytes: float, cache_bytes: float | None = None
+) -> dict[str, float]:
     """Bytes at each shared level for traffic that reaches DRAM: everything that reaches
     DRAM also passes the cache level (``cache_bytes`` defaults to ``dram_bytes``)."""
     out = {view.dram.name: dram_bytes}

@@ -119,7 +119,8 @@ def _plan(
     reads[view.scratchpad.name] = (cache_a + cache_b) / n_tiles
     writes = traffic(view, c_tile)
     tile = TileClass(
-        name=f"gemm {bm}x{bn}x{bk}" + (f" split-k/{split}" if split > 1 else "")
+        name=f"gemm {bm}x{bn}x{bk}"
+        + (f" split-k/{split}" if split > 1 else "")
         + (f" multicast x{multicast}" if multicast > 1 else ""),
         engine_s={mm.engine: compute},
         compute_s=compute,
@@ -143,7 +144,11 @@ def tile_nominal_s(view: TargetView, tile: TileClass, concurrent: int) -> float:
     """Seconds a tile takes when ``concurrent`` identical tiles share the machine: the
     longest of its compute, its traffic at its unit's bandwidth slice, and its share of
     each shared level's bandwidth (the engine's rule, used here to rank tile shapes)."""
-    longest = tile.compute_s / max(1, concurrent // view.units) if concurrent > view.units else tile.compute_s
+    longest = (
+        tile.compute_s / max(1, concurrent // view.units)
+        if concurrent > view.units
+        else tile.compute_s
+    )
     longest = max(longest, tile.compute_s)
     for level, cap in view.unit_bandwidth_cap.items():
         longest = max(longest, tile.bytes_at(level) / cap)
@@ -164,7 +169,9 @@ def gemm_kernels(
             if plan is not None and (best is None or plan[0] < best[0] * (1 - 1e-9)):
                 best = (*plan, (bm, bn, bk))
     if best is None:
-        raise LoweringError(f"{view.hw.name}: no GEMM tile fits {view.scratchpad.name} of a {view.unit}")
+        raise LoweringError(
+            f"{view.hw.name}: no GEMM tile fits {view.scratchpad.name} of a {view.unit}"
+        )
     _, split, resident, tile, (bm, bn, bk) = best
     n_tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn) * split
     kernels = [
@@ -188,7 +195,11 @@ def gemm_kernels(
                 vector_ops=out * float(split),
             )
         )
-    notes: dict[str, str | int | float] = {"tile": f"{bm}x{bn}x{bk}", "split_k": split, "resident_per_unit": resident}
+    notes: dict[str, str | int | float] = {
+        "tile": f"{bm}x{bn}x{bk}",
+        "split_k": split,
+        "resident_per_unit": resident,
+    }
     return tuple(kernels), notes
 
 

@@ -113,7 +113,11 @@ class TargetView:
                     if r > 0 and (best is None or r > best[0]):
                         best = (r, name)
                 if best is not None:
-                    scale = self.calibration("tensor_sustained_fraction", 1.0) if klass == "matmul" else 1.0
+                    scale = (
+                        self.calibration("tensor_sustained_fraction", 1.0)
+                        if klass == "matmul"
+                        else 1.0
+                    )
                     return Rate(best[1], prec, best[0] * scale)
         raise LoweringError(
             f"{self.hw.name}: no engine on unit {self.unit!r} runs {op_class} in {precision} "
@@ -178,7 +182,11 @@ class TargetView:
 
     def fits_tile(self, scratch_bytes: float, register_bytes: float) -> int:
         """How many tiles of that footprint fit on one unit at once (0 if none)."""
-        n = math.floor(self.scratchpad.capacity_bytes / scratch_bytes) if scratch_bytes > 0 else 1 << 30
+        n = (
+            math.floor(self.scratchpad.capacity_bytes / scratch_bytes)
+            if scratch_bytes > 0
+            else 1 << 30
+        )
         if self.registers is not None and register_bytes > 0:
             n = min(n, math.floor(self.registers.capacity_bytes / register_bytes))
         return max(0, n)
