@@ -422,9 +422,9 @@ def _prepare_numba_flash(
     bk = int(opts.get("block_k") or DEFAULT_BLOCK_K)
     q, k, v = _inputs(spec, int(opts.get("seed", 0)))
     sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, bq, bk)
-    info = {
-        "block_q": bq,
-        "block_k": bk,
+    info = {  # the tiles actually run (patch tiles of a neighborhood mask may be smaller)
+        "block_q": sched.block_q,
+        "block_k": sched.block_k,
         "tiles_full": sched.full_tiles,
         "tiles_partial": sched.partial_tiles,
     }
@@ -445,7 +445,7 @@ def _prepare_numba_decode(
             "decode problem (--phase decode, a few new tokens)"
         )
     q, k, v = _inputs(spec, int(opts.get("seed", 0)))
-    sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, spec.q_len, bk)
+    sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, spec.q_len, bk, tiling="row-major")
     info = {
         "block_q": spec.q_len,
         "block_k": bk,

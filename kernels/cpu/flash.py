@@ -97,6 +97,7 @@ def attention_forward(
     block_q: int = DEFAULT_BLOCK_Q,
     block_k: int = DEFAULT_BLOCK_K,
     scale: float | None = None,
+    tiling: str = "auto",
 ) -> np.ndarray:
     """Fused attention forward ``softmax(q k^T * scale + mask) v`` on the CPU.
 
@@ -108,6 +109,9 @@ def attention_forward(
         mask: a ``workloads.masks.MaskPattern``; causal masks are bottom-right aligned.
         block_q, block_k: tile sizes (tokens).
         scale: score scale; ``1/sqrt(head_dim)`` when ``None``.
+        tiling: ``"auto"`` tiles a multi-axis neighborhood mask by patches of the token
+            grid (tokens are gathered into patch order and scattered back; see
+            :func:`~kernels.cpu.schedule.kernel_schedule`); ``"row-major"`` never does.
 
     Returns:
         float32 ``(batch, q_heads, q_len, head_dim_v)``; rows with no live key are zero.
@@ -117,17 +121,24 @@ def attention_forward(
     block_k = _check_block("block_k", block_k)
     n_b, n_hq, sq, d = q.shape
     sk = k.shape[2]
-    sched = kernel_schedule(mask, sq, sk, block_q, block_k)
-    plan = mask_plan(mask, sq, sk, block_q, block_k)
+    sched = kernel_schedule(mask, sq, sk, block_q, block_k, tiling=tiling)
+    plan = mask_plan(mask, sq, sk, block_q, block_k, tiling=tiling)
     worker_ptr, order = _assignment(sched, n_b * n_hq, numba.get_num_threads())
+    perm = sched.token_order
+    if perm is not None:  # patch tiles: gather tokens into patch order
+        q, k, v = (np.take(x, perm, axis=2) for x in (q, k, v))
     out = np.empty((n_b, n_hq, sq, v.shape[3]), np.float32)
     with single_threaded_blas():
         nb.flash_prefill(
-            q, k, v, out, _qscale(scale, d), block_q, block_k,
+            q, k, v, out, _qscale(scale, d), sched.block_q, sched.block_k,
             sched.row_ptr, sched.col_block, sched.col_kind,
             plan.mode, plan.offset, plan.left, plan.right, plan.tile_bitmap, plan.bitmaps,
             worker_ptr, order,
         )  # fmt: skip
+    if perm is not None:
+        scattered = np.empty_like(out)
+        scattered[:, :, perm] = out
+        return scattered
     return out
 
 
@@ -177,8 +188,8 @@ def decode_forward(
             f"decode_forward takes q_len <= block_k ({block_k}), got q_len {sq}; "
             "use attention_forward for prefill"
         )
-    sched = kernel_schedule(mask, sq, sk, sq, block_k)
-    plan = mask_plan(mask, sq, sk, sq, block_k)
+    sched = kernel_schedule(mask, sq, sk, sq, block_k, tiling="row-major")
+    plan = mask_plan(mask, sq, sk, sq, block_k, tiling="row-major")
     live = sched.live_tiles
     if num_splits is None:
         splits = decode_splits(live, n_b * n_hkv, numba.get_num_threads())

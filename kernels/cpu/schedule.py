@@ -17,7 +17,9 @@ import numpy as np
 from workloads.masks import MaskPattern
 
 __all__ = [
+    "TILINGS",
     "TileSchedule",
+    "neighborhood_patch",
     "MaskPlan",
     "kernel_schedule",
     "mask_plan",
@@ -48,6 +50,11 @@ class TileSchedule:
             ``row_ptr[i]:row_ptr[i+1]`` of ``col_block`` / ``col_kind``.
         col_block: int64, key-block index of each visited tile (ascending per row).
         col_kind: int8, ``PARTIAL`` or ``FULL`` for each visited tile.
+        patch: for a neighborhood mask tiled by patches, the patch of the token grid one
+            tile covers (tokens per axis); ``None`` for row-major tiles.
+        token_order: with ``patch``, int64 ``(q_len,)``: the kernel's token ``t`` is the
+            grid token ``token_order[t]`` (tiles are consecutive runs of this order and
+            ``liveness`` is over them); ``None`` for the mask's own order.
     """
 
     q_len: int
@@ -58,6 +65,8 @@ class TileSchedule:
     row_ptr: np.ndarray = field(repr=False)
     col_block: np.ndarray = field(repr=False)
     col_kind: np.ndarray = field(repr=False)
+    patch: tuple[int, ...] | None = None
+    token_order: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_q_blocks(self) -> int:
@@ -105,6 +114,7 @@ class TileSchedule:
             "dead": self.dead_tiles,
             "live": self.live_tiles,
             "total": self.num_q_blocks * self.num_k_blocks,
+            "patch_tokens": 0 if self.patch is None else int(np.prod(self.patch)),
         }
 
 
@@ -117,37 +127,161 @@ def _check_sizes(q_len: int, kv_len: int, block_q: int, block_k: int) -> None:
             raise ValueError(f"{name} must be >= 1, got {value}")
 
 
-@functools.lru_cache(maxsize=64)
-def _schedule_cached(
-    mask: MaskPattern, q_len: int, kv_len: int, block_q: int, block_k: int
+TILINGS = ("auto", "row-major")
+
+
+def _csr(
+    live: np.ndarray, q_len: int, kv_len: int, block_q: int, block_k: int, **extra: object
 ) -> TileSchedule:
-    live = np.ascontiguousarray(mask.tile_liveness(q_len, kv_len, block_q, block_k), np.int8)
+    live = np.ascontiguousarray(live, np.int8)
+    rows, cols = np.nonzero(live)
+    row_ptr = np.zeros(live.shape[0] + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=live.shape[0]), out=row_ptr[1:])
+    col_block = cols.astype(np.int64)
+    col_kind = live[rows, cols].astype(np.int8)
+    for arr in (live, row_ptr, col_block, col_kind):
+        arr.setflags(write=False)
+    return TileSchedule(
+        q_len,
+        kv_len,
+        block_q,
+        block_k,
+        live,
+        row_ptr,
+        col_block,
+        col_kind,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def neighborhood_patch(spatial: tuple[int, ...], block: int) -> tuple[int, ...] | None:
+    """Per-axis patch sizes (each dividing its axis) whose product is as close to
+    ``block`` tokens as possible from below, as cube-like as possible; ``None`` when the
+    best patch holds fewer than ``block / 2`` tokens or the grid is 1-D."""
+    if len(spatial) < 2:
+        return None
+    target = block ** (1.0 / len(spatial))
+    patch = [max(d for d in _divisors(n) if d <= max(1.0, target + 1e-9)) for n in spatial]
+    for axis in reversed(range(len(spatial))):  # grow the fastest axes first
+        rest = int(np.prod(patch)) // patch[axis]
+        patch[axis] = max(d for d in _divisors(spatial[axis]) if d * rest <= block or d == 1)
+    tokens = int(np.prod(patch))
+    if tokens * 2 < block or tokens > block:
+        return None
+    return tuple(patch)
+
+
+def _axis_factors(mask: MaskPattern) -> list[np.ndarray]:
+    """The per-axis ``(L, L)`` bool masks whose Kronecker product is the neighborhood mask."""
+    factors = []
+    for axis, length in enumerate(mask.spatial):  # type: ignore[attr-defined]
+        sub = type(mask)(  # type: ignore[call-arg]
+            spatial=(length,),
+            window=(_axis_value(mask, "window", axis, 1),),
+            dilation=(_axis_value(mask, "dilation", axis, 1),),
+            stride=(_axis_value(mask, "stride", axis, 1),),
+            causal=(_axis_value(mask, "causal", axis, False),),
+        )
+        factors.append(np.asarray(sub.dense(length, length), bool))
+    return factors
+
+
+def _patch_token_order(spatial: tuple[int, ...], patch: tuple[int, ...]) -> np.ndarray:
+    coords = np.unravel_index(np.arange(int(np.prod(spatial))), spatial)
+    tiles = tuple(n // p for n, p in zip(spatial, patch, strict=True))
+    tile = np.ravel_multi_index(tuple(c // p for c, p in zip(coords, patch, strict=True)), tiles)
+    within = np.ravel_multi_index(tuple(c % p for c, p in zip(coords, patch, strict=True)), patch)
+    new_pos = tile * int(np.prod(patch)) + within
+    order = np.empty_like(new_pos)
+    order[new_pos] = np.arange(new_pos.size)
+    return order.astype(np.int64)
+
+
+def _patch_schedule(
+    mask: MaskPattern, patch: tuple[int, ...], q_len: int
+) -> tuple[TileSchedule, np.ndarray]:
+    """Schedule (and partial-tile bitmaps) of a neighborhood mask over patch tiles.
+
+    A tile is a patch of the grid, so a (query tile, key tile) block of the mask is the
+    Kronecker product of one sub-block per axis: it is dead when any axis block is empty,
+    full when every axis block is full, and its bitmap is the product of the axis blocks.
+    """
+    spatial = tuple(int(n) for n in mask.spatial)  # type: ignore[attr-defined]
+    factors = _axis_factors(mask)
+    tiles = tuple(n // p for n, p in zip(spatial, patch, strict=True))
+    tile_coords = np.unravel_index(np.arange(int(np.prod(tiles))), tiles)
+    dead = np.zeros((len(tile_coords[0]),) * 2, bool)
+    full = np.ones_like(dead)
+    for axis, (table, p, t) in enumerate(zip(factors, patch, tiles, strict=True)):
+        counts = table.reshape(t, p, t, p).sum(axis=(1, 3))
+        c = tile_coords[axis]
+        sub = counts[c[:, None], c[None, :]]
+        dead |= sub == 0
+        full &= sub == p * p
+    live = np.where(dead, DEAD, np.where(full, FULL, PARTIAL)).astype(np.int8)
+    block = int(np.prod(patch))
+    sched = _csr(
+        live, q_len, q_len, block, block, patch=patch,
+        token_order=_patch_token_order(spatial, patch),
+    )  # fmt: skip
+    rows = np.repeat(np.arange(sched.num_q_blocks), np.diff(sched.row_ptr))
+    part = sched.col_kind == PARTIAL
+    qt, kt = rows[part], sched.col_block[part]
+    bitmaps = np.ones((len(qt), 1, 1), bool)
+    for axis, (table, p) in enumerate(zip(factors, patch, strict=True)):
+        r = tile_coords[axis][qt][:, None] * p + np.arange(p)[None, :]
+        k = tile_coords[axis][kt][:, None] * p + np.arange(p)[None, :]
+        sub = table[r[:, :, None], k[:, None, :]]  # (P, p, p)
+        m, a, b = bitmaps.shape
+        bitmaps = (bitmaps[:, :, None, :, None] & sub[:, None, :, None, :]).reshape(m, a * p, b * p)
+    return sched, bitmaps
+
+
+@functools.lru_cache(maxsize=64)
+def _schedule_and_bitmaps(
+    mask: MaskPattern, q_len: int, kv_len: int, block_q: int, block_k: int, tiling: str
+) -> tuple[TileSchedule, np.ndarray | None]:
+    if tiling == "auto" and getattr(mask, "kind", "") == "neighborhood" and block_q == block_k:
+        mask.check_shape(q_len, kv_len)  # type: ignore[attr-defined]
+        patch = neighborhood_patch(tuple(mask.spatial), block_q)  # type: ignore[attr-defined]
+        if patch is not None:
+            return _patch_schedule(mask, patch, q_len)
+    live = mask.tile_liveness(q_len, kv_len, block_q, block_k)
     expected = (-(-q_len // block_q), -(-kv_len // block_k))
     if live.shape != expected:
         raise ValueError(
             f"{type(mask).__name__}.tile_liveness returned shape {live.shape}, expected {expected}"
         )
-    rows, cols = np.nonzero(live)
-    row_ptr = np.zeros(expected[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=expected[0]), out=row_ptr[1:])
-    live.setflags(write=False)
-    col_block = cols.astype(np.int64)
-    col_kind = live[rows, cols].astype(np.int8)
-    for arr in (row_ptr, col_block, col_kind):
-        arr.setflags(write=False)
-    return TileSchedule(q_len, kv_len, block_q, block_k, live, row_ptr, col_block, col_kind)
+    return _csr(live, q_len, kv_len, block_q, block_k), None
 
 
 def kernel_schedule(
-    mask: MaskPattern, q_len: int, kv_len: int, block_q: int = 64, block_k: int = 64
+    mask: MaskPattern,
+    q_len: int,
+    kv_len: int,
+    block_q: int = 64,
+    block_k: int = 64,
+    *,
+    tiling: str = "auto",
 ) -> TileSchedule:
     """The exact tile schedule the CPU flash kernel runs for ``mask`` at these sizes.
 
-    Dead tiles (per ``mask.tile_liveness``) are never visited; full tiles run unmasked;
-    partial tiles evaluate the mask's predicate. Cached per (mask, sizes).
+    Dead tiles are never visited; full tiles run unmasked; partial tiles evaluate the
+    mask's predicate. Tiles are runs of ``block_q`` / ``block_k`` consecutive tokens
+    (liveness from ``mask.tile_liveness``), except for a multi-axis neighborhood mask
+    with ``tiling="auto"`` and ``block_q == block_k``: tiles are then patches of the
+    token grid (``patch``, ``token_order``), which makes far more tiles dead, as in
+    NATTEN's fused kernels. ``tiling="row-major"`` forces consecutive tokens. Cached.
     """
     _check_sizes(q_len, kv_len, block_q, block_k)
-    return _schedule_cached(mask, int(q_len), int(kv_len), int(block_q), int(block_k))
+    if tiling not in TILINGS:
+        raise ValueError(f"tiling must be one of {', '.join(TILINGS)}, got {tiling!r}")
+    args = (int(q_len), int(kv_len), int(block_q), int(block_k), tiling)
+    return _schedule_and_bitmaps(mask, *args)[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,29 +314,18 @@ def _axis_value(mask: MaskPattern, name: str, axis: int, default: object) -> obj
 def _neighborhood_bitmaps(
     mask: MaskPattern, sched: TileSchedule, partial: np.ndarray
 ) -> np.ndarray | None:
-    """Bitmaps of a neighborhood mask from its 1-D factors (the mask is separable per axis)."""
-    spatial = tuple(int(s) for s in getattr(mask, "spatial", ()))
+    """Row-major tile bitmaps of a neighborhood mask from its 1-D factors."""
+    spatial = tuple(int(x) for x in getattr(mask, "spatial", ()))
     n = int(np.prod(spatial)) if spatial else 0
     if not spatial or n != sched.q_len or n != sched.kv_len:
         return None
-    factors = []
-    for axis, length in enumerate(spatial):
-        sub = type(mask)(  # type: ignore[call-arg]
-            spatial=(length,),
-            window=(_axis_value(mask, "window", axis, 1),),
-            dilation=(_axis_value(mask, "dilation", axis, 1),),
-            stride=(_axis_value(mask, "stride", axis, 1),),
-            causal=(_axis_value(mask, "causal", axis, False),),
-        )
-        factors.append(np.asarray(sub.dense(length, length), bool))
+    factors = _axis_factors(mask)
     coords = np.unravel_index(np.arange(n), spatial)
     bq, bk = sched.block_q, sched.block_k
-    qi = np.arange(bq)
-    kj = np.arange(bk)
     rows = np.repeat(np.arange(sched.num_q_blocks), np.diff(sched.row_ptr))[partial]
     cols = sched.col_block[partial]
-    qpos = np.minimum(rows[:, None] * bq + qi[None, :], n - 1)  # (P, bq)
-    kpos = np.minimum(cols[:, None] * bk + kj[None, :], n - 1)  # (P, bk)
+    qpos = np.minimum(rows[:, None] * bq + np.arange(bq)[None, :], n - 1)  # (P, bq)
+    kpos = np.minimum(cols[:, None] * bk + np.arange(bk)[None, :], n - 1)  # (P, bk)
     out = np.ones((len(rows), bq, bk), bool)
     for axis, table in enumerate(factors):
         cq = coords[axis][qpos]
@@ -224,11 +347,11 @@ def _bitmaps_from_dense(mask: MaskPattern, sched: TileSchedule, partial: np.ndar
 
 @functools.lru_cache(maxsize=64)
 def _plan_cached(
-    mask: MaskPattern, q_len: int, kv_len: int, block_q: int, block_k: int
+    mask: MaskPattern, q_len: int, kv_len: int, block_q: int, block_k: int, tiling: str
 ) -> MaskPlan:
-    sched = _schedule_cached(mask, q_len, kv_len, block_q, block_k)
+    sched, patch_bitmaps = _schedule_and_bitmaps(mask, q_len, kv_len, block_q, block_k, tiling)
     none_idx = np.full(sched.live_tiles, -1, np.int64)
-    empty = np.zeros((0, block_q, block_k), np.uint8)
+    empty = np.zeros((0, sched.block_q, sched.block_k), np.uint8)
     kind = getattr(mask, "kind", "")
     if sched.partial_tiles == 0:
         return MaskPlan(MODE_NONE, 0, 0, 0, none_idx, empty)
@@ -240,8 +363,8 @@ def _plan_cached(
         right = min(int(mask.right), big)  # type: ignore[attr-defined]
         return MaskPlan(MODE_RANGE, kv_len - q_len, left, right, none_idx, empty)
     partial = np.asarray(sched.col_kind == PARTIAL)
-    bitmaps = None
-    if kind == "neighborhood":
+    bitmaps = patch_bitmaps
+    if bitmaps is None and kind == "neighborhood":
         bitmaps = _neighborhood_bitmaps(mask, sched, partial)
     if bitmaps is None:
         bitmaps = _bitmaps_from_dense(mask, sched, partial)
@@ -253,11 +376,17 @@ def _plan_cached(
 
 
 def mask_plan(
-    mask: MaskPattern, q_len: int, kv_len: int, block_q: int = 64, block_k: int = 64
+    mask: MaskPattern,
+    q_len: int,
+    kv_len: int,
+    block_q: int = 64,
+    block_k: int = 64,
+    *,
+    tiling: str = "auto",
 ) -> MaskPlan:
     """How the kernel masks the partial tiles of :func:`kernel_schedule` (cached)."""
-    _check_sizes(q_len, kv_len, block_q, block_k)
-    return _plan_cached(mask, int(q_len), int(kv_len), int(block_q), int(block_k))
+    kernel_schedule(mask, q_len, kv_len, block_q, block_k, tiling=tiling)  # checks arguments
+    return _plan_cached(mask, int(q_len), int(kv_len), int(block_q), int(block_k), tiling)
 
 
 def balance_tasks(costs: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ def prepare(
     if kind == "flash":
         bm = int(opts.get("block_q") or ta.DEFAULT_BLOCK_M)
         bn = int(opts.get("block_k") or ta.DEFAULT_BLOCK_N)
-        sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, bm, bn)
+        sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, bm, bn, tiling="row-major")
 
         def call() -> Any:
             return ta.flash_attention(q, k, v, spec.mask, block_m=bm, block_n=bn)
@@ -43,7 +43,7 @@ def prepare(
     else:
         bm = spec.q_len
         bn = int(opts.get("block_k") or ta.DEFAULT_DECODE_BLOCK_N)
-        sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, bm, bn)
+        sched = kernel_schedule(spec.mask, spec.q_len, spec.kv_len, bm, bn, tiling="row-major")
 
         def call() -> Any:
             return ta.decode_attention(q, k, v, spec.mask, block_n=bn)

@@ -207,8 +207,9 @@ def _check(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
 def _device_arrays(
     mask: MaskPattern, sq: int, sk: int, bq: int, bk: int, device: torch.device
 ) -> tuple[Any, ...]:
-    sched = kernel_schedule(mask, sq, sk, bq, bk)
-    plan = mask_plan(mask, sq, sk, bq, bk)
+    # the Triton kernels run tiles of consecutive tokens (no patch reordering)
+    sched = kernel_schedule(mask, sq, sk, bq, bk, tiling="row-major")
+    plan = mask_plan(mask, sq, sk, bq, bk, tiling="row-major")
     to = lambda a, dt: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)  # noqa: E731
     bitmaps = plan.bitmaps if plan.bitmaps.size else np.zeros((1, bq, bk), np.uint8)
     return (

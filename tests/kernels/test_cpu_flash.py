@@ -108,6 +108,24 @@ def test_neighborhood(mask, bq, bk, seed):  # type: ignore[no-untyped-def]
     _check(mask, n, n, (1, 2), (8, 8), bq, bk, seed)
 
 
+@pytest.mark.parametrize("tiling", ["auto", "row-major"])
+@pytest.mark.parametrize(
+    "mask",
+    [
+        NeighborhoodMask((16, 16), (5, 5)),
+        NeighborhoodMask((12, 20), (5, 3), (2, 3)),
+        NeighborhoodMask((8, 12), (3, 5), (1, 2), (3, 2), (True, False)),
+        NeighborhoodMask((4, 6, 8), (3, 3, 5), (1, 2, 1), (1, 1, 1), (False, False, True)),
+    ],
+)
+def test_neighborhood_patch_tiles(mask, tiling):  # type: ignore[no-untyped-def]
+    n = mask.tokens
+    q, k, v = random_qkv(7, 2, 4, 2, n, n, 16, 8)
+    for block in (16, 32):
+        out = attention_forward(q, k, v, mask, block_q=block, block_k=block, tiling=tiling)
+        np.testing.assert_allclose(out, sdpa_reference(q, k, v, mask), atol=ATOL, rtol=RTOL)
+
+
 def test_neighborhood_2d_dilated_example() -> None:
     """A DiNAT-style layer: 2-D grid, window 5x5, dilation 2, tiles not aligned to rows."""
     mask = NeighborhoodMask((12, 10), (5, 5), (2, 2))

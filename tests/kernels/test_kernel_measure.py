@@ -72,7 +72,7 @@ def test_repeats_follow_min_time() -> None:
     m = measure(
         "numba-gemm", GemmShape(32, 32, 32), min_time_s=0.05, min_repeats=2, max_repeats=10**6
     )
-    assert m.repeats >= 2 and m.repeats * m.median_s > 0.01
+    assert m.repeats > 2 and m.repeats * m.max_s >= 0.05  # sum of times >= min_time_s
 
 
 @pytest.mark.parametrize(

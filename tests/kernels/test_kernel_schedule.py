@@ -46,6 +46,7 @@ def test_counts_of_causal_square() -> None:
         "dead": 6,
         "live": 10,
         "total": 16,
+        "patch_tokens": 0,
     }
 
 
@@ -74,3 +75,56 @@ def test_schedule_refuses_bad_sizes() -> None:
         kernel_schedule(FullMask(), 8, 8, 8, -1)
     with pytest.raises(ValueError, match="q_len must be >= 1, got 0"):
         kernel_schedule(FullMask(), 0, 8)
+
+
+PATCH_CASES = [
+    (NeighborhoodMask((16, 16), (5, 5)), 64, (8, 8)),
+    (NeighborhoodMask((12, 20), (5, 3), (2, 3)), 16, (4, 4)),
+    (NeighborhoodMask((8, 12), (3, 5), (1, 2), (3, 2), (True, False)), 32, (4, 6)),
+    (
+        NeighborhoodMask((4, 6, 8), (3, 3, 5), (1, 2, 1), (1, 1, 1), (False, False, True)),
+        16,
+        (2, 2, 4),
+    ),
+]
+
+
+@pytest.mark.parametrize(("mask", "block", "patch"), PATCH_CASES)
+def test_neighborhood_patch_schedule_is_exact(mask, block, patch):  # type: ignore[no-untyped-def]
+    """Patch tiles: the liveness of every (query patch, key patch) block, and every
+    partial-tile bitmap, equal the brute-force mask gathered into patch order."""
+    n = mask.tokens
+    sched = kernel_schedule(mask, n, n, block, block)
+    assert sched.patch == patch and sched.block_q == sched.block_k == int(np.prod(patch))
+    order = sched.token_order
+    assert sorted(order.tolist()) == list(range(n))
+    dense = mask.dense(n, n)[np.ix_(order, order)]
+    b = sched.block_q
+    tiles = dense.reshape(n // b, b, n // b, b).transpose(0, 2, 1, 3)
+    expect = np.where(~tiles.any(axis=(2, 3)), 0, np.where(tiles.all(axis=(2, 3)), 2, 1))
+    np.testing.assert_array_equal(sched.liveness, expect)
+    plan = mask_plan(mask, n, n, block, block)
+    rows = np.repeat(np.arange(sched.num_q_blocks), sched.tiles_per_q_block())
+    for e in np.flatnonzero(sched.col_kind == 1):
+        bm = plan.bitmaps[plan.tile_bitmap[e]].astype(bool)
+        np.testing.assert_array_equal(bm, tiles[rows[e], sched.col_block[e]])
+
+
+def test_patch_tiles_skip_more_than_row_major() -> None:
+    mask = NeighborhoodMask((64, 64), (13, 13))
+    patch = kernel_schedule(mask, 4096, 4096, 64, 64)
+    rows = kernel_schedule(mask, 4096, 4096, 64, 64, tiling="row-major")
+    assert patch.patch == (8, 8) and rows.patch is None
+    assert patch.live_tiles < 0.6 * rows.live_tiles  # 484 vs 832
+    with pytest.raises(ValueError, match="tiling must be one of auto, row-major"):
+        kernel_schedule(mask, 4096, 4096, tiling="2d")
+
+
+def test_patch_choice() -> None:
+    from kernels.cpu.schedule import neighborhood_patch
+
+    assert neighborhood_patch((64, 64), 64) == (8, 8)
+    assert neighborhood_patch((32, 64), 128) == (8, 16)
+    assert neighborhood_patch((8, 16, 16), 64) == (4, 4, 4)
+    assert neighborhood_patch((13, 13), 64) is None  # best patch (1, 13) is too small
+    assert neighborhood_patch((1024,), 64) is None  # 1-D: consecutive tokens already are patches
