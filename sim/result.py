@@ -43,7 +43,9 @@ class OpResult:
         bytes: memory level -> bytes moved (read + written) by one instance.
         energy_j: compute + memory energy of one instance (static is whole-run).
         tiles / distinct_tiles / jobs: tiles run, distinct tile classes, chunks simulated.
-        bound: ``"compute"`` or the memory level that limited it most.
+        bound: ``"launch"`` when launch overheads are most of its time, else
+            ``"compute"`` or the memory level that limited it most.
+        launch_s: launch overhead included in ``latency_s``.
         notes: lowering's choices (tile sizes, splits, hit rule outcome).
     """
 
@@ -61,6 +63,7 @@ class OpResult:
     distinct_tiles: int
     jobs: int
     bound: str
+    launch_s: float = 0.0
     notes: Mapping[str, str | int | float] = field(default_factory=dict)
 
 
@@ -163,6 +166,7 @@ class Result:
                     "tiles": o.tiles,
                     "distinct_tiles": o.distinct_tiles,
                     "bound": o.bound,
+                    "launch_s": o.launch_s,
                     "notes": dict(o.notes),
                 }
                 for o in self.ops

@@ -59,14 +59,20 @@ def _shape(view: TargetView) -> MachineShape:
     )
 
 
-def _bound(run_busy: dict[str, float], level_busy: dict[str, float], latency: float) -> str:
-    """The resource closest to saturation over the op: ``compute`` or a memory level."""
+def _bound(
+    run_busy: dict[str, float], level_busy: dict[str, float], latency: float, launch: float
+) -> str:
+    """What limited the op: ``launch`` (overheads are half or more of its time), else the
+    resource closest to saturation while it ran: ``compute`` or a memory level."""
     if latency <= 0:
         return "compute"
+    if launch >= 0.5 * latency:
+        return "launch"
+    busy_time = latency - launch
     best_level = max(level_busy, key=lambda k: level_busy[k], default=None)
-    if best_level is not None and level_busy[best_level] / latency > 0.6:
-        compute_frac = max(run_busy.values(), default=0.0) / latency
-        if level_busy[best_level] / latency >= compute_frac:
+    if best_level is not None and level_busy[best_level] / busy_time > 0.6:
+        compute_frac = max(run_busy.values(), default=0.0) / busy_time
+        if level_busy[best_level] / busy_time >= compute_frac:
             return best_level
     return "compute"
 
@@ -162,6 +168,7 @@ def simulate(
                 if name in op_reads or name in op_writes
             }
             latency = simulated.latency_s
+            launch = sum(r.launch_s for r in simulated.runs)
             ops_out.append(
                 OpResult(
                     block=block.name,
@@ -177,7 +184,8 @@ def simulate(
                     tiles=sum(r.tiles for r in simulated.runs),
                     distinct_tiles=sum(r.distinct_tiles for r in simulated.runs),
                     jobs=sum(r.jobs for r in simulated.runs),
-                    bound=_bound(dict(op_busy), dict(level_busy), latency),
+                    bound=_bound(dict(op_busy), dict(level_busy), latency, launch),
+                    launch_s=launch,
                     notes=dict(simulated.tasks.notes),
                 )
             )
