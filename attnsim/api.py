@@ -30,6 +30,24 @@ def as_workload(workload: WorkloadLike) -> Workload:
     return workload if isinstance(workload, Workload) else load_workload(Path(workload))
 
 
+def trace(
+    model: str,
+    *,
+    batch: int = 1,
+    seq: int | None = None,
+    phase: str = "prefill",
+    kv_len: int = 0,
+    dtype: str = "bf16",
+    image_size: int | None = None,
+) -> Workload:
+    """Trace a model of the zoo (random weights, nothing allocated) into a Workload."""
+    from workloads.zoo import build_workload  # imports torch/transformers: only when tracing
+
+    return build_workload(
+        model, batch=batch, seq=seq, phase=phase, kv_len=kv_len, dtype=dtype, image_size=image_size
+    )
+
+
 def simulate(
     hw: HardwareLike,
     workload: WorkloadLike,

@@ -2,13 +2,14 @@
 never simulate."""
 
 from reports.perfetto import trace_events, write_trace
-from reports.tables import ops_frame, ops_table, summary_frame, summary_table
+from reports.tables import ops_frame, ops_table, summary_frame, summary_table, targets_table
 
 __all__ = [
     "ops_frame",
     "ops_table",
     "summary_frame",
     "summary_table",
+    "targets_table",
     "trace_events",
     "write_trace",
 ]

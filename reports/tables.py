@@ -8,7 +8,55 @@ from collections.abc import Sequence
 import pandas as pd
 from rich.table import Table
 
+from hwconfigs import Hardware
 from sim.result import Result
+
+
+def _human(value: float, unit: str) -> str:
+    """``value`` with an SI prefix: 989.4e12, "OP/s" -> "989.4 TOP/s" (binary for bytes)."""
+    if unit == "B":
+        for prefix, scale in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+            if value >= scale:
+                return f"{value / scale:.4g} {prefix}B"
+        return f"{value:.4g} B"
+    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.4g} {prefix}{unit}"
+    return f"{value:.4g} {unit}"
+
+
+def targets_table(
+    targets: Sequence[Hardware], title: str = "Bundled hardware targets (dense peaks)"
+) -> Table:
+    """One row per target: kind, dense fp16/bf16 and ternary/int8 matmul peaks, and the
+    farthest memory level's name, bandwidth and capacity."""
+    table = Table(title=title)
+    for column in (
+        "name",
+        "kind",
+        "fp16/bf16 matmul",
+        "ternary/int8 matmul",
+        "far memory",
+        "bandwidth",
+        "capacity",
+    ):
+        table.add_column(
+            column, justify="left" if column in ("name", "kind", "far memory") else "right"
+        )
+    for hw in targets:
+        half = max(hw.peak("matmul", "fp16"), hw.peak("matmul", "bf16"))
+        low = max(hw.peak("matmul", "ternary"), hw.peak("matmul", "int8"))
+        far = hw.memory[-1]
+        table.add_row(
+            hw.name,
+            hw.kind,
+            _human(half, "OP/s") if half else "-",
+            _human(low, "OP/s") if low else "-",
+            far.name,
+            _human(far.bandwidth_bytes_per_s, "B/s"),
+            _human(far.capacity_bytes, "B"),
+        )
+    return table
 
 
 def ops_frame(result: Result) -> pd.DataFrame:

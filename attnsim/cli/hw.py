@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hwconfigs import Hardware, HardwareConfigError, list_targets, load_hardware, validate_file
+from reports import targets_table
 
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError,)
 
@@ -68,34 +69,7 @@ def resolved_values(hw: Hardware) -> dict[str, dict[str, Any]]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    table = Table(title="Bundled hardware targets (dense peaks)")
-    for column in (
-        "name",
-        "kind",
-        "fp16/bf16 matmul",
-        "ternary/int8 matmul",
-        "far memory",
-        "bandwidth",
-        "capacity",
-    ):
-        table.add_column(
-            column, justify="left" if column in ("name", "kind", "far memory") else "right"
-        )
-    for name in list_targets():
-        hw = load_hardware(name)
-        half = max(hw.peak("matmul", "fp16"), hw.peak("matmul", "bf16"))
-        low = max(hw.peak("matmul", "ternary"), hw.peak("matmul", "int8"))
-        far = hw.memory[-1]
-        table.add_row(
-            hw.name,
-            hw.kind,
-            human(half, "OP/s") if half else "-",
-            human(low, "OP/s") if low else "-",
-            far.name,
-            human(far.bandwidth_bytes_per_s, "B/s"),
-            human(far.capacity_bytes, "B"),
-        )
-    _console().print(table)
+    _console().print(targets_table([load_hardware(name) for name in list_targets()]))
     return 0
 
 

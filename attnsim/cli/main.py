@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workload",
     "simulate",
     "fit",
+    "demo",
     "measure",
     "trace",
 )

@@ -1,5 +1,6 @@
 """``attnsim trace``: trace a zoo model into a workload file (a thin layer over
-:func:`workloads.zoo.build_workload` and :func:`workloads.serialize.save_workload`).
+:func:`attnsim.api.trace`, i.e. :func:`workloads.zoo.build_workload`, and
+:func:`workloads.serialize.save_workload`).
 
 * ``attnsim trace MODEL [--batch B] [--seq S] [--image-size PX] [--phase prefill|decode]
   [--kv-len L] [--dtype D] -o FILE``
@@ -66,11 +67,11 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     if not args.output:
         raise WorkloadError("trace: -o/--output is missing; expected the workload file to write")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from attnsim.api import trace
     from workloads.serialize import save_workload
     from workloads.tracing import unknown_ops
-    from workloads.zoo import build_workload
 
-    workload = build_workload(
+    workload = trace(
         args.model,
         batch=args.batch,
         seq=args.seq,

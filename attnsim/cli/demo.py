@@ -1,0 +1,36 @@
+"""``attnsim demo``: the whole path on the bundled defaults (what ``make demo`` runs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from attnsim.demo import DemoConfig, run_demo
+from hwconfigs import HardwareConfigError
+from sim import LoweringError
+from workloads import WorkloadError
+
+ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, WorkloadError, LoweringError)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``attnsim demo``."""
+    defaults = DemoConfig()
+    p = sub.add_parser(
+        "demo",
+        help="trace a vision-language model, simulate it on two GPUs, write a timeline",
+        description=DemoConfig.__doc__,
+    )
+    p.add_argument("--model", default=defaults.model, help=f"zoo model to trace (default {defaults.model})")
+    p.add_argument("--text-tokens", type=int, default=defaults.text_tokens, help="text tokens after the image")
+    p.add_argument(
+        "--targets", nargs="+", default=list(defaults.targets), metavar="NAME", help="targets to compare"
+    )
+    p.add_argument("--out", type=Path, default=defaults.out_dir, help=f"output folder (default {defaults.out_dir})")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; returns the exit code."""
+    run_demo(DemoConfig(model=args.model, text_tokens=args.text_tokens, targets=tuple(args.targets), out_dir=args.out))
+    return 0
