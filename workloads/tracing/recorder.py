@@ -13,6 +13,15 @@ it keeps three kinds of side information, keyed weakly by the (fake) tensor obje
   the real number of KV heads back.  The ``clone`` that materialises the repeat is not
   recorded (a fused GQA kernel does not do it).
 
+Attention is recorded from the aten op that runs: every SDPA backend
+(``_scaled_dot_product_flash_attention_for_cpu``, ``..._flash_attention``,
+``..._efficient_attention``, ``..._cudnn_attention``, ``..._attention_math``, the
+overrideable fused op) with its ``is_causal`` flag and mask, the FlexAttention
+higher-order op with its block mask, and the ``attnsim::`` custom ops.  SDPA with
+``dropout_p > 0`` decomposes (before dispatch) into bmm/softmax/bmm and is recorded as
+those ops; :func:`~workloads.tracing.trace_model` runs the model in ``eval()`` mode, where
+transformers and ``nn`` layers pass ``dropout_p=0``.
+
 Module hooks (installed by :func:`workloads.tracing.trace_model`) tell the recorder which
 module is running, which repeated layer an op belongs to, and when a norm module whose
 body is decomposed (``LlamaRMSNorm``: pow/mean/rsqrt/mul) is entered: its ops are folded
