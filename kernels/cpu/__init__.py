@@ -9,7 +9,7 @@ from kernels.cpu.flash import (
     decode_splits,
     gemm,
 )
-from kernels.cpu.schedule import TileSchedule, kernel_schedule, mask_plan
+from kernels.cpu.schedule import TileSchedule, kernel_schedule, mask_plan, thread_assignment
 
 __all__ = [
     "DEFAULT_BLOCK_K",
@@ -22,4 +22,5 @@ __all__ = [
     "gemm",
     "kernel_schedule",
     "mask_plan",
+    "thread_assignment",
 ]

@@ -11,7 +11,6 @@ contiguous blocks. A query row with no live key returns zeros.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numba
@@ -21,10 +20,9 @@ from kernels.cpu import _flash_nb as nb
 from kernels.cpu._blas import single_threaded_blas
 from kernels.cpu._fastmath import LOG2E
 from kernels.cpu.schedule import (
-    TileSchedule,
-    balance_tasks,
     kernel_schedule,
     mask_plan,
+    thread_assignment,
 )
 from workloads.masks import MaskPattern
 
@@ -79,15 +77,6 @@ def _qscale(scale: float | None, head_dim: int) -> np.float32:
     return np.float32(s * LOG2E)
 
 
-@functools.lru_cache(maxsize=64)
-def _assignment(
-    sched: TileSchedule, heads_total: int, workers: int
-) -> tuple[np.ndarray, np.ndarray]:
-    per_block = sched.tiles_per_q_block().astype(np.float64) + 0.25  # epilogue cost
-    costs = np.tile(per_block, heads_total)
-    return balance_tasks(costs, workers)
-
-
 def attention_forward(
     q: np.ndarray,
     k: np.ndarray,
@@ -123,7 +112,7 @@ def attention_forward(
     sk = k.shape[2]
     sched = kernel_schedule(mask, sq, sk, block_q, block_k, tiling=tiling)
     plan = mask_plan(mask, sq, sk, block_q, block_k, tiling=tiling)
-    worker_ptr, order = _assignment(sched, n_b * n_hq, numba.get_num_threads())
+    worker_ptr, order = thread_assignment(sched, n_b * n_hq, numba.get_num_threads())
     perm = sched.token_order
     if perm is not None:  # patch tiles: gather tokens into patch order
         q, k, v = (np.take(x, perm, axis=2) for x in (q, k, v))

@@ -24,6 +24,7 @@ __all__ = [
     "kernel_schedule",
     "mask_plan",
     "balance_tasks",
+    "thread_assignment",
     "DEAD",
     "PARTIAL",
     "FULL",
@@ -408,3 +409,17 @@ def balance_tasks(costs: np.ndarray, workers: int) -> tuple[np.ndarray, np.ndarr
     ptr = np.zeros(workers + 1, np.int64)
     np.cumsum(np.bincount(owner, minlength=workers), out=ptr[1:])
     return ptr, order
+
+
+@functools.lru_cache(maxsize=64)
+def thread_assignment(
+    sched: TileSchedule, heads_total: int, workers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """How the prefill kernel spreads its tasks over ``workers`` threads (cached).
+
+    Tasks are ``(batch * head, query block)`` pairs numbered ``bh * num_q_blocks + qb``;
+    a task costs its visited tiles plus 1/4 tile for the prologue/epilogue, and tasks are
+    assigned by :func:`balance_tasks`. Returns ``(worker_ptr, order)`` as that function.
+    """
+    per_block = sched.tiles_per_q_block().astype(np.float64) + 0.25
+    return balance_tasks(np.tile(per_block, int(heads_total)), int(workers))

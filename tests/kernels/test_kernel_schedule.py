@@ -128,3 +128,14 @@ def test_patch_choice() -> None:
     assert neighborhood_patch((8, 16, 16), 64) == (4, 4, 4)
     assert neighborhood_patch((13, 13), 64) is None  # best patch (1, 13) is too small
     assert neighborhood_patch((1024,), 64) is None  # 1-D: consecutive tokens already are patches
+
+
+def test_thread_assignment_covers_every_task_once() -> None:
+    from kernels.cpu import thread_assignment
+
+    sched = kernel_schedule(CausalMask(), 1000, 1000, 64, 64)
+    ptr, order = thread_assignment(sched, 6, 4)
+    assert ptr.shape == (5,) and sorted(order.tolist()) == list(range(6 * sched.num_q_blocks))
+    cost = np.tile(sched.tiles_per_q_block() + 0.25, 6)
+    loads = [cost[order[ptr[w] : ptr[w + 1]]].sum() for w in range(4)]
+    assert max(loads) - min(loads) <= cost.max()  # LPT bound
