@@ -342,7 +342,7 @@ class Recorder(TorchDispatchMode):
 
     def _unknown(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         ins, outs = _tensors((args, kwargs)), _tensors(out)
-        key = str(func.overloadpacket) if hasattr(func, "overloadpacket") else str(func)
+        key = str(func.overloadpacket) if hasattr(func, "overloadpacket") else func.name()
         dtype = precision_of(outs[0].dtype if outs else ins[0].dtype) if (ins or outs) else "fp32"
         self.unknown[key] += 1
         self._emit(
@@ -689,10 +689,11 @@ class Recorder(TorchDispatchMode):
     # ------------------------------------------------------------ FlexAttention
 
     def _higher_order(self, func: Any, args: tuple, kwargs: dict) -> Any:
-        if func.name() != "flex_attention":
-            raise NotImplementedError(
-                f"higher-order op {func.name()} is not supported by the tracer"
-            )
+        if func.name() != "flex_attention":  # e.g. cond/while_loop: run it, keep it as unknown
+            out = func(*args, **kwargs)
+            if not self._fold_depth:
+                self._unknown(func, args, kwargs, out)
+            return out
         from torch._higher_order_ops.flex_attention import flex_attention_fake_impl
 
         query, key, value, _score_mod, block_mask = args[:5]
