@@ -2,8 +2,9 @@
 
 Dims follow transformers' ``BitNetConfig`` defaults, which are those of the published
 ``microsoft/bitnet-b1.58-2B-4T`` config: hidden 2560, 30 layers, 20 heads / 5 KV heads
-(head dim 128), FFN 6912 with squared ReLU, vocab 128256, sub-layer RMSNorms before the
-attention output and FFN down projections.  Every ``nn.Linear`` inside the decoder layers
+(head dim 128), FFN 6912 with squared ReLU, vocab 128256, RoPE theta 500000, sub-layer
+RMSNorms before the attention output and FFN down projections; plus the model card's
+4096-token context and tied input/output embeddings (about 2.4B parameters).  Every ``nn.Linear`` inside the decoder layers
 is replaced by :class:`workloads.custom_ops.TernaryLinear` (int8 activations, weights in
 {-1, 0, 1} with one scale), which traces as ``GemmOp(weight_dtype="ternary")``; the
 embedding and LM head stay in the model dtype, as in BitNet.
@@ -40,7 +41,7 @@ def ternarize(module: nn.Module) -> int:
 def _build(req: TraceRequest) -> nn.Module:
     from transformers import BitNetConfig, BitNetForCausalLM
 
-    cfg = BitNetConfig(max_position_embeddings=4096, **SDPA)
+    cfg = BitNetConfig(max_position_embeddings=4096, tie_word_embeddings=True, **SDPA)
     apply_overrides("bitnet-b1.58-2b", cfg, req.overrides)
     model = BitNetForCausalLM(cfg)
     ternarize(model.model.layers)
