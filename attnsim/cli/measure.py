@@ -52,14 +52,14 @@ def _problem(args: argparse.Namespace) -> Problem:
         _positive(args, "m", "n", "k")
         return GemmShape(args.m, args.n, args.k)
     if args.heads is None or args.head_dim is None:
-        missing = "--heads" if args.heads is None else "--head-dim"
-        raise MeasureError(f"{missing}: missing; expected it for attention kernels")
+        option = "--heads" if args.heads is None else "--head-dim"
+        raise MeasureError(f"{option}: missing; expected it for attention kernels")
     _positive(
         args, "batch", "heads", "kv_heads", "seq", "kv_seq", "head_dim", "head_dim_v", "block"
     )
+    if args.phase == "decode" and args.seq is None and args.kv_seq is not None:
+        args.seq = 1  # one new token against a cache of --kv-seq tokens
     mask, q_len, kv_len = build_workload_mask(args)
-    if args.phase == "decode" and args.seq is None and args.mask in ("full", "causal", "window"):
-        q_len = 1
     return AttentionSpec(
         batch=args.batch,
         q_heads=args.heads,
@@ -85,8 +85,6 @@ def _describe(problem: Problem) -> str:
 
 
 def _cmd_measure(args: argparse.Namespace) -> int:
-    if args.seq is None and args.kv_seq is not None and args.phase == "decode":
-        args.seq = 1
     problem = _problem(args)
     dtype = args.dtype or ("fp16" if args.device == "cuda" else "fp32")
     m = measure(
