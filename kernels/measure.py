@@ -304,6 +304,14 @@ def _version(module: str) -> str:
         return ""
 
 
+def _load_average() -> str:
+    """The 1-minute load average with the core count (other work disturbs CPU timings)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    except OSError:
+        return "unknown"
+
+
 def cuda_available() -> tuple[bool, str]:
     """Whether a CUDA GPU can be used, and why not when it cannot."""
     try:
@@ -672,7 +680,11 @@ def measure(
         with _pinned_threads(n_threads):
             call, info = spec.prepare(problem, device, dtype, opts)
             times = _times_cpu(call, max(1, warmup), min_time_s, min_repeats, max_repeats)
-        how = f"perf_counter per call; {max(1, warmup)} warm-up; numba+torch threads pinned to {n_threads}"
+        load = _load_average()
+        how = (
+            f"perf_counter per call; {max(1, warmup)} warm-up; numba+torch threads pinned to "
+            f"{n_threads}; load average before {load}"
+        )
         device_name, driver = cpu_model(), platform.platform()
     else:
         import torch

@@ -310,3 +310,32 @@ def test_cli_bad_input_exits_2_with_one_line(cli, capsys, argv, message):  # typ
     assert cli(["measure", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("attnsim: error: ")
+
+
+# ---- recording ------------------------------------------------------------------------
+
+
+def test_record_cpu_pairs_kernels_with_problems(tmp_path: Path) -> None:
+    import io
+
+    from kernels.record import record, runs
+
+    dec = AttentionSpec(1, 4, 2, 1, 256, 16, 16, "decode", CausalMask())
+    gemm = GemmShape(32, 32, 32)
+    log = io.StringIO()
+    out = tmp_path / "cpu.csv"
+    failures = record("cpu", out, problems=[SMALL, dec, gemm], min_time_s=0.0, threads=1, log=log)
+    assert failures == 0
+    rows = read_measurements(out)
+    pairs = sorted((r.kernel, r.op, r.phase) for r in rows)
+    assert pairs == [
+        ("numba-decode", "attention", "decode"),
+        ("numba-flash", "attention", "prefill"),
+        ("numba-gemm", "gemm", ""),
+        ("torch-sdpa", "attention", "decode"),
+        ("torch-sdpa", "attention", "prefill"),
+    ]
+    assert all("load average before" in r.how for r in rows)
+    assert len(log.getvalue().splitlines()) == 5
+    assert runs("triton-decode", dec) and not runs("triton-flash", dec)
+    assert not runs("torch-sdpa", gemm)
