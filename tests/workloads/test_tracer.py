@@ -455,3 +455,52 @@ def test_build_fake_allocates_nothing_and_real_models_trace_the_same():
     x = torch.zeros(3, 64)
     assert ops_of(trace_model(real, (x,))) == ops_of(trace_model(fake, (x,)))
     assert all(not isinstance(p, FakeTensor) for p in real.parameters())  # left untouched
+
+
+# ----------------------------------------------------------------- masks built by transformers
+
+
+def _tiny_hf(cls_name: str, **extra):
+    import transformers
+
+    config_cls = getattr(transformers, cls_name.replace("ForCausalLM", "Config"))
+    cfg = config_cls(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=128, vocab_size=100, attn_implementation="sdpa", **extra,
+    )  # fmt: skip
+    model, _ = build_fake(lambda: getattr(transformers, cls_name)(cfg))
+    return model
+
+
+def test_transformers_sliding_window_mask_is_recovered():
+    model = _tiny_hf("MistralForCausalLM", sliding_window=8)
+    ids = torch.zeros(1, 40, dtype=torch.long)
+    wl = trace_model(model, (), {"input_ids": ids, "use_cache": False})
+    att = ops_of(wl, AttentionOp)
+    assert len(att) == 1 and wl.blocks[1].count == 2
+    assert att[0].spec.mask == SlidingWindowMask(left=7, right=0)
+    assert (att[0].spec.q_heads, att[0].spec.kv_heads) == (4, 2)
+    assert wl.meta["unrecovered_masks"] == 0
+
+
+def test_padding_mask_that_differs_per_sequence_is_the_union_and_noted():
+    model = _tiny_hf("LlamaForCausalLM")
+    padding = torch.ones(2, 16, dtype=torch.long)
+    padding[1, :4] = 0  # left padding of the second sequence
+    ids = torch.zeros(2, 16, dtype=torch.long)
+    wl = trace_model(model, (), {"input_ids": ids, "attention_mask": padding, "use_cache": False})
+    (att,) = {op.spec.mask for op in ops_of(wl, AttentionOp)}
+    assert att == CausalMask()  # union over the batch: the unpadded sequence
+    notes = [k for k in wl.meta if k.startswith("mask_density.")]
+    assert notes and wl.meta[notes[0]] == pytest.approx(136 / 256)
+
+
+def test_large_irregular_mask_falls_back_to_a_conservative_block_layout():
+    gen = torch.Generator().manual_seed(3)
+    mask = torch.rand(1024, 1024, generator=gen) > 0.99
+    wl = trace_sdpa(Sdpa(), q_len=1024, kv_len=1024, mask=mask)
+    att = only_attention(wl)
+    assert isinstance(att.spec.mask, BlockSparseMask) and att.spec.mask.block_q == 64
+    dense = att.spec.mask.dense(1024, 1024)
+    assert dense[mask.numpy()].all()  # every live pair is inside a live block
+    assert wl.meta["mask_density.attention"] == pytest.approx(float(mask.float().mean()))
