@@ -81,6 +81,10 @@ def test_llama3_8b_decode_has_query_length_one_and_the_cache_length():
     assert (count, s.q_len, s.kv_len, s.phase, s.batch) == (32, 1, 1001, "decode", 3)
     assert att.flops() == pytest.approx(4 * 3 * 32 * 1001 * 128)
     assert wl.tokens == 3
+    # the cache append writes the new token's K and V only (not a copy of the whole cache)
+    layer = next(b for b in wl.blocks if b.count == 32)
+    appends = [op for op in layer.ops if getattr(op, "aten", "") == "kv_cache_append"]
+    assert [op.output_bytes for op in appends] == [3 * 8 * 1 * 128 * 2] * 2
 
 
 @pytest.mark.slow

@@ -153,6 +153,18 @@ def _convert(value: Any, mode: FakeTensorMode, recorder: Recorder, key: str = ""
     return value
 
 
+def _cache_tensors(values: Any) -> list[torch.Tensor]:
+    """K/V tensors held by transformers ``Cache`` objects among the call's arguments."""
+    found: list[torch.Tensor] = []
+    for value in values:
+        for layer in getattr(value, "layers", None) or []:
+            for attr in ("keys", "values"):
+                t = getattr(layer, attr, None)
+                if isinstance(t, torch.Tensor):
+                    found.append(t)
+    return found
+
+
 def _fake_state(model: nn.Module, mode: FakeTensorMode) -> tuple[dict[str, torch.Tensor], bool]:
     """Fake versions of every parameter and buffer; True if any had to be converted."""
     state: dict[str, torch.Tensor] = {}
@@ -267,6 +279,10 @@ def trace_model(
     * ``meta``: extra metadata; the tracer adds ``unknown_ops`` (``"aten.cat:3,..."``),
       ``skipped_ops`` (views and allocations, a count), ``unrecovered_masks`` and, per
       attention op whose mask is not exactly representable, ``mask_density.<op name>``.
+    * KV caches: a transformers ``Cache`` passed as a keyword argument is recognised; its
+      per-step ``cat`` (which copies the whole cache in eager transformers) is recorded as
+      ``UnknownOp(aten="kv_cache_append")`` writing only the new tokens, as a serving KV
+      cache does.
     * ``fold_norms``: fold the ops of modules whose class name contains ``RMSNorm`` or
       ``LayerNorm`` into one ``NormOp`` (rows = tokens, cols = last dimension).
 
@@ -285,6 +301,8 @@ def trace_model(
     fargs = _convert(args if isinstance(args, tuple) else (args,), mode, recorder)
     fkwargs = _convert(dict(kwargs or {}), mode, recorder)
 
+    for tensor in _cache_tensors(fkwargs.values()):
+        recorder.mark_kv_cache(tensor)
     lists = find_repeated_lists(model)
     handles: list[Any] = []
 

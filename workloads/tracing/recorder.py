@@ -164,6 +164,7 @@ class Recorder(TorchDispatchMode):
         self._weights = weights
         self._shadow = WeakIdKeyDictionary()
         self._kv_repeat = WeakIdKeyDictionary()
+        self._kv_cache = WeakIdKeyDictionary()
         self._phase = phase
         self.segments: list[Segment] = [Segment(None)]
         self.skipped: Counter[str] = Counter()
@@ -239,6 +240,42 @@ class Recorder(TorchDispatchMode):
         if self._fold_depth:
             return
         self.segments[-1].ops.append(op)
+
+    def mark_kv_cache(self, t: torch.Tensor) -> None:
+        """Declare ``t`` a KV-cache tensor (see :meth:`_cache_append`)."""
+        self._kv_cache[t] = True
+
+    def _cache_append(self, args: tuple, out: Any) -> bool:
+        """Record ``cat([cache, new])`` of a KV cache as writing ``new`` only.
+
+        transformers' ``DynamicCache`` appends a step's K/V by concatenating it to the
+        cached tensor, copying the whole cache every step; a serving KV cache (paged or
+        preallocated) writes the new tokens in place.  A ``cat`` whose first operand is a
+        declared cache tensor (or empty: the first write into a fresh cache) is recorded
+        as ``UnknownOp(aten="kv_cache_append")`` moving the new tokens' bytes once; its
+        output is a cache tensor in turn.
+        """
+        tensors = args[0] if args and isinstance(args[0], (list, tuple)) else []
+        if len(tensors) != 2 or not all(isinstance(t, torch.Tensor) for t in tensors):
+            return False
+        cache, new = tensors
+        if cache not in self._kv_cache and cache.numel() != 0:
+            return False
+        outs = _tensors(out)
+        for o in outs:
+            self._kv_cache[o] = True
+        moved = _bytes([new])
+        self.unknown["kv_cache_append"] += 1
+        self._emit(
+            UnknownOp(
+                name=self._name("kv_cache_append"),
+                dtype=precision_of(new.dtype),
+                aten="kv_cache_append",
+                input_bytes=moved,
+                output_bytes=moved,
+            )
+        )
+        return True
 
     def is_weight(self, t: Any) -> bool:
         """True for model parameters/buffers and views or casts of them."""
@@ -369,6 +406,8 @@ class Recorder(TorchDispatchMode):
             return
         if packet == "clone" and args and args[0] in self._kv_repeat:
             self.skipped["clone(repeat_kv)"] += 1
+            return
+        if packet == "cat" and self._cache_append(args, out):
             return
         if packet in _GEMM_OPS:
             self._gemm(func, packet, args, kwargs, out)
