@@ -469,11 +469,15 @@ def _prepare_numba_gemm(
     from kernels.cpu import gemm
 
     if not isinstance(problem, GemmShape):
-        raise MeasureError("--kernel numba-gemm: runs GEMM problems (--op gemm), not attention")
+        raise MeasureError("--kernel numba-gemm: runs GEMM problems (--m --n --k), not attention")
     rng = np.random.default_rng(int(opts.get("seed", 0)))
     a = rng.standard_normal((problem.m, problem.k), np.float32)
     b = rng.standard_normal((problem.k, problem.n), np.float32)
-    block = int(opts.get("block_q") or 256)
+    import numba
+
+    from kernels.cpu.flash import gemm_block
+
+    block = int(opts.get("block_q") or gemm_block(problem.m, problem.n, numba.get_num_threads()))
     return (lambda: gemm(a, b, block=block)), {"block_q": block, "block_k": block}
 
 

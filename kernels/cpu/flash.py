@@ -30,6 +30,7 @@ __all__ = [
     "attention_forward",
     "decode_forward",
     "gemm",
+    "gemm_block",
     "decode_splits",
     "DEFAULT_BLOCK_Q",
     "DEFAULT_BLOCK_K",
@@ -201,13 +202,23 @@ def decode_forward(
     return out
 
 
-def gemm(a: np.ndarray, b: np.ndarray, *, block: int = 256) -> np.ndarray:
+def gemm_block(m: int, n: int, workers: int) -> int:
+    """Default output tile of :func:`gemm`: about four tiles per worker thread, a multiple
+    of 64 between 128 and 1024 (larger tiles run OpenBLAS more efficiently)."""
+    side = math.sqrt(max(1, m * n) / (4 * max(1, workers)))
+    return int(min(1024, max(128, round(side / 64) * 64)))
+
+
+def gemm(a: np.ndarray, b: np.ndarray, *, block: int | None = None) -> np.ndarray:
     """float32 ``a @ b`` tiled into ``block x block`` output tiles computed in parallel
-    (one single-threaded OpenBLAS call per tile)."""
+    (one single-threaded OpenBLAS call per tile, over the whole inner dimension);
+    ``block`` defaults to :func:`gemm_block`."""
     a = np.ascontiguousarray(a, dtype=np.float32)
     b = np.ascontiguousarray(b, dtype=np.float32)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"gemm needs (m, k) @ (k, n), got {a.shape} @ {b.shape}")
+    if block is None:
+        block = gemm_block(a.shape[0], b.shape[1], numba.get_num_threads())
     block = _check_block("block", block)
     c = np.empty((a.shape[0], b.shape[1]), np.float32)
     if c.size == 0:

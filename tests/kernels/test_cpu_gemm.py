@@ -31,3 +31,13 @@ def test_gemm_edge_cases() -> None:
         gemm(np.zeros((2, 3)), np.zeros((4, 3)))
     with pytest.raises(ValueError, match="block must be >= 1, got 0"):
         gemm(np.zeros((2, 3)), np.zeros((3, 3)), block=0)
+
+
+def test_default_gemm_block() -> None:
+    from kernels.cpu.flash import gemm_block
+
+    assert gemm_block(2048, 2048, 2) == 704
+    assert gemm_block(64, 64, 2) == 128
+    assert gemm_block(100_000, 100_000, 1) == 1024
+    a = np.ones((300, 20), np.float32)
+    np.testing.assert_allclose(gemm(a, a.T), np.full((300, 300), 20.0))
