@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -78,7 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     dims = (64,) if args.quick else (64, 128)
     kernels = ("numba-flash",) if args.no_sdpa else ("numba-flash", "torch-sdpa")
     rows: list[dict[str, object]] = []
-    print(f"CPU: {cpu_model()}, {args.threads} threads; numba tiles {args.block_q}x{args.block_k}")
+    print(
+        f"CPU: {cpu_model()}, {args.threads} threads; numba tiles {args.block_q}x{args.block_k}; "
+        f"load average at start {os.getloadavg()[0]:.2f} (other processes disturb timings)"
+    )
     header = (
         f"{'mask':<22}{'N':>6}{'d':>5}{'density':>9}{'kernel':>13}{'ms':>10}{'GFLOP/s':>9}"
         f"{'tiles f/p':>11}{'vs dense':>10}{'(min)':>8}{'ideal':>7}{'numba/sdpa':>11}"
@@ -125,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                         "ideal_speedup": round(1.0 / density, 3),
                         "numba_over_sdpa_time": round(ratio, 3) if kernel == "torch-sdpa" else "",
                         "threads": m.threads, "block_q": args.block_q, "block_k": args.block_k,
-                        "cpu": m.device_name, "date_utc": m.date_utc,
+                        "cpu": m.device_name, "date_utc": m.date_utc, "how": m.how,
                     }  # fmt: skip
                     rows.append(row)
                     tiles = (
