@@ -13,12 +13,20 @@ from sim.result import Result
 
 
 def _human(value: float, unit: str) -> str:
-    """``value`` with an SI prefix: 989.4e12, "OP/s" -> "989.4 TOP/s" (binary for bytes)."""
+    """``value`` with an SI prefix: 989.4e12, "OP/s" -> "989.4 TOPS" (binary for bytes)."""
     if unit == "B":
-        for prefix, scale in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        binary: tuple[tuple[str, float], ...] = (
+            ("Ti", 2.0**40),
+            ("Gi", 2.0**30),
+            ("Mi", 2.0**20),
+            ("Ki", 2.0**10),
+        )
+        for prefix, scale in binary:
             if value >= scale:
                 return f"{value / scale:.4g} {prefix}B"
         return f"{value:.4g} B"
+    if unit == "OP/s":  # written as people write it: 989.4 TOPS
+        unit = "OPS"
     for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if value >= scale:
             return f"{value / scale:.4g} {prefix}{unit}"

@@ -21,16 +21,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="trace a vision-language model, simulate it on two GPUs, write a timeline",
         description=DemoConfig.__doc__,
     )
-    p.add_argument("--model", default=defaults.model, help=f"zoo model to trace (default {defaults.model})")
-    p.add_argument("--text-tokens", type=int, default=defaults.text_tokens, help="text tokens after the image")
     p.add_argument(
-        "--targets", nargs="+", default=list(defaults.targets), metavar="NAME", help="targets to compare"
+        "--model", default=defaults.model, help=f"zoo model to trace (default {defaults.model})"
     )
-    p.add_argument("--out", type=Path, default=defaults.out_dir, help=f"output folder (default {defaults.out_dir})")
+    p.add_argument(
+        "--text-tokens", type=int, default=defaults.text_tokens, help="text tokens after the image"
+    )
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        default=list(defaults.targets),
+        metavar="NAME",
+        help="targets to compare",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=defaults.out_dir,
+        help=f"output folder (default {defaults.out_dir})",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit code."""
-    run_demo(DemoConfig(model=args.model, text_tokens=args.text_tokens, targets=tuple(args.targets), out_dir=args.out))
+    run_demo(
+        DemoConfig(
+            model=args.model,
+            text_tokens=args.text_tokens,
+            targets=tuple(args.targets),
+            out_dir=args.out,
+        )
+    )
     return 0

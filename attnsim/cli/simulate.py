@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         block_k=args.block_k,
         timeline=args.timeline is not None,
     )
-    console = Console()
+    # a pipe or a file gets full-width tables, not rich's 80-column default
+    console = Console(width=None if sys.stdout.isatty() else 200)
     if args.timeline:
         path = write_trace(result, args.timeline)
     if args.json:

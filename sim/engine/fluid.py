@@ -11,17 +11,28 @@ its unused share to the rest (work-conserving); identical tiles all get the same
 fraction. Rates change only when a tile starts or ends, so the pool needs one simpy
 event per start and one per end — not one per byte or cycle.
 
-Each job occupies one *slot* (a slot runs one job at a time), so the pool keeps
-fixed-size arrays indexed by slot and every rate update is a few numpy operations.
+Events. The pool is driven by simpy callbacks, not processes: a start schedules one
+zero-delay "recompute" event per instant (shared by every start and end at that
+instant), and one timer event stands for the earliest finish (re-armed, never
+cancelled: stale timers are recognised by a version number). A job's end calls the
+callback its submitter gave, which typically starts the slot's next job.
+
+Cost. While no shared level is oversubscribed, a tile's rate depends only on the tiles
+on its own unit, so a start or end updates that unit's few slots and a heap of finish
+times: O(slots per unit) per event. Only while a shared level is saturated does an event
+re-run progressive filling over every running tile (vectorised numpy).
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
+
 import numpy as np
 import simpy
 
-#: Jobs whose remaining work is below this fraction are complete (floating-point slack).
-_DONE_EPS = 1e-9
+#: Relative slack when comparing times and capacities (floating-point noise).
+_EPS = 1e-9
 
 
 class FluidPool:
@@ -51,29 +62,46 @@ class FluidPool:
         self._unit = np.zeros(n_slots, dtype=np.int64)
         self._unit_work = np.zeros(n_slots)
         self._level_work = np.zeros((n_slots, bw.size))
-        self._nominal_rate = np.zeros(n_slots)
-        self._remaining = np.zeros(n_slots)
-        self._done: list[simpy.Event | None] = [None] * n_slots
-        self._wakeup = env.event()
+        self._nominal = np.zeros(n_slots)  # fraction of the job per second when alone
+        self._rate = np.zeros(n_slots)  # current fraction per second
+        self._fast = np.zeros(n_slots)  # rate if no shared level were oversubscribed
+        self._left = np.zeros(n_slots)  # fraction left at time self._since
+        self._since = np.zeros(n_slots)
+        self._version = np.zeros(n_slots, dtype=np.int64)
+        self._done: list[Callable[[int], None] | None] = [None] * n_slots
+        self._unit_slots: list[set[int]] = [set() for _ in range(n_units)]
+        self._dirty_units: set[int] = set()
+        self._level_fast = np.zeros(bw.size)  # bytes/s drawn at the fast rates
+        self._global = False  # current rates come from global progressive filling
+        self._heap: list[tuple[float, int, int]] = []  # (finish time, version, slot)
+        self._recompute_pending = False
+        self._timer_version = 0
+        self._timer_at = np.inf
+        self._last_finish = 0.0
         self.rate_updates = 0  #: rate recomputations so far (what the pool's cost follows)
         self._delivered_unit = 0.0
         self._delivered_level = np.zeros(bw.size)
-        env.process(self._serve())
 
     @property
     def delivered_unit_seconds(self) -> float:
-        """Unit-seconds of compute delivered so far, over all units."""
+        """Unit-seconds of compute delivered by finished jobs, over all units."""
         return self._delivered_unit
 
     @property
     def delivered_level_bytes(self) -> np.ndarray:
-        """Bytes delivered so far at each shared level."""
+        """Bytes moved by finished jobs at each shared level."""
         return self._delivered_level.copy()
 
     def submit(
-        self, slot: int, unit: int, unit_work_s: float, level_bytes: np.ndarray, nominal_s: float
-    ) -> simpy.Event:
-        """Start a job on ``slot``; the returned event succeeds when it is complete.
+        self,
+        slot: int,
+        unit: int,
+        unit_work_s: float,
+        level_bytes: np.ndarray,
+        nominal_s: float,
+        on_done: Callable[[int], None],
+    ) -> None:
+        """Start a job on ``slot``; ``on_done(slot)`` is called (in simulated time) when it ends.
 
         Args:
             slot: the slot running the job (it must not have one in flight).
@@ -81,48 +109,77 @@ class FluidPool:
             unit_work_s: unit-seconds of compute the job needs.
             level_bytes: bytes the job moves at each shared level.
             nominal_s: seconds the job takes with every capacity to itself; at least
-                ``unit_work_s`` and ``level_bytes / bandwidth``.
+                ``unit_work_s`` and ``level_bytes / bandwidth`` (> 0).
+            on_done: called with ``slot`` when the job is complete.
         """
-        done = self._env.event()
-        if nominal_s <= 0:
-            done.succeed()
-            return done
+        if not nominal_s > 0:
+            raise ValueError(f"nominal_s must be > 0, got {nominal_s}")
         if self._active[slot]:
             raise ValueError(f"slot {slot} already has a job in flight")
         if not 0 <= unit < self._n_units:
             raise ValueError(f"unit must be in [0, {self._n_units}), got {unit}")
+        now = self._env.now
         self._active[slot] = True
         self._unit[slot] = unit
         self._unit_work[slot] = unit_work_s
         self._level_work[slot] = level_bytes
-        self._nominal_rate[slot] = 1.0 / nominal_s
-        self._remaining[slot] = 1.0
-        self._done[slot] = done
-        if not self._wakeup.triggered:
-            self._wakeup.succeed()
-        return done
+        self._nominal[slot] = 1.0 / nominal_s
+        self._rate[slot] = 0.0
+        self._fast[slot] = 0.0
+        self._left[slot] = 1.0
+        self._since[slot] = now
+        self._done[slot] = on_done
+        self._unit_slots[unit].add(slot)
+        self._dirty_units.add(unit)
+        self._schedule_recompute()
 
-    def _rates(self) -> np.ndarray:
-        """Progress rate (fraction per second) of every slot's job (0 for idle slots),
-        by progressive filling of the jobs' slowdown factors (see module docstring)."""
-        nominal = self._nominal_rate  # 0 on idle slots, so they add no demand
-        unit_work = self._unit_work
-        level_work = self._level_work
-        unit_use = nominal * unit_work  # unit-seconds per second at full speed
-        level_use = nominal[:, None] * level_work  # bytes per second at full speed
-        unit_demand = np.bincount(self._unit, weights=unit_use, minlength=self._n_units)
-        level_demand = level_use.sum(axis=0)
-        if unit_demand.max(initial=0.0) <= 1.0 and np.all(level_demand <= self._bw):
-            return nominal.copy()
-        factor = np.ones_like(nominal)
-        rising = self._active.copy()
+    @property
+    def last_finish_s(self) -> float:
+        """Simulated time at which the last job so far ended."""
+        return self._last_finish
+
+    # ---- rate bookkeeping ---------------------------------------------------------------
+    def _set_rate(self, slot: int, rate: float, now: float) -> None:
+        """Give ``slot`` a new rate from ``now`` on and (re)schedule its finish."""
+        if rate == self._rate[slot] and self._version[slot] > 0 and self._since[slot] <= now:
+            return
+        self._left[slot] -= self._rate[slot] * (now - self._since[slot])
+        self._since[slot] = now
+        self._rate[slot] = rate
+        self._version[slot] += 1
+        finish = now + max(self._left[slot], 0.0) / rate if rate > 0 else np.inf
+        heapq.heappush(self._heap, (finish, int(self._version[slot]), slot))
+
+    def _unit_fast_rates(self, unit: int) -> None:
+        """Recompute the fast rates of ``unit``'s jobs: they share its compute equally
+        in proportion (a single capacity, so this is exact max-min)."""
+        slots = self._unit_slots[unit]
+        demand = sum(self._nominal[s] * self._unit_work[s] for s in slots)
+        factor = 1.0 / demand if demand > 1.0 + _EPS else 1.0
+        for s in slots:
+            new = self._nominal[s] * (factor if self._unit_work[s] > 0 else 1.0)
+            if self._level_work.shape[1]:
+                self._level_fast += (new - self._fast[s]) * self._level_work[s]
+            self._fast[s] = new
+
+    def _global_rates(self) -> np.ndarray:
+        """Progressive filling over every running job (units and shared levels)."""
+        idx = np.flatnonzero(self._active)
+        nominal = self._nominal[idx]
+        unit = self._unit[idx]
+        unit_work = self._unit_work[idx]
+        level_work = self._level_work[idx]
+        unit_use = nominal * unit_work
+        level_use = nominal[:, None] * level_work
+        factor = np.ones(idx.size)
+        rising = np.ones(idx.size, dtype=bool)
         unit_left = np.ones(self._n_units)
         level_left = self._bw.copy()
         for _ in range(self._n_units + self._bw.size + 1):
             if not rising.any():
                 break
             u_dem = np.bincount(
-                self._unit, weights=np.where(rising, unit_use, 0.0), minlength=self._n_units
+                unit, weights=np.where(rising, unit_use, 0.0), minlength=self._n_units
             )
             l_dem = np.where(rising[:, None], level_use, 0.0).sum(axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -130,67 +187,106 @@ class FluidPool:
                 l_t = np.where(l_dem > 0, level_left / l_dem, np.inf)
             t = min(1.0, float(u_t.min(initial=np.inf)), float(l_t.min(initial=np.inf)))
             if t >= 1.0:
-                break  # every rising job runs at full speed
+                break
             full_units = u_t <= t * (1 + 1e-12)
             full_levels = l_t <= t * (1 + 1e-12)
-            hits = (full_units[self._unit] & (unit_work > 0)) | (
+            hits = (full_units[unit] & (unit_work > 0)) | (
                 (level_work > 0) & full_levels[None, :]
             ).any(axis=1)
             freeze = rising & hits
             factor[freeze] = t
             unit_left -= np.bincount(
-                self._unit, weights=np.where(freeze, unit_use * t, 0.0), minlength=self._n_units
+                unit, weights=np.where(freeze, unit_use * t, 0.0), minlength=self._n_units
             )
             level_left -= np.where(freeze[:, None], level_use * t, 0.0).sum(axis=0)
             np.maximum(unit_left, 0.0, out=unit_left)
             np.maximum(level_left, 0.0, out=level_left)
             rising &= ~freeze
-        return nominal * factor
+        rates = np.zeros(self._active.size)
+        rates[idx] = nominal * factor
+        return rates
 
-    def _serve(self):  # type: ignore[no-untyped-def]
-        env = self._env
-        while True:
-            if not self._active.any():
-                yield self._wakeup
-                self._wakeup = env.event()
-                continue
-            rates = self._rates()
-            self.rate_updates += 1
-            with np.errstate(divide="ignore", invalid="ignore"):
-                finish_in = np.where(self._active, self._remaining / rates, np.inf)
-            dt = float(finish_in.min())
-            start = env.now
-            yield env.timeout(dt) | self._wakeup
-            elapsed = env.now - start
-            if self._wakeup.triggered:
-                self._wakeup = env.event()
-            progressed = np.where(self._active, rates * elapsed, 0.0)
-            self._remaining -= progressed
-            self._delivered_unit += float(progressed @ self._unit_work)
-            if self._bw.size:
-                self._delivered_level += progressed @ self._level_work
-            # the job that set dt finishes exactly; float slack finishes its peers too
-            # (slots submitted during the wait have finish_in = inf and are not done)
-            done = (
-                self._active
-                & np.isfinite(finish_in)
-                & (
-                    (self._remaining <= _DONE_EPS)
-                    | (finish_in - elapsed <= _DONE_EPS * np.maximum(1.0, finish_in))
-                )
-            )
-            for slot in np.flatnonzero(done).tolist():
-                self._active[slot] = False
-                self._nominal_rate[slot] = 0.0
-                self._unit_work[slot] = 0.0
-                self._level_work[slot] = 0.0
-                event = self._done[slot]
-                self._done[slot] = None
-                assert event is not None
-                event.succeed()
-            if done.any():
-                # let the slots that just finished hand in their next jobs (same instant)
-                # before rates are recomputed: one rate update instead of two
-                yield env.timeout(0)
-                if self._wakeup.triggered:
-                    self._wakeup = env.event()
+    def _recompute(self) -> None:
+        """Bring rates up to date after jobs started or ended."""
+        now = self._env.now
+        for unit in self._dirty_units:
+            self._unit_fast_rates(unit)
+        changed_units = self._dirty_units
+        self._dirty_units = set()
+        self.rate_updates += 1
+        oversubscribed = bool(np.any(self._level_fast > self._bw * (1 + _EPS)))
+        if oversubscribed:
+            rates = self._global_rates()
+            for slot in np.flatnonzero(self._active).tolist():
+                self._set_rate(slot, float(rates[slot]), now)
+            self._global = True
+        elif self._global:
+            for slot in np.flatnonzero(self._active).tolist():
+                self._set_rate(slot, float(self._fast[slot]), now)
+            self._global = False
+        else:
+            for unit in changed_units:
+                for slot in self._unit_slots[unit]:
+                    self._set_rate(slot, float(self._fast[slot]), now)
+
+    def _finish(self, slot: int) -> None:
+        self._active[slot] = False
+        unit = int(self._unit[slot])
+        self._unit_slots[unit].discard(slot)
+        self._dirty_units.add(unit)
+        if self._level_work.shape[1]:
+            self._level_fast -= self._fast[slot] * self._level_work[slot]
+            self._delivered_level += self._level_work[slot]
+        self._delivered_unit += float(self._unit_work[slot])
+        self._fast[slot] = 0.0
+        self._rate[slot] = 0.0
+        self._version[slot] += 1  # invalidates its heap entries
+        self._last_finish = self._env.now
+        callback = self._done[slot]
+        self._done[slot] = None
+        assert callback is not None
+        callback(slot)
+
+    # ---- events -------------------------------------------------------------------------
+    def _schedule_recompute(self) -> None:
+        if not self._recompute_pending:
+            self._recompute_pending = True
+            event = self._env.timeout(0)
+            event.callbacks.append(self._on_recompute)
+
+    def _on_recompute(self, _event: simpy.Event) -> None:
+        self._recompute_pending = False
+        if self._dirty_units:
+            self._recompute()
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        """Make sure a timer fires at the earliest valid finish time."""
+        heap = self._heap
+        while heap and heap[0][1] != self._version[heap[0][2]]:
+            heapq.heappop(heap)  # stale entry
+        if not heap:
+            self._timer_at = np.inf
+            return
+        finish = heap[0][0]
+        if finish == self._timer_at:
+            return
+        self._timer_at = finish
+        self._timer_version += 1
+        version = self._timer_version
+        event = self._env.timeout(max(0.0, finish - self._env.now))
+        event.callbacks.append(lambda _e: self._on_timer(version))
+
+    def _on_timer(self, version: int) -> None:
+        if version != self._timer_version:
+            return  # superseded by a later arm
+        self._timer_at = np.inf
+        heap = self._heap
+        now = self._env.now
+        tol = _EPS * max(1e-12, now)
+        while heap and heap[0][0] <= now + tol:
+            _, job_version, slot = heapq.heappop(heap)
+            if job_version == self._version[slot] and self._active[slot]:
+                self._finish(slot)
+        # starts handed in by the finished jobs' callbacks join this recompute
+        self._schedule_recompute()

@@ -125,7 +125,9 @@ def test_pool_rejects_bad_arguments():
         FluidPool(env, 1, 1, np.array([0.0]))
     pool = FluidPool(env, 1, 1, np.array([1.0]))
     with pytest.raises(ValueError, match=r"unit must be in \[0, 1\), got 3"):
-        pool.submit(0, 3, 1.0, np.array([0.0]), 1.0)
+        pool.submit(0, 3, 1.0, np.array([0.0]), 1.0, lambda slot: None)
+    with pytest.raises(ValueError, match="nominal_s must be > 0"):
+        pool.submit(0, 0, 1.0, np.array([0.0]), 0.0, lambda slot: None)
 
 
 def test_tasks_reject_bad_values():

@@ -3,27 +3,32 @@ determinism. Shapes are kept small so each example simulates in milliseconds."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simkit import attention, one_op, scaled
 
 from sim import simulate
-from workloads import CausalMask, FullMask, GemmOp, NeighborhoodMask, SlidingWindowMask
+from workloads import (
+    BlockSparseMask,
+    CausalMask,
+    FullMask,
+    GemmOp,
+    NeighborhoodMask,
+    SlidingWindowMask,
+)
 
 #: Greedy list scheduling is not monotone (Graham 1969: shorter or fewer tasks can give a
-#: longer makespan — real GPU block schedulers share this), and the fluid pool's
-#: proportional sharing is not work-conserving when concurrent tiles differ. Monotonicity
-#: properties therefore hold up to this relative slack; the tests pin the slack so a model
-#: change that breaks them by more is caught.
-SCHEDULING_SLACK = 0.01
-#: More units can slow a *small, unbalanced* kernel a little: with more units every tile of
-#: a causal kernel starts at once and all share DRAM fairly, so the longest tile (the
-#: critical path) is slowed as much as the short ones, where fewer units let it run ahead
-#: with less contention. Worst case over a grid of toy-GPU shapes: 3.7% (2 heads x 1024
-#: causal, FA3, 8 -> 16 units); real GPUs, which do not prioritise the critical path,
-#: behave the same way.
-UNIT_SLACK = 0.05
+#: longer makespan; real GPU block schedulers share this), so monotonicity holds up to
+#: this slack, which pins the worst cases measured on toy-GPU grids so a model change that
+#: breaks them by more is caught:
+#:  * more units: 5.1% (2 heads x 1024 causal, FA3, 8 -> 16 units: all 16 tiles start at
+#:    once and share DRAM fairly, so the longest tile is slowed as much as the short ones);
+#:  * dropping blocks of a block-sparse layout: 5.1% (FA2's grid order is not
+#:    longest-first, so a shorter tile can move a long one into the tail; 300 layouts);
+#:  * more bandwidth, tile-aligned narrower windows: 0% on the grids.
+SCHEDULING_SLACK = 0.06
 
 SETTINGS = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -66,7 +71,7 @@ def test_more_compute_units_are_never_slower(toy_gpu, heads, seq, mask, units, f
     w = one_op(attention(heads=heads, seq=seq, mask=mask))
     base = simulate(toy_gpu, w, family=family).latency_s
     bigger = simulate(scaled(toy_gpu, units=units), w, family=family).latency_s
-    assert bigger <= base * (1 + UNIT_SLACK)
+    assert bigger <= base * (1 + SCHEDULING_SLACK)
 
 
 @SETTINGS
@@ -85,11 +90,16 @@ def test_more_compute_never_slows_a_gemm(toy_gpu, m, n, k):
 @SETTINGS
 @given(
     seq=st.sampled_from([1024, 2048, 4096]),
-    narrow=st.integers(32, 512),
-    extra=st.integers(0, 1024),
+    narrow_blocks=st.integers(1, 8),
+    extra_blocks=st.integers(0, 8),
     family=families,
 )
-def test_a_sparser_window_never_costs_more(toy_gpu, seq, narrow, extra, family):
+def test_a_sparser_window_never_costs_more(toy_gpu, seq, narrow_blocks, extra_blocks, family):
+    """Windows aligned to 128 tokens, so the narrower window's live tiles are a subset of
+    the wider one's. (A misaligned narrower window can cost more — it cuts more key
+    blocks partially, and a partial block costs a full block plus the mask, in real
+    kernels too.)"""
+    narrow, wide = 128 * narrow_blocks, 128 * (narrow_blocks + extra_blocks)
     sparse = simulate(
         toy_gpu,
         one_op(attention(heads=4, seq=seq, mask=SlidingWindowMask(left=narrow))),
@@ -97,11 +107,34 @@ def test_a_sparser_window_never_costs_more(toy_gpu, seq, narrow, extra, family):
     )
     dense = simulate(
         toy_gpu,
-        one_op(attention(heads=4, seq=seq, mask=SlidingWindowMask(left=narrow + extra))),
+        one_op(attention(heads=4, seq=seq, mask=SlidingWindowMask(left=wide))),
         family=family,
     )
     assert sparse.latency_s <= dense.latency_s * (1 + SCHEDULING_SLACK)
     assert sparse.flops <= dense.flops
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    density=st.floats(0.1, 0.9),
+    keep=st.floats(0.3, 1.0),
+    family=families,
+)
+def test_dropping_blocks_never_costs_more(toy_gpu, seed, density, keep, family):
+    """A block-sparse layout that is a subset of another never costs more."""
+    rng = np.random.default_rng(seed)
+    denser = rng.random((16, 16)) < density
+    sparser = denser & (rng.random((16, 16)) < keep)
+    denser[0, 0] = sparser[0, 0] = True  # at least one live block
+    masks = [
+        BlockSparseMask(128, 128, tuple(map(tuple, lay.tolist()))) for lay in (sparser, denser)
+    ]
+    t_sparse, t_dense = (
+        simulate(toy_gpu, one_op(attention(heads=4, seq=2048, mask=m)), family=family).latency_s
+        for m in masks
+    )
+    assert t_sparse <= t_dense * (1 + SCHEDULING_SLACK)
 
 
 @pytest.mark.parametrize("family", ["flash-attention-3", "flash-attention-2"])
