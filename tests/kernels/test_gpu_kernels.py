@@ -5,6 +5,7 @@ script refuses cleanly without a GPU."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 import numpy as np
 import pytest
@@ -31,6 +32,27 @@ def test_kernels_import_without_triton() -> None:
     gpu = importlib.import_module("kernels.gpu")
     ok, why = gpu.triton_available()
     assert ok or why
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("triton") is None, reason="Triton is not installed (interpreter check)"
+)
+def test_triton_kernels_in_interpreter() -> None:
+    """The Triton kernels' logic, run by Triton's CPU interpreter, against SDPA (needs only
+    the triton package, no GPU)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("triton_interpret_check.py")
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    res = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.stdout.count("max error") == 13
 
 
 @pytest.mark.skipif(_OK, reason="this machine can run the GPU kernels")
