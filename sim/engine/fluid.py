@@ -61,7 +61,9 @@ class FluidPool:
         self._active = np.zeros(n_slots, dtype=bool)
         self._unit = np.zeros(n_slots, dtype=np.int64)
         self._unit_work = np.zeros(n_slots)
-        self._level_work = np.zeros((n_slots, bw.size))
+        self._level_work = np.zeros((n_slots, bw.size))  # for the vectorised global path
+        self._lw: list[list[float]] = [[0.0] * bw.size for _ in range(n_slots)]  # hot path
+        self._bw_list = bw.tolist()
         self._nominal = np.zeros(n_slots)  # fraction of the job per second when alone
         self._rate = np.zeros(n_slots)  # current fraction per second
         self._fast = np.zeros(n_slots)  # rate if no shared level were oversubscribed
@@ -71,7 +73,7 @@ class FluidPool:
         self._done: list[Callable[[int], None] | None] = [None] * n_slots
         self._unit_slots: list[set[int]] = [set() for _ in range(n_units)]
         self._dirty_units: set[int] = set()
-        self._level_fast = np.zeros(bw.size)  # bytes/s drawn at the fast rates
+        self._level_fast = [0.0] * bw.size  # bytes/s drawn at the fast rates
         self._global = False  # current rates come from global progressive filling
         self._heap: list[tuple[float, int, int]] = []  # (finish time, version, slot)
         self._recompute_pending = False
@@ -79,18 +81,6 @@ class FluidPool:
         self._timer_at = np.inf
         self._last_finish = 0.0
         self.rate_updates = 0  #: rate recomputations so far (what the pool's cost follows)
-        self._delivered_unit = 0.0
-        self._delivered_level = np.zeros(bw.size)
-
-    @property
-    def delivered_unit_seconds(self) -> float:
-        """Unit-seconds of compute delivered by finished jobs, over all units."""
-        return self._delivered_unit
-
-    @property
-    def delivered_level_bytes(self) -> np.ndarray:
-        """Bytes moved by finished jobs at each shared level."""
-        return self._delivered_level.copy()
 
     def submit(
         self,
@@ -123,6 +113,7 @@ class FluidPool:
         self._unit[slot] = unit
         self._unit_work[slot] = unit_work_s
         self._level_work[slot] = level_bytes
+        self._lw[slot] = [float(x) for x in level_bytes]
         self._nominal[slot] = 1.0 / nominal_s
         self._rate[slot] = 0.0
         self._fast[slot] = 0.0
@@ -154,13 +145,21 @@ class FluidPool:
         """Recompute the fast rates of ``unit``'s jobs: they share its compute equally
         in proportion (a single capacity, so this is exact max-min)."""
         slots = self._unit_slots[unit]
-        demand = sum(self._nominal[s] * self._unit_work[s] for s in slots)
+        nominal, unit_work, fast, level_fast = (
+            self._nominal,
+            self._unit_work,
+            self._fast,
+            self._level_fast,
+        )
+        demand = sum(float(nominal[s] * unit_work[s]) for s in slots)
         factor = 1.0 / demand if demand > 1.0 + _EPS else 1.0
         for s in slots:
-            new = self._nominal[s] * (factor if self._unit_work[s] > 0 else 1.0)
-            if self._level_work.shape[1]:
-                self._level_fast += (new - self._fast[s]) * self._level_work[s]
-            self._fast[s] = new
+            new = float(nominal[s]) * (factor if unit_work[s] > 0 else 1.0)
+            delta = new - float(fast[s])
+            if delta:
+                for i, work in enumerate(self._lw[s]):
+                    level_fast[i] += delta * work
+            fast[s] = new
 
     def _global_rates(self) -> np.ndarray:
         """Progressive filling over every running job (units and shared levels)."""
@@ -214,7 +213,9 @@ class FluidPool:
         changed_units = self._dirty_units
         self._dirty_units = set()
         self.rate_updates += 1
-        oversubscribed = bool(np.any(self._level_fast > self._bw * (1 + _EPS)))
+        oversubscribed = any(
+            d > b * (1 + _EPS) for d, b in zip(self._level_fast, self._bw_list, strict=True)
+        )
         if oversubscribed:
             rates = self._global_rates()
             for slot in np.flatnonzero(self._active).tolist():
@@ -234,10 +235,10 @@ class FluidPool:
         unit = int(self._unit[slot])
         self._unit_slots[unit].discard(slot)
         self._dirty_units.add(unit)
-        if self._level_work.shape[1]:
-            self._level_fast -= self._fast[slot] * self._level_work[slot]
-            self._delivered_level += self._level_work[slot]
-        self._delivered_unit += float(self._unit_work[slot])
+        fast = float(self._fast[slot])
+        if fast:
+            for i, work in enumerate(self._lw[slot]):
+                self._level_fast[i] -= fast * work
         self._fast[slot] = 0.0
         self._rate[slot] = 0.0
         self._version[slot] += 1  # invalidates its heap entries

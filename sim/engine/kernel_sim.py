@@ -175,9 +175,10 @@ def simulate_kernel(
         for key_op, n in tile.ops.items():
             ops[key_op] += n * count
         flops += tile.flops * count
-    delivered = pool.delivered_level_bytes
     level_busy = {
-        name: float(delivered[i] / shape.shared_bandwidth[name]) for i, name in enumerate(levels)
+        name: sum(tile.bytes_at(name) * count for tile, count in kernel.runs)
+        / shape.shared_bandwidth[name]
+        for name in levels
     }
     return KernelRun(
         name=kernel.name,
