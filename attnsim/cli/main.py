@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "fit",
     "demo",
     "measure",
+    "validate",
     "trace",
 )
 

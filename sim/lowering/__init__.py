@@ -4,6 +4,7 @@ Importing this package registers every bundled family (one module each).
 """
 
 from sim.lowering import (  # noqa: F401  (imported to register the families)
+    attention_cpu,
     attention_fused,
     attention_unfused,
     fft,

@@ -1,0 +1,162 @@
+"""``attnsim validate``: predicted vs measured, on the bundled kernels."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from attnsim.api import as_hardware
+from attnsim.validation import (
+    Report,
+    ValidationError,
+    report_json,
+    validate_live,
+    validate_recorded,
+)
+from hwconfigs import HardwareConfigError
+from kernels.measure import MeasureError, MeasurementFileError, read_measurements
+from sim import LoweringError
+from workloads import WorkloadError
+
+ERRORS: tuple[type[BaseException], ...] = (
+    ValidationError,
+    HardwareConfigError,
+    MeasureError,
+    MeasurementFileError,
+    LoweringError,
+    WorkloadError,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``attnsim validate``."""
+    p = sub.add_parser(
+        "validate",
+        help="compare predictions with timings of the bundled kernels",
+        description="Run the validation suite of attention problems (kernels/problems.py) on "
+        "the bundled kernels — live on this device, or from recorded measurement CSVs — "
+        "simulate each on the matching target with the family that models the kernel, and "
+        "report the error of absolute times and of speedups over dense attention.",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="device to measure live (default cpu)",
+    )
+    p.add_argument(
+        "--recorded",
+        nargs="+",
+        metavar="CSV",
+        help="use recorded measurements instead of measuring",
+    )
+    p.add_argument(
+        "--hw",
+        metavar="NAME|FILE",
+        help="target to predict on (default: the device's bundled target)",
+    )
+    p.add_argument("--quick", action="store_true", help="a handful of problems (the demo's)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "-o", "--out", metavar="DIR", help="write cases.csv, speedups.csv and a scatter plot here"
+    )
+    p.set_defaults(func=run)
+
+
+def _table(report: Report) -> Table:
+    table = Table(title="predicted vs measured")
+    for col in (
+        "problem",
+        "kernel",
+        "target",
+        "measured (ms)",
+        "IQR (ms)",
+        "predicted (ms)",
+        "error",
+    ):
+        table.add_column(col, justify="left" if col in ("problem", "kernel", "target") else "right")
+    for c in report.cases:
+        table.add_row(
+            c.name,
+            c.kernel,
+            c.target,
+            f"{c.measured_s * 1e3:.3f}",
+            f"{(c.measured_p75_s - c.measured_p25_s) * 1e3:.3f}",
+            f"{c.predicted_s * 1e3:.3f}",
+            f"{c.rel_error:+.1%}",
+        )
+    return table
+
+
+def _speedup_table(report: Report) -> Table:
+    table = Table(title="speedup over dense attention on the same problem")
+    for col in ("variant", "measured", "predicted", "error"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for s in report.speedups:
+        table.add_row(s.variant, f"{s.measured:.2f}x", f"{s.predicted:.2f}x", f"{s.rel_error:+.1%}")
+    return table
+
+
+def print_report(report: Report, console: Console) -> None:
+    """Tables and the summary line (shared with the demo)."""
+    console.print(_table(report))
+    if report.speedups:
+        console.print(_speedup_table(report))
+    s = report.summary()
+
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1%}"
+
+    console.print(
+        f"{s['cases']} cases: median |error| {pct(s['median_abs_rel_error'])}, "
+        f"p90 {pct(s['p90_abs_rel_error'])}; speedups: median |error| "
+        f"{pct(s['speedups_median_abs_rel_error'])}, p90 {pct(s['speedups_p90_abs_rel_error'])}"
+    )
+    for note in report.notes:
+        console.print(f"note: {note}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; returns the exit code."""
+    if args.threads is not None and args.threads < 1:
+        raise ValidationError(f"--threads: {args.threads}; expected an integer >= 1")
+    if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValidationError(f"-o {args.out}: exists and is not a directory")
+    hw = as_hardware(args.hw) if args.hw else None
+    console = Console(width=None if sys.stdout.isatty() else 200, stderr=args.json)
+    if args.recorded:
+        rows = []
+        for path in args.recorded:
+            if not Path(path).is_file():
+                raise ValidationError(f"{path}: no such measurement file")
+            rows += [(path, m) for m in read_measurements(path)]
+        report = validate_recorded(rows, hw)
+    else:
+        report, _ = validate_live(
+            args.device,
+            quick=args.quick,
+            hw=hw,
+            threads=args.threads,
+            progress=lambda name: (
+                console.print(f"measuring {name}", style="dim") if not args.json else None
+            ),
+        )
+    if args.out:
+        from reports.validation import write_validation
+
+        doc = report.to_dict()
+        cases = pd.DataFrame(doc["cases"])
+        sp = pd.DataFrame(doc["summary"]["speedups"])
+        for path in write_validation(cases, sp, args.out):
+            console.print(f"wrote {path}")
+    if args.json:
+        print(report_json(report))
+    else:
+        print_report(report, console)
+    return 0
