@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 #: Modules under ``attnsim.cli`` that register command groups, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -36,9 +37,17 @@ def _load_modules() -> list[ModuleType]:
     return [importlib.import_module(f"attnsim.cli.{name}") for name in COMMAND_MODULES]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (``attnsim COMMAND: error: ...``)
+    and exit 2, like every other bad input; ``--help`` still shows the full usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(modules: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:
     """Build the full ``attnsim`` argument parser (every group registered)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="attnsim",
         description="Hardware simulator and accelerator co-design for attention workloads.",
     )
