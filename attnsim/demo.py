@@ -3,7 +3,9 @@
 1. the bundled hardware targets;
 2. a vision-language model (LLaVA-1.5-7B dims) traced from PyTorch under FakeTensorMode;
 3. simulated on two GPU targets: the costliest ops of each and the totals side by side;
-4. a Perfetto timeline of the first target.
+4. a Perfetto timeline of the first target;
+5. a quick validation on this CPU: a handful of attention problems timed on the bundled
+   numba kernel and predicted on the calibrated ``host-cpu`` target.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class DemoConfig:
     targets: tuple[str, ...] = ("h100-sxm5-80gb", "a100-sxm4-80gb")
     out_dir: Path = Path("out/demo")
     top_ops: int = 12
+    validate: bool = True
 
 
 def run_demo(config: DemoConfig | None = None, console: Console | None = None) -> list[Result]:
@@ -69,4 +72,14 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
     con.print(
         f"Perfetto timeline of {results[0].hardware}: {trace_path.resolve()} (open it in https://ui.perfetto.dev)"
     )
+
+    if cfg.validate:
+        con.rule("5. quick validation on this CPU (bundled numba kernel vs host-cpu prediction)")
+        from attnsim.cli.validate import print_report
+        from attnsim.validation import validate_live
+
+        report, _ = validate_live(
+            "cpu", quick=True, progress=lambda name: con.print(f"measuring {name}", style="dim")
+        )
+        print_report(report, con)
     return results
