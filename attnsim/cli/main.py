@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "measure",
     "validate",
     "trace",
+    "calibrate",
 )
 
 EXIT_OK = 0

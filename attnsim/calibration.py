@@ -1,0 +1,450 @@
+"""Calibrate the ``host-cpu`` target: micro-benchmarks of this machine -> its YAML file.
+
+:func:`calibrate` runs :func:`kernels.microbench.run_microbenchmarks`, turns the measured
+machine constants into a version-1 hardware document (:func:`host_cpu_document`), checks
+it with :func:`hwconfigs.hardware_from_dict` and writes it atomically (a temporary file
+in the same folder, checked again with :func:`hwconfigs.validate_file`, then renamed).
+
+Only machine constants are fitted, from micro-benchmarks: compute rates of the CPU
+kernel's building blocks, cache and memory bandwidths and latencies, the cost of entering
+a numba parallel region. No attention timing goes in. Every measured value's source reads
+``measured <UTC date> by attnsim calibrate: <what was timed>``; what is not measured
+(energies, static power) keeps a labelled ``assumption: ...`` source.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hwconfigs import Hardware, hardware_from_dict, targets_dir, validate_file
+from kernels.microbench import (
+    MATMUL_HEAD_DIMS,
+    SOFTMAX_HEAD_DIM,
+    TILE,
+    MicrobenchError,
+    Microbenchmarks,
+    Stat,
+    run_microbenchmarks,
+)
+
+__all__ = [
+    "TARGET_NAME",
+    "CalibrationError",
+    "CalibrationResult",
+    "calibrate",
+    "default_output",
+    "host_cpu_document",
+    "render_document",
+    "summary_rows",
+    "write_document",
+]
+
+TARGET_NAME = "host-cpu"
+
+#: Labelled assumptions kept from the hand-written host-cpu target (nothing here is timed).
+_ENERGY_ASSUMPTIONS: dict[str, Any] = {
+    "per_op": {
+        "matmul": {
+            "fp32": {
+                "value": "2.3 pJ",
+                "source": "assumption: Horowitz ISSCC 2014 45 nm fp32 (3.7 + 0.9) / 2 per op, unscaled",
+            }
+        },
+        "vector": {"fp32": {"value": "2.3 pJ", "source": "assumption: as matmul fp32"}},
+        "exp": {
+            "fp32": {"value": "40 pJ", "source": "assumption: ~20 scalar instructions per exp"}
+        },
+    },
+    "static_power": {
+        "value": "10 W",
+        "source": "assumption: share of package idle power for 2 cores",
+    },
+}
+_READ_ENERGY: dict[str, dict[str, str]] = {
+    "l1": {
+        "value": "1.25 pJ/B",
+        "source": "assumption: Horowitz ISSCC 2014 8 KB SRAM 10 pJ per 64 bit at 45 nm, unscaled",
+    },
+    "l2": {
+        "value": "2.5 pJ/B",
+        "source": "assumption: Horowitz ISSCC 2014 32 KB SRAM 20 pJ per 64 bit at 45 nm, unscaled",
+    },
+    "l3": {
+        "value": "12.5 pJ/B",
+        "source": "assumption: Horowitz ISSCC 2014 1 MB SRAM 100 pJ per 64 bit at 45 nm, unscaled",
+    },
+    "dram": {
+        "value": "20 pJ/bit",
+        "source": "assumption: DDR4 DIMM access incl. I/O, order of Horowitz ISSCC 2014 DRAM figures",
+    },
+}
+#: Used only where the operating system does not say (each labelled as an assumption).
+_FALLBACK_CAPACITY = {"l1": "32 KiB", "l2": "512 KiB", "l3": "8 MiB", "dram": "16 GiB"}
+
+
+class CalibrationError(ValueError):
+    """Bad input to ``calibrate`` (an output that cannot be written, ...);
+    ``problems`` holds one finished line per problem."""
+
+    def __init__(self, problems: Iterable[str] | str) -> None:
+        lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
+        self.problems: list[str] = lines or ["invalid calibration request"]
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """What :func:`calibrate` measured, the document it built and where it wrote it."""
+
+    measurements: Microbenchmarks
+    document: dict[str, Any]
+    hardware: Hardware
+    path: Path
+
+
+# --------------------------------------------------------------------------------------
+# Formatting
+# --------------------------------------------------------------------------------------
+def _sig(x: float, digits: int = 4) -> str:
+    return f"{x:.{digits}g}"
+
+
+def _rate(ops_per_s: float, unit: str) -> str:
+    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if ops_per_s >= scale:
+            return f"{_sig(ops_per_s / scale)} {prefix}{unit}"
+    return f"{_sig(ops_per_s)} {unit}"
+
+
+def _bytes(n: int) -> str:
+    for shift, unit in ((30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
+
+
+def _seconds(s: float) -> str:
+    if s >= 1e-3:
+        return f"{_sig(s * 1e3)} ms"
+    if s >= 1e-6:
+        return f"{_sig(s * 1e6)} us"
+    return f"{_sig(s * 1e9)} ns"
+
+
+def _spread(stat: Stat) -> str:
+    return f"median of {stat.repeats} runs, spread (max - min) / median {100 * stat.spread:.1f}%"
+
+
+# --------------------------------------------------------------------------------------
+# The document
+# --------------------------------------------------------------------------------------
+def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
+    """The ``host-cpu`` hardware document (version 1, units written out) of ``mb``."""
+    tag = f"measured {mb.date} by attnsim calibrate"
+    n = mb.threads
+    host = mb.host
+
+    def measured(value: str, what: str) -> dict[str, str]:
+        return {"value": value, "source": f"{tag}: {what}"}
+
+    if host.clock_hz is not None:
+        clock = measured(f"{_sig(host.clock_hz / 1e6, 7)} MHz", f"read from {host.clock_read_from}")
+    else:
+        clock = {"value": "2 GHz", "source": f"assumption: {host.clock_read_from}"}
+
+    mm = {d: mb.matmul[d] for d in MATMUL_HEAD_DIMS}
+    mm_parts = "; ".join(
+        f"d={d}: {_sig(s.median / 1e9)} GFLOP/s ({_spread(s)})" for d, s in mm.items()
+    )
+    throughput = {
+        "matmul": {
+            "fp32": measured(
+                _rate(mb.matmul_geomean, "FLOP/s"),
+                f"kernels.cpu._flash_nb._scores (S = Q K^T, {TILE}x{TILE}xd) + _accumulate "
+                f"(acc += P V, {TILE}xdx{TILE}) on one {TILE}x{TILE} tile per thread, "
+                f"{n} threads busy (prange, thread-local buffers), single-threaded OpenBLAS; "
+                f"2*{TILE}*{TILE}*(2d) ops per pair; geometric mean of {mm_parts}",
+            )
+        },
+        "vector": {
+            "fp32": measured(
+                _rate(mb.vector.median, "FLOP/s"),
+                f"kernels.cpu._flash_nb._mask_range_row over a {TILE}x{TILE} tile (diagonal "
+                f"range mask), 2 ops per element, {n} threads busy; {_spread(mb.vector)}",
+            )
+        },
+        "exp": {
+            "fp32": measured(
+                _rate(mb.softmax.median, "OPS"),
+                f"softmax scores/s (exp2 + max + sum + rescale per score): "
+                f"kernels.cpu._flash_nb._softmax_rows on a {TILE}x{TILE} tile whose running "
+                f"max changes every pass (acc rescale of d={SOFTMAX_HEAD_DIM} runs), "
+                f"{n} threads busy; {_spread(mb.softmax)}",
+            )
+        },
+    }
+    engines = {
+        "core": {
+            "kind": "cpu_core",
+            "unit": "core",
+            "count": {
+                "value": n,
+                "source": f"{tag}: numba.get_num_threads() = {n} "
+                f"(threading layer {mb.threading_layer}; {host.cores} usable cores)",
+            },
+            "clock": clock,
+            "throughput": throughput,
+        }
+    }
+
+    def capacity(level: str, number: int) -> dict[str, str]:
+        cache = host.cache(number)
+        if cache is None:
+            return {
+                "value": _FALLBACK_CAPACITY[level],
+                "source": f"assumption: sysfs reports no level-{number} cache",
+            }
+        return measured(_bytes(cache.size_bytes), f"read from {cache.read_from}")
+
+    def bandwidth(level: str, what: str) -> dict[str, str]:
+        stat = mb.bandwidth[level]
+        return measured(_rate(stat.median, "B/s"), f"{what}; {_spread(stat)}")
+
+    def latency(level: str) -> dict[str, str]:
+        stat = mb.latency[level]
+        return measured(
+            _seconds(stat.median),
+            f"one thread, dependent-load pointer chase over a random cyclic permutation of "
+            f"the 64 B lines of a {_bytes(mb.chase_bytes[level])} buffer (numba); "
+            f"{_spread(stat)}",
+        )
+
+    if host.mem_total_bytes is not None:
+        dram_capacity = measured(_bytes(host.mem_total_bytes), "read from /proc/meminfo MemTotal")
+    else:
+        dram_capacity = {
+            "value": _FALLBACK_CAPACITY["dram"],
+            "source": "assumption: /proc/meminfo has no MemTotal",
+        }
+
+    buf = mb.buffer_bytes
+    memory = {
+        "l1": {
+            "scope": "per_unit",
+            "unit": "core",
+            "capacity": capacity("l1", 1),
+            "bandwidth": bandwidth(
+                "l1", f"one thread summing a {_bytes(buf['l1'])} float32 buffer repeatedly (numba)"
+            ),
+            "latency": latency("l1"),
+            "read_energy": _READ_ENERGY["l1"],
+        },
+        "l2": {
+            "scope": "per_unit",
+            "unit": "core",
+            "capacity": capacity("l2", 2),
+            "bandwidth": bandwidth(
+                "l2", f"one thread summing a {_bytes(buf['l2'])} float32 buffer repeatedly (numba)"
+            ),
+            "latency": latency("l2"),
+            "read_energy": _READ_ENERGY["l2"],
+        },
+        "l3": {
+            "scope": "shared",
+            "capacity": capacity("l3", 3),
+            "bandwidth": bandwidth(
+                "l3",
+                f"{n} threads each summing its slice of a {_bytes(buf['l3'])} float32 buffer "
+                f"repeatedly (numba prange), bytes read",
+            ),
+            "latency": latency("l3"),
+            "read_energy": _READ_ENERGY["l3"],
+        },
+        "dram": {
+            "scope": "shared",
+            "capacity": dram_capacity,
+            "bandwidth": bandwidth(
+                "dram",
+                f"{n} threads each copying its slice of a {_bytes(buf['dram'])} buffer "
+                f"(np.copyto), read + write counted",
+            ),
+            "latency": latency("dram"),
+            "read_energy": _READ_ENERGY["dram"],
+        },
+    }
+    launch = mb.launch_overhead
+    return {
+        "version": 1,
+        "name": TARGET_NAME,
+        "kind": "cpu",
+        "description": (f"{host.cpu_model}, {n} threads, measured by attnsim calibrate {mb.date}"),
+        "engines": engines,
+        "memory": memory,
+        "energy": _ENERGY_ASSUMPTIONS,
+        "kernel_families": ["numba-flash-cpu", "torch-sdpa-cpu", "unfused"],
+        "calibration": {
+            "launch_overhead": measured(
+                _seconds(launch.median),
+                f"median wall time of one call of an njit(parallel=True) function whose "
+                f"prange body over {n} iterations only stores its index (entering and "
+                f"leaving a numba parallel region, Python dispatch included); each run the "
+                f"median of {mb.launch_calls_per_run} calls timed one by one; {_spread(launch)}",
+            )
+        },
+    }
+
+
+def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
+    """``(quantity, stat, scale, unit)`` per measured value, for tables: the value shown
+    is ``stat.median / scale`` in ``unit``."""
+    rows: list[tuple[str, Stat, float, str]] = []
+    for d in MATMUL_HEAD_DIMS:
+        rows.append((f"matmul pair d={d} ({mb.threads} thr)", mb.matmul[d], 1e9, "GFLOP/s"))
+    rows.append((f"mask loop ({mb.threads} thr)", mb.vector, 1e9, "GFLOP/s"))
+    rows.append((f"online softmax ({mb.threads} thr)", mb.softmax, 1e9, "Gscore/s"))
+    rows.append(("parallel-region launch", mb.launch_overhead, 1e-6, "us"))
+    names = {"l1": "1 thr", "l2": "1 thr", "l3": f"{mb.threads} thr", "dram": f"{mb.threads} thr"}
+    for level, stat in mb.bandwidth.items():
+        what = "copy r+w" if level == "dram" else "read"
+        rows.append(
+            (
+                f"{level} {what} bandwidth ({_bytes(mb.buffer_bytes[level])}, {names[level]})",
+                stat,
+                1e9,
+                "GB/s",
+            )
+        )
+    for level, stat in mb.latency.items():
+        rows.append((f"{level} latency ({_bytes(mb.chase_bytes[level])} chase)", stat, 1e-9, "ns"))
+    return rows
+
+
+def render_document(doc: dict[str, Any], mb: Microbenchmarks) -> str:
+    """YAML text of ``doc`` behind a comment header with the measurement summary."""
+    lines = [
+        f"# {TARGET_NAME}: this machine, written by `attnsim calibrate` on {mb.date} (UTC)"
+        + (" --quick" if mb.quick else ""),
+        "# Do not edit by hand: re-run `attnsim calibrate` (see attnsim/calibration.py).",
+        f"# CPU: {mb.host.cpu_model}; {mb.threads} numba threads ({mb.threading_layer}); "
+        f"numba {mb.host.numba_version}, numpy {mb.host.numpy_version}, "
+        f"Python {mb.host.python}; benchmarks took {mb.elapsed_s:.0f} s.",
+        "# Measured (median; min..max over the timed runs):",
+    ]
+    for name, stat, scale, unit in summary_rows(mb):
+        lines.append(
+            f"#   {name:<44} {_sig(stat.median / scale):>9} {unit:<8} "
+            f"({_sig(stat.low / scale, 3)}..{_sig(stat.high / scale, 3)}, "
+            f"spread {100 * stat.spread:.1f}%)"
+        )
+    header = "\n".join(lines) + "\n"
+    return header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=100)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+def default_output() -> Path:
+    """The bundled ``host-cpu.yaml`` (in :func:`hwconfigs.targets_dir`)."""
+    return Path(str(targets_dir())) / f"{TARGET_NAME}.yaml"
+
+
+def _check_output(output: str | os.PathLike[str] | None) -> Path:
+    if output is None:
+        path = default_output()
+        folder = path.parent
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise CalibrationError(
+                f"{path}: the bundled targets folder is not writable; "
+                "expected -o FILE to write the calibrated target elsewhere"
+            )
+        if path.exists() and not os.access(path, os.W_OK):
+            raise CalibrationError(
+                f"{path}: the bundled target is not writable; "
+                "expected -o FILE to write the calibrated target elsewhere"
+            )
+        return path
+    path = Path(output)
+    if path.is_dir():
+        raise CalibrationError(f"-o {path}: is a directory; expected a file name (*.yaml)")
+    if not path.parent.is_dir():
+        raise CalibrationError(
+            f"-o {path}: directory {path.parent} does not exist; expected an existing folder"
+        )
+    if not os.access(path.parent, os.W_OK):
+        raise CalibrationError(f"-o {path}: directory {path.parent} is not writable")
+    if path.suffix not in (".yaml", ".yml"):
+        raise CalibrationError(f"-o {path}: expected a file name ending in .yaml or .yml")
+    return path
+
+
+def write_document(text: str, path: str | os.PathLike[str]) -> Hardware:
+    """Check ``text`` and write it to ``path`` atomically; returns the loaded target.
+
+    The text is parsed and checked with :func:`hwconfigs.hardware_from_dict`, written to
+    a temporary file beside ``path``, checked again with :func:`hwconfigs.validate_file`,
+    then renamed over ``path``. Nothing is written when a check fails
+    (:class:`hwconfigs.HardwareConfigError`).
+    """
+    target = Path(path)
+    hardware = hardware_from_dict(yaml.safe_load(text), str(target))
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".yaml", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        problems = validate_file(tmp)
+        if problems:
+            raise CalibrationError(problems)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return hardware
+
+
+def calibrate(
+    output: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    quick: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> CalibrationResult:
+    """Measure this machine and write its ``host-cpu`` target.
+
+    Args:
+        output: the YAML file to write; ``None`` writes the bundled
+            ``hwconfigs/targets/host-cpu.yaml``.
+        threads: numba threads for the whole-CPU benchmarks (default: every usable core).
+        quick: fewer, shorter timed runs (about 20 s instead of about a minute).
+        progress: called with the name of each benchmark before it runs.
+
+    Raises:
+        CalibrationError: the output cannot be written.
+        kernels.microbench.MicrobenchError: a thread count the machine cannot run.
+    """
+    path = _check_output(output)
+    mb = run_microbenchmarks(threads=threads, quick=quick, progress=progress)
+    bad = [
+        name for name, s, _, _ in summary_rows(mb) if not (math.isfinite(s.median) and s.median > 0)
+    ]
+    if bad:
+        raise CalibrationError(f"{path}: not written; not a positive number: {', '.join(bad)}")
+    doc = host_cpu_document(mb)
+    text = render_document(doc, mb)
+    hardware = write_document(text, path)
+    return CalibrationResult(measurements=mb, document=doc, hardware=hardware, path=path)
+
+
+#: Exception types that mean "bad input" to :func:`calibrate`.
+BAD_INPUT: tuple[type[BaseException], ...] = (CalibrationError, MicrobenchError)

@@ -1,0 +1,105 @@
+"""Micro-benchmarks of the host: positive, finite, ordered rates; input checks; helpers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from kernels import microbench
+from kernels.microbench import (
+    MATMUL_HEAD_DIMS,
+    MicrobenchError,
+    Microbenchmarks,
+    Stat,
+    available_cores,
+    host_info,
+    run_microbenchmarks,
+)
+
+
+@pytest.fixture(scope="module")
+def quick_one_thread() -> Microbenchmarks:
+    # one thread keeps the machine usable for others; quick mode takes ~10 s
+    return run_microbenchmarks(threads=1, quick=True)
+
+
+def _stats(mb: Microbenchmarks) -> dict[str, Stat]:
+    out = {f"matmul d={d}": s for d, s in mb.matmul.items()}
+    out.update(vector=mb.vector, softmax=mb.softmax, launch=mb.launch_overhead)
+    out.update({f"bandwidth {k}": s for k, s in mb.bandwidth.items()})
+    out.update({f"latency {k}": s for k, s in mb.latency.items()})
+    return out
+
+
+@pytest.mark.slow
+def test_quick_run_gives_positive_finite_ordered_values(quick_one_thread: Microbenchmarks) -> None:
+    mb = quick_one_thread
+    assert mb.threads == 1 and mb.quick
+    assert tuple(mb.matmul) == MATMUL_HEAD_DIMS
+    assert set(mb.bandwidth) == set(mb.latency) == {"l1", "l2", "l3", "dram"}
+    for name, s in _stats(mb).items():
+        assert math.isfinite(s.median) and s.median > 0, name
+        assert s.low <= s.median <= s.high, name
+        assert s.repeats >= 3, name
+    assert math.isfinite(mb.matmul_geomean) and mb.matmul_geomean > 0
+    # loose physical sanity on any machine: a cache hit is faster than DRAM, a region
+    # launch costs between a nanosecond and a tenth of a second, ops/s above 1e6
+    assert mb.latency["l1"].median < mb.latency["dram"].median
+    assert 1e-9 < mb.launch_overhead.median < 0.1
+    for rate in (mb.matmul_geomean, mb.vector.median, mb.softmax.median):
+        assert rate > 1e6
+
+
+@pytest.mark.slow
+def test_quick_run_stays_quick(quick_one_thread: Microbenchmarks) -> None:
+    assert quick_one_thread.elapsed_s < 60
+
+
+@pytest.mark.parametrize("threads", [0, -1, available_cores() + 1])
+def test_thread_count_outside_the_machine_is_refused(threads: int) -> None:
+    with pytest.raises(MicrobenchError, match=rf"--threads: {threads}; expected an integer from 1"):
+        run_microbenchmarks(threads=threads, quick=True)
+
+
+def test_stat_median_spread_and_empty_series() -> None:
+    s = Stat.of([3.0, 1.0, 2.0], "B/s")
+    assert (s.median, s.low, s.high, s.repeats, s.unit) == (2.0, 1.0, 3.0, 3, "B/s")
+    assert s.spread == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="values: empty"):
+        Stat.of([], "s")
+
+
+def test_host_info_reads_the_operating_system() -> None:
+    info = host_info()
+    assert info.cores == available_cores() >= 1
+    assert info.cpu_model
+    levels = [c.level for c in info.caches]
+    assert levels == sorted(levels) and len(set(levels)) == len(levels)
+    for cache in info.caches:
+        assert cache.size_bytes > 0 and cache.shared_cpus >= 1
+
+
+def test_size_and_cpu_list_parsing() -> None:
+    assert microbench._size_bytes("32K\n") == 32 * 1024
+    assert microbench._size_bytes("8192K") == 8 << 20
+    assert microbench._size_bytes("1M") == 1 << 20
+    with pytest.raises(ValueError, match="cache size"):
+        microbench._size_bytes("lots")
+    assert microbench._cpu_count_in("0-1\n") == 2
+    assert microbench._cpu_count_in("0,2-4") == 4
+
+
+def test_pointer_chase_chain_is_one_cycle_over_every_line() -> None:
+    chain = microbench._chain(64 * 1000, seed=3)
+    per_line = 8
+    seen = set()
+    p = 0
+    for _ in range(1000):
+        assert p % per_line == 0 and p not in seen
+        seen.add(p)
+        p = int(chain[p])
+    assert p == 0 and len(seen) == 1000
+    assert int(microbench._chase(chain, 0, 1000)) == 0
+    assert isinstance(chain, np.ndarray) and chain.dtype == np.int64
