@@ -129,13 +129,12 @@ def test_vitallm_has_ternary_and_attention_cores() -> None:
     assert hw.kernel_families == ("vitallm-pipeline",)
 
 
-def test_host_cpu_values_come_from_toolchain_or_lscpu_or_say_assumption() -> None:
+def test_host_cpu_is_calibrated_or_says_assumption() -> None:
+    # hwconfigs/targets/host-cpu.yaml is written by `attnsim calibrate`
     hw = load_hardware("host-cpu")
-    assert hw.peak("matmul", "fp32") == pytest.approx(189e9)
-    assert hw.memory[-1].bandwidth_bytes_per_s == pytest.approx(32.6e9)
+    assert hw.peak("matmul", "fp32") > 0 and "launch_overhead" in hw.calibration
     for path, source in hw.sources.items():
-        assert source.startswith(("TOOLCHAIN.md", "lscpu", "assumption")), path
-
+        assert source.startswith(("measured", "assumption")), path
 
 def test_gpu_calibration_is_few_named_constants_with_sources() -> None:
     # launch overhead from a published measurement; the sustained fractions are fitted by
