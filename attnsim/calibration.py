@@ -164,14 +164,18 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
     mm_parts = "; ".join(
         f"d={d}: {_sig(s.median / 1e9)} GFLOP/s ({_spread(s)})" for d, s in mm.items()
     )
+    call_s = mb.blas_call.median if mb.blas_call is not None else 0.0
+    mm_rate = matmul_rate_without_calls(mb)
     throughput = {
         "matmul": {
             "fp32": measured(
-                _rate(mb.matmul_geomean, "FLOP/s"),
+                _rate(mm_rate, "FLOP/s"),
                 f"kernels.cpu._flash_nb._scores (S = Q K^T, {TILE}x{TILE}xd) + _accumulate "
                 f"(acc += P V, {TILE}xdx{TILE}) on one {TILE}x{TILE} tile per thread, "
                 f"{n} threads busy (prange, thread-local buffers), single-threaded OpenBLAS; "
-                f"2*{TILE}*{TILE}*(2d) ops per pair; geometric mean of {mm_parts}",
+                f"2*{TILE}*{TILE}*(2d) ops per pair; geometric mean of {mm_parts}; "
+                f"the two calls' fixed cost (calibration.blas_call_overhead, "
+                f"{_sig(call_s * 1e6)} us each) taken out, since the simulator charges it per call",
             )
         },
         "vector": {
@@ -281,6 +285,21 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
         },
     }
     launch = mb.launch_overhead
+    constants: dict[str, Any] = {
+        "launch_overhead": measured(
+            _seconds(launch.median),
+            f"median wall time of one call of an njit(parallel=True) function whose "
+            f"prange body over {n} iterations only stores its index (entering and "
+            f"leaving a numba parallel region, Python dispatch included); each run the "
+            f"median of {mb.launch_calls_per_run} calls timed one by one; {_spread(launch)}",
+        )
+    }
+    if mb.blas_call is not None:
+        constants["blas_call_overhead"] = measured(
+            _seconds(mb.blas_call.median),
+            f"single-threaded OpenBLAS sgemm on a 1x1x1 problem through "
+            f"kernels.cpu._flash_nb._scores, {n} threads busy; {_spread(mb.blas_call)}",
+        )
     return {
         "version": 1,
         "name": TARGET_NAME,
@@ -290,16 +309,20 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
         "memory": memory,
         "energy": _ENERGY_ASSUMPTIONS,
         "kernel_families": ["numba-flash-cpu", "torch-sdpa-cpu", "unfused"],
-        "calibration": {
-            "launch_overhead": measured(
-                _seconds(launch.median),
-                f"median wall time of one call of an njit(parallel=True) function whose "
-                f"prange body over {n} iterations only stores its index (entering and "
-                f"leaving a numba parallel region, Python dispatch included); each run the "
-                f"median of {mb.launch_calls_per_run} calls timed one by one; {_spread(launch)}",
-            )
-        },
+        "calibration": constants,
     }
+
+
+def matmul_rate_without_calls(mb: Microbenchmarks) -> float:
+    """Whole-CPU matmul ops/s of the tile pair with the two sgemm calls' fixed cost taken
+    out (geometric mean over head dims): the lowering adds that cost per call itself."""
+    call_s = mb.blas_call.median if mb.blas_call is not None else 0.0
+    logs = []
+    for d, stat in mb.matmul.items():
+        ops = 2.0 * TILE * TILE * 2 * d
+        per_thread_s = ops / (stat.median / mb.threads)
+        logs.append(math.log(ops / max(per_thread_s - 2 * call_s, 0.5 * per_thread_s) * mb.threads))
+    return math.exp(sum(logs) / len(logs))
 
 
 def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
@@ -311,6 +334,8 @@ def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
     rows.append((f"mask loop ({mb.threads} thr)", mb.vector, 1e9, "GFLOP/s"))
     rows.append((f"online softmax ({mb.threads} thr)", mb.softmax, 1e9, "Gscore/s"))
     rows.append(("parallel-region launch", mb.launch_overhead, 1e-6, "us"))
+    if mb.blas_call is not None:
+        rows.append(("sgemm call overhead", mb.blas_call, 1e-6, "us"))
     names = {"l1": "1 thr", "l2": "1 thr", "l3": f"{mb.threads} thr", "dram": f"{mb.threads} thr"}
     for level, stat in mb.bandwidth.items():
         what = "copy r+w" if level == "dram" else "read"
@@ -448,3 +473,13 @@ def calibrate(
 
 #: Exception types that mean "bad input" to :func:`calibrate`.
 BAD_INPUT: tuple[type[BaseException], ...] = (CalibrationError, MicrobenchError)
+
+
+def calibrated_hardware(
+    threads: int | None = None, quick: bool = True, progress: Callable[[str], None] | None = None
+) -> Hardware:
+    """Measure this machine now and return its ``host-cpu`` target without writing it
+    (what ``attnsim validate --calibrate`` predicts with, so that the machine's state when
+    calibrating and when measuring is the same)."""
+    mb = run_microbenchmarks(threads=threads, quick=quick, progress=progress)
+    return hardware_from_dict(host_cpu_document(mb), "host-cpu (calibrated in memory)")

@@ -79,7 +79,10 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         from attnsim.validation import validate_live
 
         report, _ = validate_live(
-            "cpu", quick=True, progress=lambda name: con.print(f"measuring {name}", style="dim")
+            "cpu",
+            quick=True,
+            per_case_rates=True,
+            progress=lambda name: con.print(f"measuring {name}", style="dim"),
         )
         print_report(report, con)
     return results

@@ -12,6 +12,7 @@ calibrate`` / ``attnsim fit-constants`` (micro-benchmarks), never from these tim
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -20,7 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hwconfigs import Hardware, load_hardware
+from hwconfigs.model import FrozenMap
+from kernels.cpu.flash import DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, DEFAULT_DECODE_BLOCK_K
 from kernels.measure import Measurement, measure
+from kernels.microbench import ShapeRates, shape_rates
 from kernels.problems import validation_problems
 from sim import simulate
 from workloads import AttentionOp, AttentionSpec, Block, FullMask, Workload
@@ -32,6 +36,9 @@ FAMILY_OF_KERNEL = {
     "triton-flash": "triton-bundled",
     "triton-decode": "triton-bundled",
 }
+
+#: Seconds of untimed kernel calls before the first measured case.
+WARMUP_S = 1.0
 
 #: Recorded GPU device names (``torch.cuda.get_device_name``) -> bundled target.
 GPU_TARGETS = {
@@ -267,6 +274,35 @@ def speedups(cases: Sequence[Case]) -> list[Speedup]:
     return out
 
 
+def with_shape_rates(hw: Hardware, rates: ShapeRates) -> Hardware:
+    """``hw`` (a CPU target) with its core's matmul and softmax rates and its sgemm call
+    cost replaced by ones measured at one block shape."""
+    engines = {}
+    for name, engine in hw.engines.items():
+        if engine.kind == "cpu_core":
+            table = {c: dict(p) for c, p in engine.throughput.items()}
+            table.setdefault("matmul", {})["fp32"] = rates.matmul.median
+            table.setdefault("exp", {})["fp32"] = rates.softmax.median
+            engine = dataclasses.replace(
+                engine, throughput=FrozenMap({c: FrozenMap(p) for c, p in table.items()})
+            )
+        engines[name] = engine
+    calibration = dict(hw.calibration)
+    calibration["blas_call_overhead"] = rates.call_s.median
+    return dataclasses.replace(hw, engines=FrozenMap(engines), calibration=FrozenMap(calibration))
+
+
+def block_shape(spec: AttentionSpec) -> tuple[int, int, int]:
+    """(query rows, head dim, keys) of one block of the bundled CPU kernel on ``spec``."""
+    if spec.phase == "decode":
+        return (
+            max(1, spec.q_heads // spec.kv_heads) * spec.q_len,
+            spec.head_dim_qk,
+            DEFAULT_DECODE_BLOCK_K,
+        )
+    return DEFAULT_BLOCK_Q, spec.head_dim_qk, DEFAULT_BLOCK_K
+
+
 def validate_live(
     device: str = "cpu",
     *,
@@ -274,26 +310,44 @@ def validate_live(
     hw: Hardware | None = None,
     threads: int | None = None,
     min_time_s: float = 0.3,
+    per_case_rates: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[Report, list[Measurement]]:
-    """Measure the suite on this machine and compare with predictions."""
+    """Measure the suite on this machine and compare with predictions.
+
+    With ``per_case_rates`` (CPU only) the kernel's sgemm pair, online softmax and sgemm
+    call cost are timed at the case's block shape right before the case is measured, and
+    the case is predicted with them: this host's speed drifts by tens of percent within
+    minutes (other tenants), and micro-benchmarks taken a minute earlier can be in the
+    other state. Only micro-benchmarks feed the prediction, never the case's timing.
+    """
     if device not in ("cpu", "cuda"):
         raise ValidationError(f"--device: {device!r}; expected cpu or cuda")
     target = hw
     cases: list[Case] = []
     rows: list[Measurement] = []
-    for spec in suite(device, quick):
+    specs = suite(device, quick)
+    # warm up: the first timed problem otherwise pays for clocks ramping and code loading
+    warm = max(specs, key=lambda s: s.batch * s.q_heads * s.q_len * s.kv_len)
+    measure(kernel_for(warm, device), warm, device=device, dtype="fp32" if device == "cpu" else "fp16",
+            threads=threads, min_time_s=WARMUP_S, min_repeats=1)  # fmt: skip
+    for spec in specs:
         kernel = kernel_for(spec, device)
         dtype = "fp32" if device == "cpu" else "fp16"
         if progress is not None:
             progress(case_name(spec))
+        case_hw = None
+        if per_case_rates and device == "cpu":
+            base = target if target is not None else load_hardware("host-cpu")
+            case_hw = with_shape_rates(base, shape_rates(*block_shape(spec), threads=threads))
         m = measure(
             kernel, spec, device=device, dtype=dtype, threads=threads, min_time_s=min_time_s
         )
         rows.append(m)
         if target is None:
             target = load_hardware(target_for(device, m.device_name))
-        cases.append(_case(m, target, "live"))
+        source = "live; rates timed at its block shape just before" if case_hw else "live"
+        cases.append(_case(m, case_hw or target, source))
     report = Report(tuple(cases), tuple(speedups(cases)))
     return report, rows
 

@@ -145,6 +145,9 @@ class Microbenchmarks:
     * ``vector``: ops/s of ``_mask_range_row`` over a 64 x 64 tile (2 ops per element).
     * ``softmax``: scores/s through ``_softmax_rows`` on a 64 x 64 tile with a running max
       that changes every pass (so the accumulator rescale runs).
+    * ``blas_call``: seconds per single-threaded OpenBLAS ``sgemm`` call on a 1 x 1 x 1
+      problem through the kernel's ``_scores``, all threads busy (the per-call cost the
+      simulator adds to every sgemm).
     * ``launch_overhead``: seconds per call of an empty ``parallel=True`` region (each
       run is the median of ``launch_calls_per_run`` calls timed one by one).
     * ``bandwidth[level]``: bytes/s (``l1``, ``l2`` one thread reading a buffer of
@@ -169,6 +172,7 @@ class Microbenchmarks:
     chase_bytes: dict[str, int]
     elapsed_s: float
     launch_calls_per_run: int = 0
+    blas_call: Stat | None = None
 
     @property
     def matmul_geomean(self) -> float:
@@ -347,6 +351,21 @@ def _softmax_tiles(n_tasks, dv, reps):  # type: ignore[no-untyped-def]
                 m[i] = _M_RESET
             _softmax_rows(s, TILE, TILE, m, lsum, acc)
         total += lsum[0] + acc[0, 0]
+    return total
+
+
+@njit(cache=True, parallel=True)
+def _sgemm_calls(n_tasks, reps):  # type: ignore[no-untyped-def]
+    """Each task: ``reps`` calls of the kernel's ``_scores`` on a 1 x 1 x 1 problem, so
+    the time is the fixed cost of one OpenBLAS sgemm call (dispatch, argument checks)."""
+    total = 0.0
+    for t in prange(n_tasks):
+        q = np.ones((1, 1), np.float32)
+        k = np.ones((1, 1), np.float32)
+        s = np.empty((1, 1), np.float32)
+        for _ in range(reps):
+            _scores(q, 1, k, 0, 1, s)
+        total += s[0, 0] + t
     return total
 
 
@@ -563,6 +582,9 @@ def run_microbenchmarks(
             "score/s",
         )
 
+        say("sgemm call overhead")
+        blas_call = _per_rep(_timed(partial(_sgemm_calls, n), plan), 1.0, "s")
+
         say("parallel-region launch")
         launch = _launch_overhead(n, plan)
 
@@ -609,4 +631,97 @@ def run_microbenchmarks(
         chase_bytes=chase_bytes,
         elapsed_s=time.perf_counter() - start,
         launch_calls_per_run=_launch_calls(plan),
+        blas_call=blas_call,
     )
+
+
+# --------------------------------------------------------------------------------------
+# Building blocks at a given shape (validation times these right before each case)
+# --------------------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def _shaped_pairs(n_tasks, rows, d, bk, reps):  # type: ignore[no-untyped-def]
+    """Each task: ``reps`` times S = Q K^T (rows x bk x d) then acc += S V (rows x d x bk)
+    on one L1/L2-resident block: the kernel's sgemm pair at that shape."""
+    total = 0.0
+    for t in prange(n_tasks):
+        q = np.empty((rows, d), np.float32)
+        k = np.empty((bk, d), np.float32)
+        v = np.empty((bk, d), np.float32)
+        s = np.empty((rows, bk), np.float32)
+        acc = np.empty((rows, d), np.float32)
+        for i in range(rows):
+            for c in range(d):
+                acc[i, c] = np.float32(0.0)
+                q[i, c] = np.float32(((i * 7 + c * 3 + t) % 17) * 0.01 - 0.08)
+        for i in range(bk):
+            for c in range(d):
+                k[i, c] = np.float32(((i * 5 + c * 11) % 13) * 0.01 - 0.06)
+                v[i, c] = np.float32(((i * 3 + c * 5) % 11) * 0.001)
+        for _ in range(reps):
+            _scores(q, rows, k, 0, bk, s)
+            _accumulate(s, rows, bk, v, 0, acc)
+        total += acc[0, 0]
+    return total
+
+
+@njit(cache=True, parallel=True, fastmath=_FAST)
+def _shaped_softmax(n_tasks, rows, bk, dv, reps):  # type: ignore[no-untyped-def]
+    """Each task: ``reps`` online-softmax updates of a ``rows x bk`` score block whose
+    running max changes every pass (so the ``rows x dv`` rescale runs), as in
+    :func:`_softmax_tiles`."""
+    total = 0.0
+    for t in prange(n_tasks):
+        s = np.empty((rows, bk), np.float32)
+        acc = np.empty((rows, dv), np.float32)
+        m = np.empty(rows, np.float32)
+        lsum = np.empty(rows, np.float32)
+        for i in range(rows):
+            lsum[i] = np.float32(0.0)
+            for c in range(dv):
+                acc[i, c] = np.float32(1.0)
+            for j in range(bk):
+                s[i, j] = np.float32(((i * 13 + j * 7 + t) % bk) / (bk - 1.0))
+        for _ in range(reps):
+            for i in range(rows):
+                m[i] = _M_RESET
+            _softmax_rows(s, rows, bk, m, lsum, acc)
+        total += lsum[0] + acc[0, 0]
+    return total
+
+
+@dataclass(frozen=True)
+class ShapeRates:
+    """Whole-CPU rates of the kernel's inner loop at one block shape, measured now.
+
+    ``matmul``: ops/s of the sgemm pair with the two calls' fixed cost (``call_s`` each,
+    also measured now) taken out; ``softmax``: scores/s of the online-softmax loop.
+    """
+
+    rows: int
+    d: int
+    bk: int
+    matmul: Stat
+    softmax: Stat
+    call_s: Stat
+
+
+def shape_rates(
+    rows: int, d: int, bk: int, threads: int | None = None, quick: bool = True
+) -> ShapeRates:
+    """Time the kernel's sgemm pair, online softmax and sgemm call cost at one block
+    shape with every thread busy (a fraction of a second in quick mode)."""
+    n = _check_threads(threads)
+    plan = _Plan(repeats=3, target_s=0.03) if quick else _Plan(repeats=9, target_s=0.1)
+    with _pinned_threads(n), single_threaded_blas():
+        call = _per_rep(_timed(partial(_sgemm_calls, n), plan), 1.0, "s")
+        pair_ops = 2.0 * rows * bk * d * 2
+        samples = _timed(partial(_shaped_pairs, n, rows, d, bk), plan)
+        per_thread_s = [dt / reps for reps, dt in samples]
+        net = [max(t - 2 * call.median, 0.5 * t) for t in per_thread_s]
+        matmul = Stat.of((pair_ops * n / t for t in net), "op/s")
+        softmax = _rate(
+            _timed(partial(_shaped_softmax, n, rows, bk, d), plan), n * float(rows * bk), "score/s"
+        )
+    return ShapeRates(rows=rows, d=d, bk=bk, matmul=matmul, softmax=softmax, call_s=call)

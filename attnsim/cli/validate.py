@@ -61,6 +61,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="target to predict on (default: the device's bundled target)",
     )
     p.add_argument("--quick", action="store_true", help="a handful of problems (the demo's)")
+    p.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="time the kernel's building blocks (sgemm pair, softmax, call cost) at each case's block "
+        "shape right before measuring it, and predict with those rates (this host's speed drifts)",
+    )
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
@@ -128,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError(f"--threads: {args.threads}; expected an integer >= 1")
     if args.out is not None and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ValidationError(f"-o {args.out}: exists and is not a directory")
+    if args.calibrate and (args.hw or args.recorded or args.device != "cpu"):
+        raise ValidationError(
+            "--calibrate: only with live CPU validation (no --hw, --recorded or --device cuda)"
+        )
     hw = as_hardware(args.hw) if args.hw else None
     console = Console(width=None if sys.stdout.isatty() else 200, stderr=args.json)
     if args.recorded:
@@ -143,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
             quick=args.quick,
             hw=hw,
             threads=args.threads,
+            per_case_rates=args.calibrate,
             progress=lambda name: (
                 console.print(f"measuring {name}", style="dim") if not args.json else None
             ),

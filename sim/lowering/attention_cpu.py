@@ -19,7 +19,12 @@ Costs come from the target's measured rates (``attnsim calibrate`` measures them
 the kernel's own loops): ``matmul`` is the rate of the sgemm pair, ``exp`` is softmax
 *scores* per second through the kernel's online-softmax loop (exp2, max, sum and rescale
 included, so no separate vector ops are charged for it), ``vector`` is 2 ops per score of
-the mask loop. A sgemm call also pays ``blas_call_overhead`` when the target has it.
+the mask loop. Each sgemm call costs ``blas_call_overhead + bytes(B) / bw + 2mnk / r``:
+a fixed cost, packing its B operand (a K or V block) from the memory level that holds
+it at one core's bandwidth of that level, and the arithmetic at the matmul rate. The
+level holding K/V: prefill — the nearest of the core's L2, its share of the shared
+cache, and DRAM that holds one head's K and V (a core works through the query blocks of
+a head in turn); decode — the shared cache if the whole KV cache fits it, else DRAM.
 
 This module imports the kernel's tile schedule from ``kernels`` (never its timings):
 a prediction of the bundled kernel should cover exactly the tiles the kernel visits.
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwconfigs.model import MemoryLevel
 from kernels.cpu.flash import (
     DEFAULT_BLOCK_K,
     DEFAULT_BLOCK_Q,
@@ -56,14 +62,36 @@ class _Rates:
     """Per-core seconds of the kernel's building blocks on one target."""
 
     def __init__(self, view: TargetView) -> None:
+        self.view = view
         self.mm = view.rate("matmul", "fp32")
         self.ex = view.rate("exp", "fp32")
         self.vec = view.rate("vector", "fp32")
         self.call = view.calibration("blas_call_overhead", 0.0)
 
-    def sgemm_s(self, m: int, n: int, k: int) -> float:
-        """One single-threaded sgemm call of ``m x n x k``."""
-        return self.call + 2.0 * m * n * k / self.mm.per_unit_ops_s
+    def core_bandwidth(self, level: MemoryLevel) -> float:
+        """Bytes/s one core draws from ``level``: its own level's bandwidth, or its share
+        of a shared level."""
+        if level.scope == "per_unit":
+            return level.bandwidth_bytes_per_s
+        return self.view.sustained_bandwidth(level) / self.view.units
+
+    def holding_level(self, nbytes: float, per_core: bool) -> MemoryLevel:
+        """The nearest level (scratchpad, cache, DRAM) whose capacity holds ``nbytes``
+        (per core for the private level; per core or whole for the shared cache)."""
+        view = self.view
+        if nbytes <= view.scratchpad.capacity_bytes and view.scratchpad.scope == "per_unit":
+            return view.scratchpad
+        if view.cache is not None:
+            share = view.cache.capacity_bytes / (view.units if per_core else 1)
+            if nbytes <= share:
+                return view.cache
+        return view.dram
+
+    def sgemm_s(self, m: int, n: int, k: int, b_level: MemoryLevel | None = None) -> float:
+        """One single-threaded sgemm call of ``m x n x k`` whose B (``k x n``) is packed
+        from ``b_level``."""
+        pack = k * n * ELEM / self.core_bandwidth(b_level) if b_level is not None else 0.0
+        return self.call + pack + 2.0 * m * n * k / self.mm.per_unit_ops_s
 
     def softmax_s(self, scores: float) -> float:
         return scores / self.ex.per_unit_ops_s
@@ -116,7 +144,12 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
         else None
     )
 
-    block_s = rates.sgemm_s(bq, bk, dqk) + rates.sgemm_s(bq, dv, bk) + rates.softmax_s(bq * bk)
+    kv_level = rates.holding_level(spec.kv_len * (dqk + dv) * ELEM, per_core=True)
+    block_s = (
+        rates.sgemm_s(bq, bk, dqk, kv_level)
+        + rates.sgemm_s(bq, dv, bk, kv_level)
+        + rates.softmax_s(bq * bk)
+    )
     mask_s = rates.vector_s(MASK_OPS_PER_SCORE * bq * bk)
     edge_s = rates.vector_s(bq * (dqk + dv + 2) + bq * dv)  # Q scale/copy, init, normalise
     heads = spec.batch * spec.q_heads
@@ -217,6 +250,7 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
         "block_k": bk,
         "tiles_per_head": int(sched.live_tiles),
         "tiling": "patch " + "x".join(map(str, sched.patch)) if sched.patch else "row-major",
+        "kv_level": kv_level.name,
     }
     return OpTasks(family=FAMILY, kernels=tuple(kernels), notes=notes)
 
@@ -236,8 +270,11 @@ def _lower_decode(op: AttentionOp, view: TargetView, options: LoweringOptions) -
     splits = decode_splits(live, base, view.units)
     bounds = np.linspace(0, live, splits + 1).round().astype(np.int64)
     kinds = sched.col_kind
+    kv_level = rates.holding_level(base * spec.kv_len * (dqk + dv) * ELEM, per_core=False)
     block_s = (
-        rates.sgemm_s(rows, bk, dqk) + rates.sgemm_s(rows, dv, bk) + rates.softmax_s(rows * bk)
+        rates.sgemm_s(rows, bk, dqk, kv_level)
+        + rates.sgemm_s(rows, dv, bk, kv_level)
+        + rates.softmax_s(rows * bk)
     )
     mask_s = rates.vector_s(MASK_OPS_PER_SCORE * rows * bk)
     edge_s = rates.vector_s(rows * (dqk + dv + 2))
@@ -291,7 +328,12 @@ def _lower_decode(op: AttentionOp, view: TargetView, options: LoweringOptions) -
             vector_ops=out_rows * splits * (dv + 3.0),
         ),
     ]
-    notes: dict[str, str | int | float] = {"block_k": bk, "rows_per_task": rows, "splits": splits}
+    notes: dict[str, str | int | float] = {
+        "block_k": bk,
+        "rows_per_task": rows,
+        "splits": splits,
+        "kv_level": kv_level.name,
+    }
     return OpTasks(family=FAMILY, kernels=tuple(kernels), notes=notes)
 
 
