@@ -9,7 +9,18 @@ from pathlib import Path
 import pytest
 
 from attnsim.cli.main import main
-from attnsim.validation import Case, Report, case_name, speedups, suite, validate_recorded
+from attnsim.validation import (
+    Case,
+    Report,
+    block_shape,
+    case_name,
+    predict,
+    speedups,
+    suite,
+    validate_recorded,
+    with_shape_rates,
+)
+from hwconfigs import load_hardware
 from kernels.measure import Measurement, measurements_dir, read_measurements
 from workloads import AttentionSpec, CausalMask, FullMask
 
@@ -34,7 +45,19 @@ def test_quick_suite_covers_each_variant_once():
 
 
 def _case(name: str, spec: AttentionSpec, measured: float, predicted: float) -> Case:
-    return Case(name, "numba-flash", "cpu", "host-cpu", "numba-flash-cpu", spec, measured, measured, measured, predicted, "test")
+    return Case(
+        name,
+        "numba-flash",
+        "cpu",
+        "host-cpu",
+        "numba-flash-cpu",
+        spec,
+        measured,
+        measured,
+        measured,
+        predicted,
+        "test",
+    )
 
 
 def test_speedups_pair_each_variant_with_its_dense_twin():
@@ -59,11 +82,14 @@ def test_recorded_json_contract(capsys):
     for case in doc["cases"]:
         assert {"name", "measured_s", "predicted_s", "rel_error"} <= set(case)
         assert case["measured_s"] > 0 and case["predicted_s"] > 0
-        assert case["rel_error"] == pytest.approx((case["predicted_s"] - case["measured_s"]) / case["measured_s"])
+        assert case["rel_error"] == pytest.approx(
+            (case["predicted_s"] - case["measured_s"]) / case["measured_s"]
+        )
     s = doc["summary"]
     assert {"median_abs_rel_error", "p90_abs_rel_error", "speedups"} <= set(s)
     assert s["speedups"] and all(
-        {"variant", "measured_speedup", "predicted_speedup", "rel_error"} <= set(x) for x in s["speedups"]
+        {"variant", "measured_speedup", "predicted_speedup", "rel_error"} <= set(x)
+        for x in s["speedups"]
     )
     assert any("torch-sdpa" in note for note in doc["notes"])
 
@@ -133,3 +159,42 @@ def test_recorded_csv_round_trips_through_the_reader():
         rows = read_measurements(path)
         assert rows and all(isinstance(r, Measurement) for r in rows)
         assert all(Path(path).name.startswith("cpu-") for _ in rows[:1])
+
+
+def test_block_shape_follows_the_kernel():
+    prefill = AttentionSpec(1, 8, 2, 512, 512, 128, 128, "prefill", CausalMask())
+    decode = AttentionSpec(1, 32, 8, 1, 4096, 64, 64, "decode", CausalMask())
+    assert block_shape(prefill) == (64, 128, 64)
+    assert block_shape(decode) == (4, 64, 128)  # GQA group of 4 stacked, 128-key blocks
+
+
+def test_with_shape_rates_replaces_only_the_measured_rates():
+    from kernels.microbench import ShapeRates, Stat
+
+    hw = load_hardware("host-cpu")
+    stat = lambda v, u: Stat(v, v, v, 1, u)  # noqa: E731
+    rates = ShapeRates(64, 64, 64, stat(1e9, "op/s"), stat(2e8, "score/s"), stat(3e-6, "s"))
+    new = with_shape_rates(hw, rates)
+    core = new.engines["core"]
+    assert core.throughput["matmul"]["fp32"] == 1e9 and core.throughput["exp"]["fp32"] == 2e8
+    assert core.throughput["vector"] == hw.engines["core"].throughput["vector"]
+    assert new.calibration["blas_call_overhead"] == 3e-6
+    assert new.memory == hw.memory
+    spec = AttentionSpec(1, 4, 4, 1024, 1024, 64, 64, "prefill", FullMask())
+    # a slower matmul predicts a slower kernel
+    assert predict(spec, new, "numba-flash-cpu", "fp32") > predict(
+        spec, hw, "numba-flash-cpu", "fp32"
+    )
+
+
+@pytest.mark.slow
+def test_live_quick_validation_with_per_case_rates(capsys):
+    assert main(["validate", "--quick", "--calibrate", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert all("block shape" in c["source"] for c in doc["cases"])
+    assert all(c["predicted_s"] > 0 for c in doc["cases"])
+
+
+def test_calibrate_flag_refuses_recorded_or_gpu(capsys):
+    assert main(["validate", "--calibrate", "--device", "cuda"]) == 2
+    assert "--calibrate: only with live CPU validation" in capsys.readouterr().err
