@@ -136,6 +136,7 @@ def test_host_cpu_is_calibrated_or_says_assumption() -> None:
     for path, source in hw.sources.items():
         assert source.startswith(("measured", "assumption")), path
 
+
 def test_gpu_calibration_is_few_named_constants_with_sources() -> None:
     # launch overhead from a published measurement; the sustained fractions are fitted by
     # `attnsim fit-constants` (tests/sim/test_calibration.py recomputes them)
