@@ -92,12 +92,13 @@ def validation_problems(scale: str = "gpu") -> tuple[Problem, ...]:
     """The problems measured to validate predictions.
 
     ``scale="gpu"`` is sized for a datacenter GPU (N up to 16k, batch 4);
-    ``scale="cpu"`` is the same family at sizes a 2-core CPU times in seconds.
+    ``scale="cpu"`` is the same family at 512 to 4096 tokens (plus dense and causal at
+    8192), sizes a 2-core CPU times in seconds.
     """
     if scale not in ("gpu", "cpu"):
         raise ValueError(f"scale must be 'gpu' or 'cpu', got {scale!r}")
     big = scale == "gpu"
-    lengths = (1024, 4096, 16384) if big else (1024, 2048)
+    lengths = (1024, 4096, 16384) if big else (512, 1024, 2048, 4096)
     batch = 4 if big else 1
     heads = 16 if big else 4
     out: list[Problem] = []
@@ -117,6 +118,9 @@ def validation_problems(scale: str = "gpu") -> tuple[Problem, ...]:
             lay = random_block_layout(n, n, 128 if big else 64, density, seed=n)
             bs = BlockSparseMask(128 if big else 64, 128 if big else 64, lay)
             out.append(_spec(n, bs, heads=heads, batch=batch))
+    if not big:  # the long end of the 512..8k range, at a size a 2-core CPU times in seconds
+        out.append(_spec(8192, CausalMask(), heads=heads, batch=batch))
+        out.append(_spec(8192, FullMask(), heads=heads, batch=batch))
     for kv in (4096, 32768) if big else (4096, 16384):
         out.append(
             _spec(kv, CausalMask(), heads=32, kv_heads=8, batch=batch, q_len=1, phase="decode")
