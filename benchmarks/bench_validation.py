@@ -34,7 +34,9 @@ OUT = Path(__file__).parent / "results"
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     rows = []
@@ -60,14 +62,23 @@ def main() -> None:
             )
             if mode == "per-case-rates":
                 last = report
-            print(f"run {run} {mode}: median {s['median_abs_rel_error']:.1%}, speedups {s['speedups_median_abs_rel_error']:.1%}")
+            print(
+                f"run {run} {mode}: median {s['median_abs_rel_error']:.1%}, speedups {s['speedups_median_abs_rel_error']:.1%}"
+            )
     OUT.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(rows)
     frame.to_csv(OUT / "bench_validation.csv", index=False)
     if last is not None:
         pd.DataFrame(last.to_dict()["cases"]).to_csv(OUT / "validation_cases.csv", index=False)
     table = Table(title=f"prediction accuracy on this CPU ({rows[0]['cases']} attention problems)")
-    for col in ("run", "mode", "median |err|", "p90 |err|", "speedups median |err|", "speedups p90 |err|"):
+    for col in (
+        "run",
+        "mode",
+        "median |err|",
+        "p90 |err|",
+        "speedups median |err|",
+        "speedups p90 |err|",
+    ):
         table.add_column(col, justify="left" if col == "mode" else "right")
     for r in rows:
         table.add_row(

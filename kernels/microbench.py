@@ -283,27 +283,9 @@ def host_info() -> HostInfo:
 # --------------------------------------------------------------------------------------
 # The timed bodies (numba; compiled once and cached)
 # --------------------------------------------------------------------------------------
-@njit(cache=True, parallel=True)
-def _matmul_pairs(n_tasks, d, reps):  # type: ignore[no-untyped-def]
+def _matmul_pairs(n_tasks: int, d: int, reps: int) -> float:
     """Each task: ``reps`` times S = Q K^T then acc += S V on one 64 x 64 tile."""
-    total = 0.0
-    for t in prange(n_tasks):
-        q = np.empty((TILE, d), np.float32)
-        k = np.empty((TILE, d), np.float32)
-        v = np.empty((TILE, d), np.float32)
-        s = np.empty((TILE, TILE), np.float32)
-        acc = np.empty((TILE, d), np.float32)
-        for i in range(TILE):
-            for c in range(d):
-                acc[i, c] = np.float32(0.0)
-                q[i, c] = np.float32(((i * 7 + c * 3 + t) % 17) * 0.01 - 0.08)
-                k[i, c] = np.float32(((i * 5 + c * 11) % 13) * 0.01 - 0.06)
-                v[i, c] = np.float32(((i * 3 + c * 5) % 11) * 0.001)
-        for _ in range(reps):
-            _scores(q, TILE, k, 0, TILE, s)
-            _accumulate(s, TILE, TILE, v, 0, acc)
-        total += acc[0, 0]
-    return total
+    return float(_shaped_pairs(n_tasks, TILE, d, TILE, reps))
 
 
 @njit(cache=True, parallel=True, fastmath=_FAST)
@@ -324,34 +306,11 @@ def _mask_tiles(n_tasks, reps):  # type: ignore[no-untyped-def]
     return total
 
 
-@njit(cache=True, parallel=True, fastmath=_FAST)
-def _softmax_tiles(n_tasks, dv, reps):  # type: ignore[no-untyped-def]
-    """Each task: ``reps`` online-softmax updates of one 64 x 64 tile.
-
-    Every row starts in [0, 1] with a maximum of exactly 1, so after each pass it holds
-    ``2**(s - 1)`` in [0.5, 1], again with a maximum of exactly 1; resetting the running
-    max to just below 1 before each pass makes every pass see a new maximum, so the
-    accumulator rescale (``dv`` multiplies per row) runs. (Buffers are filled by loops:
-    ``np.zeros`` inside ``prange`` becomes a nested parallel region that costs ~8 ms.)
-    """
-    total = 0.0
-    for t in prange(n_tasks):
-        s = np.empty((TILE, TILE), np.float32)
-        acc = np.empty((TILE, dv), np.float32)
-        m = np.empty(TILE, np.float32)
-        lsum = np.empty(TILE, np.float32)
-        for i in range(TILE):
-            lsum[i] = np.float32(0.0)
-            for c in range(dv):
-                acc[i, c] = np.float32(1.0)
-            for j in range(TILE):  # every residue mod 64 once per row: row max exactly 1
-                s[i, j] = np.float32(((i * 13 + j * 7 + t) % 64) / 63.0)
-        for _ in range(reps):
-            for i in range(TILE):
-                m[i] = _M_RESET
-            _softmax_rows(s, TILE, TILE, m, lsum, acc)
-        total += lsum[0] + acc[0, 0]
-    return total
+def _softmax_tiles(n_tasks: int, dv: int, reps: int) -> float:
+    """Each task: ``reps`` online-softmax updates of one 64 x 64 tile whose running max
+    changes every pass, so the accumulator rescale (``dv`` multiplies per row) runs (see
+    :func:`_shaped_softmax`)."""
+    return float(_shaped_softmax(n_tasks, TILE, TILE, dv, reps))
 
 
 @njit(cache=True, parallel=True)
