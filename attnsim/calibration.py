@@ -308,7 +308,7 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
         "engines": engines,
         "memory": memory,
         "energy": _ENERGY_ASSUMPTIONS,
-        "kernel_families": ["numba-flash-cpu", "torch-sdpa-cpu", "unfused"],
+        "kernel_families": ["numba-flash-cpu", "unfused"],
         "calibration": constants,
     }
 

@@ -82,7 +82,7 @@ def test_document_loads_and_has_the_contract_keys() -> None:
     assert hw.memory_level("dram").capacity_bytes == 24 << 30
     assert hw.memory_level("dram").bandwidth_bytes_per_s == pytest.approx(30e9, rel=1e-3)
     assert hw.memory_level("dram").latency_s == pytest.approx(120e-9, rel=1e-3)
-    assert hw.kernel_families == ("numba-flash-cpu", "torch-sdpa-cpu", "unfused")
+    assert hw.kernel_families == ("numba-flash-cpu", "unfused")
     assert set(hw.calibration) == {"launch_overhead"}
     assert hw.calibration["launch_overhead"] == pytest.approx(2.5e-6, rel=1e-3)
 
