@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -86,8 +86,13 @@ def _eager_flex_attention() -> Iterator[None]:
 
 def _no_hf_init() -> contextlib.AbstractContextManager[Any]:
     """Skip transformers' weight initialisation (random init of fake tensors is
-    meaningless, and ``trunc_normal_`` reads values, which a fake tensor cannot)."""
-    if "transformers" not in sys.modules:
+    meaningless, and ``trunc_normal_`` reads values, which a fake tensor cannot).
+
+    transformers is imported here whenever it is installed: a builder usually imports it
+    only inside ``builder()``, i.e. after this context is entered, so checking
+    ``sys.modules`` instead made the result depend on what ran earlier in the process.
+    """
+    if importlib.util.find_spec("transformers") is None:
         return contextlib.nullcontext()
     try:
         from transformers.initialization import no_init_weights
