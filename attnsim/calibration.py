@@ -473,13 +473,3 @@ def calibrate(
 
 #: Exception types that mean "bad input" to :func:`calibrate`.
 BAD_INPUT: tuple[type[BaseException], ...] = (CalibrationError, MicrobenchError)
-
-
-def calibrated_hardware(
-    threads: int | None = None, quick: bool = True, progress: Callable[[str], None] | None = None
-) -> Hardware:
-    """Measure this machine now and return its ``host-cpu`` target without writing it
-    (what ``attnsim validate --calibrate`` predicts with, so that the machine's state when
-    calibrating and when measuring is the same)."""
-    mb = run_microbenchmarks(threads=threads, quick=quick, progress=progress)
-    return hardware_from_dict(host_cpu_document(mb), "host-cpu (calibrated in memory)")

@@ -80,7 +80,6 @@ class FluidPool:
         self._timer_version = 0
         self._timer_at = np.inf
         self._last_finish = 0.0
-        self.rate_updates = 0  #: rate recomputations so far (what the pool's cost follows)
 
     def submit(
         self,
@@ -212,7 +211,6 @@ class FluidPool:
             self._unit_fast_rates(unit)
         changed_units = self._dirty_units
         self._dirty_units = set()
-        self.rate_updates += 1
         oversubscribed = any(
             d > b * (1 + _EPS) for d, b in zip(self._level_fast, self._bw_list, strict=True)
         )

@@ -170,11 +170,17 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
     excess_per_block = (cache_kv - compulsory) * miss / cache_kv * kv_block if cache_kv > 0 else 0.0
     total_pairs = spec.live_pairs
 
-    classes: dict[tuple[int, int], TileClass] = {}
-    row_class: list[TileClass] = []
-    for i in range(rows):
+    # useful flops per task: exact where the schedule is row-major, else spread evenly
+    if live is not None:
+        flops_rows = [2.0 * float(live[i]) * (dqk + dv) for i in range(rows)]
+    else:
+        flops_rows = [2.0 * total_pairs * (dqk + dv) / rows] * rows
+
+    classes: dict[tuple[int, int, float], TileClass] = {}
+
+    def task_class(i: int) -> TileClass:
         nf, np_ = int(n_full[i]), int(n_part[i])
-        key = (nf, np_)
+        key = (nf, np_, flops_rows[i])
         if key not in classes:
             n = nf + np_
             kv = n * kv_block
@@ -182,7 +188,6 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
                 view, q_bytes + compulsory_per_task + n * excess_per_block, q_bytes + kv
             )
             reads[view.scratchpad.name] = q_bytes + kv
-            mm_ops = n * 2.0 * bq * bk * (dqk + dv)
             classes[key] = TileClass(
                 name=f"{FAMILY} task ({nf} full + {np_} partial key blocks)",
                 engine_s={
@@ -195,32 +200,20 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
                 write_bytes=traffic(view, o_bytes),
                 fixed_s=0.0,
                 ops={
-                    ("matmul", "fp32"): mm_ops,
+                    ("matmul", "fp32"): n * 2.0 * bq * bk * (dqk + dv),
                     ("exp", "fp32"): float(n * bq * bk),
                     ("vector", "fp32"): MASK_OPS_PER_SCORE * np_ * bq * bk
                     + bq * (dqk + 3 * dv + 2),
                 },
-                flops=0.0,
+                flops=flops_rows[i],
             )
-        row_class.append(classes[key])
-    # useful flops per task: exact where the schedule is row-major, else spread evenly
-    if live is not None:
-        flops_rows = [2.0 * float(live[i]) * (dqk + dv) for i in range(rows)]
-    else:
-        flops_rows = [2.0 * total_pairs * (dqk + dv) / rows] * rows
+        return classes[key]
+
     # LPT: longest tasks first (cost = visited tiles + 1/4, as the kernel estimates it)
     order = sorted(range(rows), key=lambda i: (-(int(n_full[i] + n_part[i]) + 0.25), i))
     runs: list[tuple[TileClass, int]] = []
-    flop_classes: dict[tuple[int, float], TileClass] = {}
     for i in order:
-        base = row_class[i]
-        fkey = (id(base), flops_rows[i])
-        if fkey not in flop_classes:
-            flop_classes[fkey] = TileClass(
-                base.name, base.engine_s, base.compute_s, base.read_bytes, base.write_bytes,
-                base.fixed_s, base.ops, flops_rows[i],
-            )  # fmt: skip
-        tile = flop_classes[fkey]
+        tile = task_class(i)
         if runs and runs[-1][0] is tile:
             runs[-1] = (tile, runs[-1][1] + heads)
         else:
