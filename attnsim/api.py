@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hwconfigs import Hardware, load_hardware
-from sim import LoweringOptions, Result
-from sim import simulate as _simulate
-from workloads import Workload
-from workloads.serialize import load_workload
+from attnsim.hwconfigs import Hardware, load_hardware
+from attnsim.sim import LoweringOptions, Result
+from attnsim.sim import simulate as _simulate
+from attnsim.workloads import Workload
+from attnsim.workloads.serialize import load_workload
 
 HardwareLike = Hardware | str | os.PathLike[str]
 WorkloadLike = Workload | str | os.PathLike[str]
@@ -41,7 +41,9 @@ def trace(
     image_size: int | None = None,
 ) -> Workload:
     """Trace a model of the zoo (random weights, nothing allocated) into a Workload."""
-    from workloads.zoo import build_workload  # imports torch/transformers: only when tracing
+    from attnsim.workloads.zoo import (
+        build_workload,  # imports torch/transformers: only when tracing
+    )
 
     return build_workload(
         model, batch=batch, seq=seq, phase=phase, kv_len=kv_len, dtype=dtype, image_size=image_size

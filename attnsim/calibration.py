@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from hwconfigs import Hardware, hardware_from_dict, targets_dir, validate_file
-from kernels.microbench import (
+from attnsim.hwconfigs import Hardware, hardware_from_dict, targets_dir, validate_file
+from attnsim.kernels.microbench import (
     MATMUL_HEAD_DIMS,
     SOFTMAX_HEAD_DIM,
     TILE,
@@ -170,7 +170,7 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
         "matmul": {
             "fp32": measured(
                 _rate(mm_rate, "FLOP/s"),
-                f"kernels.cpu._flash_nb._scores (S = Q K^T, {TILE}x{TILE}xd) + _accumulate "
+                f"attnsim.kernels.cpu._flash_nb._scores (S = Q K^T, {TILE}x{TILE}xd) + _accumulate "
                 f"(acc += P V, {TILE}xdx{TILE}) on one {TILE}x{TILE} tile per thread, "
                 f"{n} threads busy (prange, thread-local buffers), single-threaded OpenBLAS; "
                 f"2*{TILE}*{TILE}*(2d) ops per pair; geometric mean of {mm_parts}; "
@@ -181,7 +181,7 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
         "vector": {
             "fp32": measured(
                 _rate(mb.vector.median, "FLOP/s"),
-                f"kernels.cpu._flash_nb._mask_range_row over a {TILE}x{TILE} tile (diagonal "
+                f"attnsim.kernels.cpu._flash_nb._mask_range_row over a {TILE}x{TILE} tile (diagonal "
                 f"range mask), 2 ops per element, {n} threads busy; {_spread(mb.vector)}",
             )
         },
@@ -189,7 +189,7 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
             "fp32": measured(
                 _rate(mb.softmax.median, "OPS"),
                 f"softmax scores/s (exp2 + max + sum + rescale per score): "
-                f"kernels.cpu._flash_nb._softmax_rows on a {TILE}x{TILE} tile whose running "
+                f"attnsim.kernels.cpu._flash_nb._softmax_rows on a {TILE}x{TILE} tile whose running "
                 f"max changes every pass (acc rescale of d={SOFTMAX_HEAD_DIM} runs), "
                 f"{n} threads busy; {_spread(mb.softmax)}",
             )
@@ -298,7 +298,7 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
         constants["blas_call_overhead"] = measured(
             _seconds(mb.blas_call.median),
             f"single-threaded OpenBLAS sgemm on a 1x1x1 problem through "
-            f"kernels.cpu._flash_nb._scores, {n} threads busy; {_spread(mb.blas_call)}",
+            f"attnsim.kernels.cpu._flash_nb._scores, {n} threads busy; {_spread(mb.blas_call)}",
         )
     return {
         "version": 1,

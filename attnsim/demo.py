@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 
 from attnsim.api import as_hardware, simulate, trace
-from hwconfigs import list_targets
-from reports import ops_table, summary_table, targets_table, write_trace
-from sim import Result
-from workloads.serialize import save_workload
+from attnsim.hwconfigs import list_targets
+from attnsim.reports import ops_table, summary_table, targets_table, write_trace
+from attnsim.sim import Result
+from attnsim.workloads.serialize import save_workload
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hwconfigs import Hardware, load_hardware
-from hwconfigs.model import FrozenMap
-from kernels.cpu.flash import DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, DEFAULT_DECODE_BLOCK_K
-from kernels.measure import Measurement, measure
-from kernels.microbench import ShapeRates, shape_rates
-from kernels.problems import validation_problems
-from sim import simulate
-from workloads import AttentionOp, AttentionSpec, Block, FullMask, Workload
+from attnsim.hwconfigs import Hardware, load_hardware
+from attnsim.hwconfigs.model import FrozenMap
+from attnsim.kernels.cpu.flash import DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, DEFAULT_DECODE_BLOCK_K
+from attnsim.kernels.measure import Measurement, measure
+from attnsim.kernels.microbench import ShapeRates, shape_rates
+from attnsim.kernels.problems import validation_problems
+from attnsim.sim import simulate
+from attnsim.workloads import AttentionOp, AttentionSpec, Block, FullMask, Workload
 
 #: Kernel family that models each bundled kernel.
 FAMILY_OF_KERNEL = {

@@ -25,9 +25,9 @@ import os
 import sys
 from pathlib import Path
 
-from kernels.cpu import kernel_schedule
-from kernels.measure import cpu_model, measure
-from workloads.masks import (
+from attnsim.kernels.cpu import kernel_schedule
+from attnsim.kernels.measure import cpu_model, measure
+from attnsim.workloads.masks import (
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -35,8 +35,8 @@ from workloads.masks import (
     NeighborhoodMask,
     SlidingWindowMask,
 )
-from workloads.spec import AttentionSpec
-from workloads.synthetic import random_block_layout
+from attnsim.workloads.spec import AttentionSpec
+from attnsim.workloads.synthetic import random_block_layout
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_kernels.csv"
 DENSITIES = (0.5, 0.25, 0.1, 0.05)

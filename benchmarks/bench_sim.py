@@ -20,12 +20,11 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from attnsim.hwconfigs import load_hardware
+from attnsim.sim import simulate
+from attnsim.workloads import AttentionOp, AttentionSpec, Block, CausalMask, Workload
 from rich.console import Console
 from rich.table import Table
-
-from hwconfigs import load_hardware
-from sim import simulate
-from workloads import AttentionOp, AttentionSpec, Block, CausalMask, Workload
 
 OUT = Path(__file__).parent / "results" / "bench_sim.csv"
 
@@ -46,7 +45,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="skip the 70B model")
     args = ap.parse_args()
-    from workloads.zoo import build_workload
+    from attnsim.workloads.zoo import build_workload
 
     hw = load_hardware("h100-sxm5-80gb")
     rows = []

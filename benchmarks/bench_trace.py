@@ -41,7 +41,7 @@ CHILD = r"""
 import json, os, resource, sys, time
 os.environ["HF_HUB_OFFLINE"] = "1"
 t0 = time.perf_counter()
-from workloads.zoo import build_workload
+from attnsim.workloads.zoo import build_workload
 import transformers  # noqa: F401  (count the import in import_s, not trace_s)
 t1 = time.perf_counter()
 rss_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

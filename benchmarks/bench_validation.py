@@ -24,11 +24,11 @@ import os
 from pathlib import Path
 
 import pandas as pd
+from attnsim.kernels.measure import cpu_model
 from rich.console import Console
 from rich.table import Table
 
 from attnsim.validation import validate_live
-from kernels.measure import cpu_model
 
 OUT = Path(__file__).parent / "results"
 

@@ -10,8 +10,8 @@ dataclasses in SI units; every problem of a file is raised together in one
 :class:`HardwareConfigError`.
 """
 
-from hwconfigs.errors import HardwareConfigError
-from hwconfigs.loader import (
+from attnsim.hwconfigs.errors import HardwareConfigError
+from attnsim.hwconfigs.loader import (
     SCHEMA_VERSION,
     dump_yaml,
     hardware_from_dict,
@@ -20,8 +20,16 @@ from hwconfigs.loader import (
     targets_dir,
     validate_file,
 )
-from hwconfigs.model import Area, Energy, Engine, FrozenMap, Hardware, Interconnect, MemoryLevel
-from hwconfigs.registry import (
+from attnsim.hwconfigs.model import (
+    Area,
+    Energy,
+    Engine,
+    FrozenMap,
+    Hardware,
+    Interconnect,
+    MemoryLevel,
+)
+from attnsim.hwconfigs.registry import (
     ENGINE_KINDS,
     HARDWARE_KINDS,
     OP_CLASSES,
@@ -30,7 +38,7 @@ from hwconfigs.registry import (
     register_op_class,
     register_precision,
 )
-from hwconfigs.units import format_quantity, parse_quantity
+from attnsim.hwconfigs.units import format_quantity, parse_quantity
 
 __all__ = [
     "HardwareConfigError",

@@ -17,12 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from hwconfigs.errors import HardwareConfigError, Problems, format_problem
-from hwconfigs.model import Area, Energy, Engine, FrozenMap, Hardware, Interconnect, MemoryLevel
-from hwconfigs.schema import TOP_KEYS, check_document, suggest
-from hwconfigs.sources import push_down
-from hwconfigs.validate import check_rules
+from attnsim.hwconfigs.errors import HardwareConfigError, Problems, format_problem
+from attnsim.hwconfigs.model import (
+    Area,
+    Energy,
+    Engine,
+    FrozenMap,
+    Hardware,
+    Interconnect,
+    MemoryLevel,
+)
+from attnsim.hwconfigs.schema import TOP_KEYS, check_document, suggest
+from attnsim.hwconfigs.sources import push_down
+from attnsim.hwconfigs.validate import check_rules
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -47,7 +54,7 @@ _SUFFIXES = (".yaml", ".yml")
 
 def targets_dir() -> Traversable:
     """The folder of bundled target files (works installed, editable or from a checkout)."""
-    return resources.files("hwconfigs").joinpath("targets")
+    return resources.files("attnsim.hwconfigs").joinpath("targets")
 
 
 def list_targets() -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from hwconfigs.units import format_quantity
+from attnsim.hwconfigs.units import format_quantity
 
 __all__ = ["FrozenMap", "Engine", "MemoryLevel", "Interconnect", "Energy", "Area", "Hardware"]
 

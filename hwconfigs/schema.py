@@ -14,15 +14,15 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hwconfigs.errors import Problems, join_path
-from hwconfigs.registry import (
+from attnsim.hwconfigs.errors import Problems, join_path
+from attnsim.hwconfigs.registry import (
     ENGINE_KINDS,
     HARDWARE_KINDS,
     MEMORY_SCOPES,
     OP_CLASSES,
     PRECISIONS,
 )
-from hwconfigs.units import DIMENSIONS, QuantityError, parse_any_quantity, parse_quantity
+from attnsim.hwconfigs.units import DIMENSIONS, QuantityError, parse_any_quantity, parse_quantity
 
 __all__ = ["TOP_KEYS", "ENGINE_KEYS", "MEMORY_KEYS", "check_document", "suggest"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hwconfigs.errors import Problems, join_path
+from attnsim.hwconfigs.errors import Problems, join_path
 
 __all__ = ["TEXT_KEYS", "push_down"]
 

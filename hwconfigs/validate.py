@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwconfigs.errors import Problems
-from hwconfigs.schema import suggest
+from attnsim.hwconfigs.errors import Problems
+from attnsim.hwconfigs.schema import suggest
 
 __all__ = ["check_rules"]
 

@@ -10,7 +10,7 @@
 ``kernels`` never imports ``sim``: measurements must not depend on the model they check.
 """
 
-from kernels.cpu import (
+from attnsim.kernels.cpu import (
     TileSchedule,
     attention_forward,
     decode_forward,

@@ -30,10 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from kernels.problems import GemmShape, Problem, problem_flops
-from workloads.masks import mask_from_dict
-from workloads.spec import AttentionSpec
+from attnsim.kernels.problems import GemmShape, Problem, problem_flops
+from attnsim.workloads.masks import mask_from_dict
+from attnsim.workloads.spec import AttentionSpec
 
 __all__ = [
     "CSV_VERSION",
@@ -422,8 +421,8 @@ def _attention_only(name: str, problem: Problem) -> AttentionSpec:
 def _prepare_numba_flash(
     problem: Problem, device: str, dtype: str, opts: dict[str, Any]
 ) -> Prepared:
-    from kernels.cpu import attention_forward, kernel_schedule
-    from kernels.cpu.flash import DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q
+    from attnsim.kernels.cpu import attention_forward, kernel_schedule
+    from attnsim.kernels.cpu.flash import DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q
 
     spec = _attention_only("numba-flash", problem)
     bq = int(opts.get("block_q") or DEFAULT_BLOCK_Q)
@@ -442,8 +441,8 @@ def _prepare_numba_flash(
 def _prepare_numba_decode(
     problem: Problem, device: str, dtype: str, opts: dict[str, Any]
 ) -> Prepared:
-    from kernels.cpu import decode_forward, kernel_schedule
-    from kernels.cpu.flash import DEFAULT_DECODE_BLOCK_K
+    from attnsim.kernels.cpu import decode_forward, kernel_schedule
+    from attnsim.kernels.cpu.flash import DEFAULT_DECODE_BLOCK_K
 
     spec = _attention_only("numba-decode", problem)
     bk = int(opts.get("block_k") or DEFAULT_DECODE_BLOCK_K)
@@ -466,7 +465,7 @@ def _prepare_numba_decode(
 def _prepare_numba_gemm(
     problem: Problem, device: str, dtype: str, opts: dict[str, Any]
 ) -> Prepared:
-    from kernels.cpu import gemm
+    from attnsim.kernels.cpu import gemm
 
     if not isinstance(problem, GemmShape):
         raise MeasureError("--kernel numba-gemm: runs GEMM problems (--m --n --k), not attention")
@@ -474,8 +473,7 @@ def _prepare_numba_gemm(
     a = rng.standard_normal((problem.m, problem.k), np.float32)
     b = rng.standard_normal((problem.k, problem.n), np.float32)
     import numba
-
-    from kernels.cpu.flash import gemm_block
+    from attnsim.kernels.cpu.flash import gemm_block
 
     block = int(opts.get("block_q") or gemm_block(problem.m, problem.n, numba.get_num_threads()))
     return (lambda: gemm(a, b, block=block)), {"block_q": block, "block_k": block}
@@ -509,10 +507,10 @@ def _prepare_torch_sdpa(
 
 def _prepare_triton(kind: str) -> Callable[[Problem, str, str, dict[str, Any]], Prepared]:
     def prepare(problem: Problem, device: str, dtype: str, opts: dict[str, Any]) -> Prepared:
-        from kernels.gpu import require_triton
+        from attnsim.kernels.gpu import require_triton
 
         require_triton()
-        runners = importlib.import_module("kernels.gpu.runners")
+        runners = importlib.import_module("attnsim.kernels.gpu.runners")
         spec = _attention_only(f"triton-{kind}", problem)
         return runners.prepare(kind, spec, dtype, opts)
 

@@ -34,10 +34,9 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from attnsim.kernels.cpu._blas import single_threaded_blas
+from attnsim.kernels.cpu._flash_nb import _accumulate, _mask_range_row, _scores, _softmax_rows
 from numba import njit, prange
-
-from kernels.cpu._blas import single_threaded_blas
-from kernels.cpu._flash_nb import _accumulate, _mask_range_row, _scores, _softmax_rows
 
 __all__ = [
     "TILE",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from workloads.errors import WorkloadError
-from workloads.masks import (
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.masks import (
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -20,8 +20,8 @@ from workloads.masks import (
     NeighborhoodMask,
     SlidingWindowMask,
 )
-from workloads.spec import AttentionSpec
-from workloads.synthetic import random_block_layout
+from attnsim.workloads.spec import AttentionSpec
+from attnsim.workloads.synthetic import random_block_layout
 
 __all__ = [
     "GemmShape",

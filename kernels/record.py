@@ -1,7 +1,7 @@
 """Record measurements of the bundled kernels over the validation problems into one CSV.
 
-    python -m kernels.record --device cpu             # numba kernels + torch SDPA on this CPU
-    python -m kernels.gpu.record                      # Triton kernels + torch SDPA on the GPU
+    python -m attnsim.kernels.record --device cpu             # numba kernels + torch SDPA on this CPU
+    python -m attnsim.kernels.gpu.record                      # Triton kernels + torch SDPA on the GPU
 
 Output defaults to ``kernels/measurements/<device>-<name>-<date>.csv``. Each (kernel,
 problem) pair is timed by ``kernels.measure.measure``; kernels skip problems they do not
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kernels.measure import (
+from attnsim.kernels.measure import (
     MeasureError,
     cpu_model,
     cuda_available,
@@ -27,7 +27,7 @@ from kernels.measure import (
     measurements_dir,
     write_measurements,
 )
-from kernels.problems import GemmShape, Problem, validation_problems
+from attnsim.kernels.problems import GemmShape, Problem, validation_problems
 
 __all__ = ["DEFAULT_KERNELS", "record", "main"]
 
@@ -123,7 +123,7 @@ def default_output(device: str) -> Path:
 def main(argv: Sequence[str] | None = None, *, device: str | None = None) -> int:
     """Command line; exit 2 when the device cannot run its kernels, 1 on failed pairs."""
     parser = argparse.ArgumentParser(
-        prog="python -m kernels.record", description=(__doc__ or "").split("\n")[0]
+        prog="python -m attnsim.kernels.record", description=(__doc__ or "").split("\n")[0]
     )
     if device is None:
         parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None, *, device: str | None = None) -> int
     if dev == "cuda":
         ok, why = cuda_available()
         if ok:
-            from kernels.gpu import triton_available
+            from attnsim.kernels.gpu import triton_available
 
             ok, why = triton_available()
         if not ok:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.result import Result, TimelineEvent
+from attnsim.sim.result import Result, TimelineEvent
 
 _TRACK_ORDER = ("ops", "kernels")
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
+from attnsim.hwconfigs import Hardware
+from attnsim.sim.result import Result
 from rich.table import Table
-
-from hwconfigs import Hardware
-from sim.result import Result
 
 
 def _human(value: float, unit: str) -> str:

@@ -5,9 +5,9 @@
 >>> result.latency_s, result.bytes["hbm"]        # doctest: +SKIP
 """
 
-from sim.lowering import FAMILIES, LoweringError, LoweringOptions
-from sim.result import Energy, OpResult, Result, TimelineEvent
-from sim.simulate import memory_needed_bytes, simulate
+from attnsim.sim.lowering import FAMILIES, LoweringError, LoweringOptions
+from attnsim.sim.result import Energy, OpResult, Result, TimelineEvent
+from attnsim.sim.simulate import memory_needed_bytes, simulate
 
 __all__ = [
     "FAMILIES",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
-from hwconfigs.model import Hardware
+from attnsim.hwconfigs.model import Hardware
 
 _WIDTH = {
     "fp64": 64,

@@ -11,15 +11,15 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
-from hwconfigs.model import Hardware
-from sim.energy import compute_energy, memory_energy
-from sim.engine import MachineShape, simulate_kernel
-from sim.engine.kernel_sim import KernelRun
-from sim.lowering import LoweringError, LoweringOptions, TargetView, choose_family
-from sim.result import Energy, OpResult, Result, TimelineEvent
-from sim.tasks import OpTasks
-from workloads.ops import AttentionOp, Op
-from workloads.workload import Workload
+from attnsim.hwconfigs.model import Hardware
+from attnsim.sim.energy import compute_energy, memory_energy
+from attnsim.sim.engine import MachineShape, simulate_kernel
+from attnsim.sim.engine.kernel_sim import KernelRun
+from attnsim.sim.lowering import LoweringError, LoweringOptions, TargetView, choose_family
+from attnsim.sim.result import Energy, OpResult, Result, TimelineEvent
+from attnsim.sim.tasks import OpTasks
+from attnsim.workloads.ops import AttentionOp, Op
+from attnsim.workloads.workload import Workload
 
 #: Tile-level timeline spans are kept for the first instance of each distinct op, on
 #: at most this many units (a full H100 trace would be ~10^5 spans per op otherwise).

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from attnsim.calibration import BAD_INPUT, CalibrationError, calibrate, summary_rows
-from hwconfigs import HardwareConfigError
+from attnsim.hwconfigs import HardwareConfigError
 
 ERRORS: tuple[type[BaseException], ...] = (*BAD_INPUT, HardwareConfigError)
 

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from attnsim.demo import DemoConfig, run_demo
-from hwconfigs import HardwareConfigError
-from sim import LoweringError
-from workloads import WorkloadError
+from attnsim.hwconfigs import HardwareConfigError
+from attnsim.sim import LoweringError
+from attnsim.workloads import WorkloadError
 
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, WorkloadError, LoweringError)
 

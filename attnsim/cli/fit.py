@@ -8,9 +8,9 @@ import json
 import yaml
 
 from attnsim.api import as_hardware
-from hwconfigs import HardwareConfigError
-from sim import LoweringError
-from sim.calibration import fit_target, published_measurements
+from attnsim.hwconfigs import HardwareConfigError
+from attnsim.sim import LoweringError
+from attnsim.sim.calibration import fit_target, published_measurements
 
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, LoweringError)
 

@@ -11,8 +11,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hwconfigs import Hardware, HardwareConfigError, list_targets, load_hardware, validate_file
-from reports import targets_table
+from attnsim.hwconfigs import (
+    Hardware,
+    HardwareConfigError,
+    list_targets,
+    load_hardware,
+    validate_file,
+)
+from attnsim.reports import targets_table
 
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError,)
 

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from attnsim.cli.workload import MASK_CHOICES
 from attnsim.cli.workload import _build_mask as build_workload_mask
-from kernels.measure import (
+from attnsim.kernels.measure import (
     MeasureError,
     MeasurementFileError,
     available_kernels,
@@ -24,9 +24,9 @@ from kernels.measure import (
     measure,
     write_measurements,
 )
-from kernels.problems import GemmShape, Problem
-from workloads.errors import WorkloadError
-from workloads.spec import AttentionSpec
+from attnsim.kernels.problems import GemmShape, Problem
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.spec import AttentionSpec
 
 ERRORS: tuple[type[BaseException], ...] = (MeasureError, MeasurementFileError, WorkloadError)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from rich.console import Console
 
 from attnsim.api import simulate
-from hwconfigs import HardwareConfigError
-from reports import ops_table, summary_table, write_trace
-from sim import FAMILIES, LoweringError
-from workloads import WorkloadError
+from attnsim.hwconfigs import HardwareConfigError
+from attnsim.reports import ops_table, summary_table, write_trace
+from attnsim.sim import FAMILIES, LoweringError
+from attnsim.workloads import WorkloadError
 
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, WorkloadError, LoweringError)
 

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from workloads.errors import WorkloadError
+from attnsim.workloads.errors import WorkloadError
 
 ERRORS: tuple[type[BaseException], ...] = (WorkloadError,)
 
@@ -40,7 +40,7 @@ def _params(n: int) -> str:
 
 
 def _cmd_list() -> int:
-    from workloads.zoo import list_models, parameter_count
+    from attnsim.workloads.zoo import list_models, parameter_count
 
     table = Table(title="attnsim trace: model zoo (random weights, nothing downloaded)")
     for column in ("name", "family", "parameters", "phases", "description"):
@@ -68,8 +68,8 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         raise WorkloadError("trace: -o/--output is missing; expected the workload file to write")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from attnsim.api import trace
-    from workloads.serialize import save_workload
-    from workloads.tracing import unknown_ops
+    from attnsim.workloads.serialize import save_workload
+    from attnsim.workloads.tracing import unknown_ops
 
     workload = trace(
         args.model,

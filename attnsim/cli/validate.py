@@ -11,6 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from attnsim.api import as_hardware
+from attnsim.hwconfigs import HardwareConfigError
+from attnsim.kernels.measure import MeasureError, MeasurementFileError, read_measurements
+from attnsim.sim import LoweringError
 from attnsim.validation import (
     Report,
     ValidationError,
@@ -18,10 +21,7 @@ from attnsim.validation import (
     validate_live,
     validate_recorded,
 )
-from hwconfigs import HardwareConfigError
-from kernels.measure import MeasureError, MeasurementFileError, read_measurements
-from sim import LoweringError
-from workloads import WorkloadError
+from attnsim.workloads import WorkloadError
 
 ERRORS: tuple[type[BaseException], ...] = (
     ValidationError,
@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             ),
         )
     if args.out:
-        from reports.validation import write_validation
+        from attnsim.reports.validation import write_validation
 
         doc = report.to_dict()
         cases = pd.DataFrame(doc["cases"])

@@ -20,9 +20,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from workloads.dtypes import DTYPES
-from workloads.errors import WorkloadError
-from workloads.masks import (
+from attnsim.workloads.dtypes import DTYPES
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.masks import (
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -31,7 +31,7 @@ from workloads.masks import (
     SharedPrefixMask,
     SlidingWindowMask,
 )
-from workloads.ops import (
+from attnsim.workloads.ops import (
     AttentionOp,
     ElementwiseOp,
     EmbeddingOp,
@@ -43,9 +43,9 @@ from workloads.ops import (
     SoftmaxOp,
     UnknownOp,
 )
-from workloads.serialize import load_workload, save_workload
-from workloads.synthetic import attention_workload, gemm_workload, random_block_layout
-from workloads.workload import Workload
+from attnsim.workloads.serialize import load_workload, save_workload
+from attnsim.workloads.synthetic import attention_workload, gemm_workload, random_block_layout
+from attnsim.workloads.workload import Workload
 
 ERRORS: tuple[type[BaseException], ...] = (WorkloadError,)
 

@@ -1,6 +1,6 @@
 """CPU kernels (numba + OpenBLAS): flash attention forward, flash decoding, tiled GEMM."""
 
-from kernels.cpu.flash import (
+from attnsim.kernels.cpu.flash import (
     DEFAULT_BLOCK_K,
     DEFAULT_BLOCK_Q,
     DEFAULT_DECODE_BLOCK_K,
@@ -9,7 +9,7 @@ from kernels.cpu.flash import (
     decode_splits,
     gemm,
 )
-from kernels.cpu.schedule import TileSchedule, kernel_schedule, mask_plan, thread_assignment
+from attnsim.kernels.cpu.schedule import TileSchedule, kernel_schedule, mask_plan, thread_assignment
 
 __all__ = [
     "DEFAULT_BLOCK_K",

@@ -34,7 +34,7 @@ def _find_library() -> str:
         candidates += sorted(glob.glob(os.path.join(folder, "libscipy_openblas64_*.so*")))
     if not candidates:
         raise ImportError(
-            "kernels.cpu needs the OpenBLAS bundled with numpy wheels "
+            "attnsim.kernels.cpu needs the OpenBLAS bundled with numpy wheels "
             f"(libscipy_openblas64_*.so next to {here}); none was found"
         )
     return os.path.realpath(candidates[0])

@@ -7,10 +7,9 @@ uses ``2**(s - m)`` (:func:`exp2_f32`, vectorised). Both GEMMs of a tile go to O
 from __future__ import annotations
 
 import numpy as np
+from attnsim.kernels.cpu._blas import NO_TRANS, ROW_MAJOR, SGEMM, TRANS
+from attnsim.kernels.cpu._fastmath import exp2_f32
 from numba import njit, prange
-
-from kernels.cpu._blas import NO_TRANS, ROW_MAJOR, SGEMM, TRANS
-from kernels.cpu._fastmath import exp2_f32
 
 _FAST = {"reassoc", "contract", "nsz"}
 _NEG_INF = np.float32(-np.inf)

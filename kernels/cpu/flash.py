@@ -15,16 +15,15 @@ import math
 
 import numba
 import numpy as np
-
-from kernels.cpu import _flash_nb as nb
-from kernels.cpu._blas import single_threaded_blas
-from kernels.cpu._fastmath import LOG2E
-from kernels.cpu.schedule import (
+from attnsim.kernels.cpu import _flash_nb as nb
+from attnsim.kernels.cpu._blas import single_threaded_blas
+from attnsim.kernels.cpu._fastmath import LOG2E
+from attnsim.kernels.cpu.schedule import (
     kernel_schedule,
     mask_plan,
     thread_assignment,
 )
-from workloads.masks import MaskPattern
+from attnsim.workloads.masks import MaskPattern
 
 __all__ = [
     "attention_forward",

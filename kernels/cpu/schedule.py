@@ -13,8 +13,7 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from workloads.masks import MaskPattern
+from attnsim.workloads.masks import MaskPattern
 
 __all__ = [
     "TILINGS",

@@ -34,15 +34,15 @@ def require_triton() -> None:
     kernels cannot run here."""
     ok, why = triton_available()
     if not ok:
-        from kernels.measure import MeasureError
+        from attnsim.kernels.measure import MeasureError
 
         raise MeasureError(f"Triton kernels cannot run: {why}")
 
 
 def __getattr__(name: str) -> Any:
     if name in ("flash_attention", "decode_attention"):
-        module = importlib.import_module("kernels.gpu.triton_attention")
+        module = importlib.import_module("attnsim.kernels.gpu.triton_attention")
         return getattr(module, name)
     if name == "runners":
-        return importlib.import_module("kernels.gpu.runners")
-    raise AttributeError(f"module 'kernels.gpu' has no attribute {name!r}")
+        return importlib.import_module("attnsim.kernels.gpu.runners")
+    raise AttributeError(f"module 'attnsim.kernels.gpu' has no attribute {name!r}")

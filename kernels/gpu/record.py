@@ -2,8 +2,8 @@
 
 Run on a machine with an NVIDIA GPU and Triton, from the repository root::
 
-    python -m kernels.gpu.record                # -> kernels/measurements/cuda-<gpu>-<date>.csv
-    python -m kernels.gpu.record --quick -o out.csv --dtype bf16
+    python -m attnsim.kernels.gpu.record                # -> kernels/measurements/cuda-<gpu>-<date>.csv
+    python -m attnsim.kernels.gpu.record --quick -o out.csv --dtype bf16
 
 Each (kernel, problem) pair -- ``triton-flash`` on prefill problems, ``triton-decode`` on
 decode problems, and ``torch-sdpa`` on both as the reference -- is timed with CUDA events
@@ -16,14 +16,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from kernels.record import DEFAULT_KERNELS
-from kernels.record import main as _main
+from attnsim.kernels.record import DEFAULT_KERNELS
+from attnsim.kernels.record import main as _main
 
 KERNELS = DEFAULT_KERNELS["cuda"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point (``python -m kernels.gpu.record``); returns the exit code."""
+    """Entry point (``python -m attnsim.kernels.gpu.record``); returns the exit code."""
     return _main(argv, device="cuda")
 
 

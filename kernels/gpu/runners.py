@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
-from kernels.cpu.schedule import kernel_schedule
-from kernels.gpu import triton_attention as ta
-from workloads.spec import AttentionSpec
+from attnsim.kernels.cpu.schedule import kernel_schedule
+from attnsim.kernels.gpu import triton_attention as ta
+from attnsim.workloads.spec import AttentionSpec
 
 _DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 

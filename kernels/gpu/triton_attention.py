@@ -25,9 +25,8 @@ import numpy as np
 import torch
 import triton
 import triton.language as tl
-
-from kernels.cpu.schedule import MODE_BITMAP, MODE_RANGE, kernel_schedule, mask_plan
-from workloads.masks import MaskPattern
+from attnsim.kernels.cpu.schedule import MODE_BITMAP, MODE_RANGE, kernel_schedule, mask_plan
+from attnsim.workloads.masks import MaskPattern
 
 __all__ = ["flash_attention", "decode_attention", "DEFAULT_BLOCK_M", "DEFAULT_BLOCK_N"]
 

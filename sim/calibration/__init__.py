@@ -5,6 +5,6 @@ micro-benchmark reproduces the measured one — the model's own structure (waves
 shapes, bandwidth slices) stays in, and only the remaining gap becomes the constant.
 """
 
-from sim.calibration.fit import FittedConstant, fit_target, published_measurements
+from attnsim.sim.calibration.fit import FittedConstant, fit_target, published_measurements
 
 __all__ = ["FittedConstant", "fit_target", "published_measurements"]

@@ -20,11 +20,10 @@ from importlib import resources
 from typing import Any
 
 import yaml
-
-from hwconfigs.model import FrozenMap, Hardware
-from sim.simulate import simulate
-from workloads.ops import ElementwiseOp, GemmOp, Op
-from workloads.workload import Block, Workload
+from attnsim.hwconfigs.model import FrozenMap, Hardware
+from attnsim.sim.simulate import simulate
+from attnsim.workloads.ops import ElementwiseOp, GemmOp, Op
+from attnsim.workloads.workload import Block, Workload
 
 #: Bytes copied by the simulated stream benchmark (read + write = 2x this).
 STREAM_BYTES = 1 << 30
@@ -44,7 +43,11 @@ class FittedConstant:
 
 def published_measurements(target: str | None = None) -> list[dict[str, Any]]:
     """The published micro-benchmark entries (all, or those of ``target``)."""
-    text = resources.files("sim.calibration").joinpath("published_microbenchmarks.yaml").read_text()
+    text = (
+        resources.files("attnsim.sim.calibration")
+        .joinpath("published_microbenchmarks.yaml")
+        .read_text()
+    )
     doc = yaml.safe_load(text)
     entries: list[dict[str, Any]] = list(doc["measurements"])
     return [e for e in entries if target is None or e["target"] == target]

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
-
-from sim.engine.fluid import FluidPool
-from sim.engine.scheduler import TileQueue
-from sim.tasks import Kernel, TileClass
+from attnsim.sim.engine.fluid import FluidPool
+from attnsim.sim.engine.scheduler import TileQueue
+from attnsim.sim.tasks import Kernel, TileClass
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sim.tasks import TileClass
+from attnsim.sim.tasks import TileClass
 
 
 class TileQueue:

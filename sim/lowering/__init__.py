@@ -3,7 +3,7 @@
 Importing this package registers every bundled family (one module each).
 """
 
-from sim.lowering import (  # noqa: F401  (imported to register the families)
+from attnsim.sim.lowering import (  # noqa: F401  (imported to register the families)
     attention_cpu,
     attention_fused,
     attention_unfused,
@@ -12,14 +12,14 @@ from sim.lowering import (  # noqa: F401  (imported to register the families)
     linear_attention,
     memory_bound,
 )
-from sim.lowering.registry import (
+from attnsim.sim.lowering.registry import (
     FAMILIES,
     LoweringFamily,
     LoweringOptions,
     choose_family,
     register_family,
 )
-from sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.lowering.target import LoweringError, TargetView
 
 __all__ = [
     "FAMILIES",

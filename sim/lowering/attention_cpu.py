@@ -34,21 +34,20 @@ a prediction of the bundled kernel should cover exactly the tiles the kernel vis
 from __future__ import annotations
 
 import numpy as np
-
-from hwconfigs.model import MemoryLevel
-from kernels.cpu.flash import (
+from attnsim.hwconfigs.model import MemoryLevel
+from attnsim.kernels.cpu.flash import (
     DEFAULT_BLOCK_K,
     DEFAULT_BLOCK_Q,
     DEFAULT_DECODE_BLOCK_K,
     decode_splits,
 )
-from kernels.cpu.schedule import FULL, PARTIAL, kernel_schedule
-from sim.lowering.attention_fused import _kv_miss
-from sim.lowering.common import streaming_kernel, traffic
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import Kernel, OpTasks, TileClass
-from workloads.ops import AttentionOp, Op
+from attnsim.kernels.cpu.schedule import FULL, PARTIAL, kernel_schedule
+from attnsim.sim.lowering.attention_fused import _kv_miss
+from attnsim.sim.lowering.common import streaming_kernel, traffic
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import Kernel, OpTasks, TileClass
+from attnsim.workloads.ops import AttentionOp, Op
 
 FAMILY = "numba-flash-cpu"
 #: The kernel computes in float32 whatever the workload's dtype.

@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-
-from sim.lowering.common import streaming_kernel, traffic
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import Kernel, OpTasks, TileClass
-from workloads.dtypes import nbytes
-from workloads.ops import AttentionOp, Op
+from attnsim.sim.lowering.common import streaming_kernel, traffic
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import Kernel, OpTasks, TileClass
+from attnsim.workloads.dtypes import nbytes
+from attnsim.workloads.ops import AttentionOp, Op
 
 #: Vector ops per attention score in the online softmax: scale, running max, subtract
 #: the max, add to the row sum (the exponential itself runs on the SFU).

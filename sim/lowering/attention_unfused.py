@@ -9,13 +9,13 @@ per query head (``repeat_kv``). Decode is the same with ``Sq`` = query length.
 
 from __future__ import annotations
 
-from sim.lowering.common import streaming_kernel
-from sim.lowering.gemm import GemmShape, gemm_kernels
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import OpTasks
-from workloads.dtypes import nbytes
-from workloads.ops import AttentionOp, Op
+from attnsim.sim.lowering.common import streaming_kernel
+from attnsim.sim.lowering.gemm import GemmShape, gemm_kernels
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import OpTasks
+from attnsim.workloads.dtypes import nbytes
+from attnsim.workloads.ops import AttentionOp, Op
 
 
 def lower_unfused_attention(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:

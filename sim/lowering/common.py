@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from sim.lowering.target import TargetView
-from sim.tasks import Kernel, TileClass
+from attnsim.sim.lowering.target import TargetView
+from attnsim.sim.tasks import Kernel, TileClass
 
 #: Bytes a streaming tile moves: large enough that per-tile latency is amortised, small
 #: enough that a few MB spread over every unit (one CTA streams ~256 KiB in ~10 us).

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 
-from sim.lowering.common import streaming_kernel
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import OpTasks
-from workloads.dtypes import nbytes
-from workloads.ops import FftOp, Op
+from attnsim.sim.lowering.common import streaming_kernel
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import OpTasks
+from attnsim.workloads.dtypes import nbytes
+from attnsim.workloads.ops import FftOp, Op
 
 
 def fft_passes(points: int, complex_elem_bytes: float, scratch_bytes: float) -> int:

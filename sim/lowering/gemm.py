@@ -23,12 +23,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from sim.lowering.common import streaming_kernel, traffic
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import Kernel, OpTasks, TileClass
-from workloads.dtypes import nbytes
-from workloads.ops import GemmOp, Op
+from attnsim.sim.lowering.common import streaming_kernel, traffic
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import Kernel, OpTasks, TileClass
+from attnsim.workloads.dtypes import nbytes
+from attnsim.workloads.ops import GemmOp, Op
 
 #: (BM, BN, BK) candidates, largest first.
 GEMM_TILES: tuple[tuple[int, int, int], ...] = (

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import math
 
-from sim.lowering.common import traffic
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import Kernel, OpTasks, TileClass
-from workloads.dtypes import nbytes
-from workloads.ops import LinearAttentionOp, Op
+from attnsim.sim.lowering.common import traffic
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import Kernel, OpTasks, TileClass
+from attnsim.workloads.dtypes import nbytes
+from attnsim.workloads.ops import LinearAttentionOp, Op
 
 
 def lower_linear_attention(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:

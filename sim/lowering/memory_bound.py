@@ -5,11 +5,11 @@ element on the way. Per-element op counts are the algorithm's, stated per kind b
 
 from __future__ import annotations
 
-from sim.lowering.common import streaming_kernel
-from sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import OpTasks
-from workloads.ops import ElementwiseOp, EmbeddingOp, NormOp, Op, SoftmaxOp, UnknownOp
+from attnsim.sim.lowering.common import streaming_kernel
+from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import OpTasks
+from attnsim.workloads.ops import ElementwiseOp, EmbeddingOp, NormOp, Op, SoftmaxOp, UnknownOp
 
 #: Vector ops per element: softmax = max, subtract, sum, divide (+1 exp on the SFU);
 #: layernorm = mean, variance (2), normalise, scale, shift; rmsnorm = square, sum,

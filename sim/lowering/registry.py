@@ -14,9 +14,9 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sim.lowering.target import LoweringError, TargetView
-from sim.tasks import OpTasks
-from workloads.ops import Op
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import OpTasks
+from attnsim.workloads.ops import Op
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from functools import cached_property
 
-from hwconfigs.model import Engine, Hardware, MemoryLevel
+from attnsim.hwconfigs.model import Engine, Hardware, MemoryLevel
 
 #: Calibration constants lowering reads (name -> meaning); a target may omit any.
 CALIBRATION_CONSTANTS: dict[str, str] = {

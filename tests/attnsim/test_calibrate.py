@@ -10,6 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from attnsim.hwconfigs import (
+    HardwareConfigError,
+    dump_yaml,
+    hardware_from_dict,
+    load_hardware,
+    validate_file,
+)
+from attnsim.kernels.microbench import CacheLevel, HostInfo, Microbenchmarks, Stat
 
 import attnsim.calibration as calibration
 from attnsim.calibration import (
@@ -20,14 +28,6 @@ from attnsim.calibration import (
     write_document,
 )
 from attnsim.cli.main import main
-from hwconfigs import (
-    HardwareConfigError,
-    dump_yaml,
-    hardware_from_dict,
-    load_hardware,
-    validate_file,
-)
-from kernels.microbench import CacheLevel, HostInfo, Microbenchmarks, Stat
 
 
 def _stat(median: float, unit: str) -> Stat:

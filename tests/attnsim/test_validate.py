@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from attnsim.hwconfigs import load_hardware
+from attnsim.kernels.measure import Measurement, measurements_dir, read_measurements
+from attnsim.workloads import AttentionSpec, CausalMask, FullMask
 
 from attnsim.cli.main import main
 from attnsim.validation import (
@@ -20,9 +23,6 @@ from attnsim.validation import (
     validate_recorded,
     with_shape_rates,
 )
-from hwconfigs import load_hardware
-from kernels.measure import Measurement, measurements_dir, read_measurements
-from workloads import AttentionSpec, CausalMask, FullMask
 
 RECORDED = sorted(measurements_dir().glob("cpu-*.csv"))
 
@@ -169,7 +169,7 @@ def test_block_shape_follows_the_kernel():
 
 
 def test_with_shape_rates_replaces_only_the_measured_rates():
-    from kernels.microbench import ShapeRates, Stat
+    from attnsim.kernels.microbench import ShapeRates, Stat
 
     hw = load_hardware("host-cpu")
     stat = lambda v, u: Stat(v, v, v, 1, u)  # noqa: E731

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from hwconfigs import HardwareConfigError, load_hardware
+from attnsim.hwconfigs import HardwareConfigError, load_hardware
 
 #: A minimal valid target: one engine in unit "pe", a per-unit buffer and a shared DRAM.
 TINY: dict[str, Any] = {

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from attnsim.hwconfigs import HardwareConfigError, load_hardware, targets_dir
 
 from attnsim.cli import hw as hw_cli
 from attnsim.cli.main import main
-from hwconfigs import HardwareConfigError, load_hardware, targets_dir
 
 TARGETS = Path(str(targets_dir()))
 

@@ -6,8 +6,9 @@ import doctest
 import re
 from pathlib import Path
 
-import hwconfigs
-from hwconfigs import load_hardware
+from attnsim.hwconfigs import load_hardware
+
+from attnsim import hwconfigs
 
 README = Path(hwconfigs.__file__).parent / "README.md"
 

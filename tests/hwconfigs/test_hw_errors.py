@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from hwconfigs import HardwareConfigError, load_hardware, validate_file
+from attnsim.hwconfigs import HardwareConfigError, load_hardware, validate_file
 
 Mutation = Callable[[dict[str, Any]], Any]
 

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from attnsim.hwconfigs import HardwareConfigError, list_targets, load_hardware, targets_dir
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from hwconfigs import HardwareConfigError, list_targets, load_hardware, targets_dir
 
 _LINE = re.compile(r"^.+: \S.*: .+; .+$", re.DOTALL)
 

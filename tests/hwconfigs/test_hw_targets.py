@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from hwconfigs import (
+from attnsim.hwconfigs import (
     Hardware,
     dump_yaml,
     hardware_from_dict,

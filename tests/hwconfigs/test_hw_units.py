@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from hwconfigs.units import QuantityError, format_quantity, parse_quantity
+from attnsim.hwconfigs.units import QuantityError, format_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
-from workloads.masks import MaskPattern
+from attnsim.workloads.masks import MaskPattern
 
 
 def sdpa_reference(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from attnsim.kernels.cpu import decode_forward
+from attnsim.kernels.cpu.flash import decode_splits
+from attnsim.workloads.masks import CausalMask, FullMask, SlidingWindowMask
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kernels_testlib import random_qkv, sdpa_reference
-
-from kernels.cpu import decode_forward
-from kernels.cpu.flash import decode_splits
-from workloads.masks import CausalMask, FullMask, SlidingWindowMask
 
 masks = st.one_of(
     st.just(FullMask()),
@@ -39,7 +38,7 @@ def test_decode_matches_sdpa(mask, kv_len, q_len, hkv, group, block_k, splits, s
 
 
 def test_decode_window_skips_old_cache_blocks() -> None:
-    from kernels.cpu import kernel_schedule
+    from attnsim.kernels.cpu import kernel_schedule
 
     sched = kernel_schedule(SlidingWindowMask(63), 1, 4096, 1, 128)
     assert sched.live_tiles == 1  # positions 4032..4095 live in one 128-token tile
@@ -70,7 +69,7 @@ def test_decode_splits_rule() -> None:
 def test_decode_with_bitmap_masks() -> None:
     """Masks masked per tile by a precomputed bool block (block-sparse off the kernel's
     tiles, shared prefix) go through the same split-KV path."""
-    from workloads.masks import BlockSparseMask, SharedPrefixMask
+    from attnsim.workloads.masks import BlockSparseMask, SharedPrefixMask
 
     layout = ((True, False, True, True, False),)
     q, k, v = random_qkv(4, 2, 4, 2, 3, 70, 16, 16)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from kernels_testlib import random_qkv, sdpa_reference
-
-from kernels.cpu import attention_forward
-from workloads.errors import WorkloadError
-from workloads.masks import (
+from attnsim.kernels.cpu import attention_forward
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.masks import (
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -18,6 +14,9 @@ from workloads.masks import (
     SharedPrefixMask,
     SlidingWindowMask,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kernels_testlib import random_qkv, sdpa_reference
 
 ATOL = 1e-4
 RTOL = 1e-4
@@ -154,7 +153,7 @@ def test_block_sparse_any_tiling(case, bq, bk, seed):  # type: ignore[no-untyped
 
 
 def test_block_sparse_aligned_has_no_partial_tiles() -> None:
-    from kernels.cpu import kernel_schedule
+    from attnsim.kernels.cpu import kernel_schedule
 
     layout = ((True, False, True), (False, False, False), (True, True, False))
     mask = BlockSparseMask(16, 16, layout)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from attnsim.kernels.cpu import gemm
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from kernels.cpu import gemm
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
@@ -34,7 +33,7 @@ def test_gemm_edge_cases() -> None:
 
 
 def test_default_gemm_block() -> None:
-    from kernels.cpu.flash import gemm_block
+    from attnsim.kernels.cpu.flash import gemm_block
 
     assert gemm_block(2048, 2048, 2) == 704
     assert gemm_block(64, 64, 2) == 128

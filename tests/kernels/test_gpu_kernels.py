@@ -10,9 +10,8 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
-
-from kernels.gpu import triton_available
-from workloads.masks import (
+from attnsim.kernels.gpu import triton_available
+from attnsim.workloads.masks import (
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -20,7 +19,7 @@ from workloads.masks import (
     NeighborhoodMask,
     SlidingWindowMask,
 )
-from workloads.synthetic import random_block_layout
+from attnsim.workloads.synthetic import random_block_layout
 
 _OK, _WHY = triton_available()
 needs_gpu = pytest.mark.skipif(not _OK, reason=f"GPU kernels skipped: {_WHY}")
@@ -29,7 +28,7 @@ needs_gpu = pytest.mark.skipif(not _OK, reason=f"GPU kernels skipped: {_WHY}")
 def test_kernels_import_without_triton() -> None:
     mod = importlib.import_module("kernels")
     assert hasattr(mod, "attention_forward")
-    gpu = importlib.import_module("kernels.gpu")
+    gpu = importlib.import_module("attnsim.kernels.gpu")
     ok, why = gpu.triton_available()
     assert ok or why
 
@@ -57,7 +56,7 @@ def test_triton_kernels_in_interpreter() -> None:
 
 @pytest.mark.skipif(_OK, reason="this machine can run the GPU kernels")
 def test_record_refuses_without_gpu(capsys) -> None:  # type: ignore[no-untyped-def]
-    from kernels.gpu.record import main
+    from attnsim.kernels.gpu.record import main
 
     assert main(["--quick"]) == 2
     assert "error:" in capsys.readouterr().err
@@ -132,7 +131,7 @@ CASES = [
     ("name", "mask", "b", "hq", "hkv", "sq", "sk", "d"), CASES, ids=[c[0] for c in CASES]
 )
 def test_triton_flash_matches_sdpa(name, mask, b, hq, hkv, sq, sk, d):  # type: ignore[no-untyped-def]
-    from kernels.gpu import flash_attention
+    from attnsim.kernels.gpu import flash_attention
 
     q, k, v = _qkv(b, hq, hkv, sq, sk, d, d)
     out = flash_attention(q, k, v, mask)
@@ -143,7 +142,7 @@ def test_triton_flash_matches_sdpa(name, mask, b, hq, hkv, sq, sk, d):  # type: 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float32])
 def test_triton_flash_dtypes_and_tiles(dtype):  # type: ignore[no-untyped-def]
-    from kernels.gpu import flash_attention
+    from attnsim.kernels.gpu import flash_attention
 
     q, k, v = _qkv(1, 2, 1, 333, 333, 64, 64, dtype)
     for bm, bn in ((64, 32), (128, 128), (32, 64)):
@@ -163,7 +162,7 @@ def test_triton_flash_dtypes_and_tiles(dtype):  # type: ignore[no-untyped-def]
     [(32, 8, 1, 4097, None), (8, 8, 1, 100, 3), (16, 2, 4, 2048, 16)],
 )
 def test_triton_decode_matches_sdpa(mask, hq, hkv, sq, sk, splits):  # type: ignore[no-untyped-def]
-    from kernels.gpu import decode_attention
+    from attnsim.kernels.gpu import decode_attention
 
     q, k, v = _qkv(2, hq, hkv, sq, sk, 128, 128)
     out = decode_attention(q, k, v, mask, num_splits=splits)
@@ -173,8 +172,8 @@ def test_triton_decode_matches_sdpa(mask, hq, hkv, sq, sk, splits):  # type: ign
 @needs_gpu
 @pytest.mark.gpu
 def test_triton_matches_cpu_kernel() -> None:
-    from kernels.cpu import attention_forward
-    from kernels.gpu import flash_attention
+    from attnsim.kernels.cpu import attention_forward
+    from attnsim.kernels.gpu import flash_attention
 
     mask = NeighborhoodMask((16, 16), (5, 5))
     q, k, v = _qkv(1, 2, 2, 256, 256, 64, 64, torch.float32)
@@ -187,8 +186,8 @@ def test_triton_matches_cpu_kernel() -> None:
 @pytest.mark.gpu
 @pytest.mark.slow
 def test_record_quick(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from kernels.gpu.record import main
-    from kernels.measure import read_measurements
+    from attnsim.kernels.gpu.record import main
+    from attnsim.kernels.measure import read_measurements
 
     out = tmp_path / "gpu.csv"
     assert main(["--quick", "--min-time", "0.01", "-o", str(out)]) == 0

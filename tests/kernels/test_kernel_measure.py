@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from kernels.measure import (
+from attnsim.kernels.measure import (
     CSV_COLUMNS,
     KERNELS,
     KernelSpec,
@@ -24,9 +23,9 @@ from kernels.measure import (
     register_kernel,
     write_measurements,
 )
-from kernels.problems import GemmShape, problem_flops, validation_problems
-from workloads.masks import CausalMask, SlidingWindowMask
-from workloads.spec import AttentionSpec
+from attnsim.kernels.problems import GemmShape, problem_flops, validation_problems
+from attnsim.workloads.masks import CausalMask, SlidingWindowMask
+from attnsim.workloads.spec import AttentionSpec
 
 SMALL = AttentionSpec(1, 2, 1, 96, 96, 16, 16, "prefill", CausalMask())
 FAST = {"min_time_s": 0.0, "min_repeats": 3, "warmup": 1}
@@ -209,7 +208,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 
 def test_bundled_measurements_load() -> None:
-    from kernels.measure import measurements_dir
+    from attnsim.kernels.measure import measurements_dir
 
     for path in sorted(measurements_dir().glob("*.csv")):
         assert read_measurements(path), path
@@ -318,7 +317,7 @@ def test_cli_bad_input_exits_2_with_one_line(cli, capsys, argv, message):  # typ
 def test_record_cpu_pairs_kernels_with_problems(tmp_path: Path) -> None:
     import io
 
-    from kernels.record import record, runs
+    from attnsim.kernels.record import record, runs
 
     dec = AttentionSpec(1, 4, 2, 1, 256, 16, 16, "decode", CausalMask())
     gemm = GemmShape(32, 32, 32)

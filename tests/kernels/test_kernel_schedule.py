@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from attnsim.kernels.cpu import kernel_schedule, mask_plan
+from attnsim.kernels.cpu.schedule import FULL, MODE_BITMAP, MODE_NONE, MODE_RANGE, balance_tasks
+from attnsim.workloads.masks import CausalMask, FullMask, NeighborhoodMask, SlidingWindowMask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from kernels.cpu import kernel_schedule, mask_plan
-from kernels.cpu.schedule import FULL, MODE_BITMAP, MODE_NONE, MODE_RANGE, balance_tasks
-from workloads.masks import CausalMask, FullMask, NeighborhoodMask, SlidingWindowMask
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -121,7 +120,7 @@ def test_patch_tiles_skip_more_than_row_major() -> None:
 
 
 def test_patch_choice() -> None:
-    from kernels.cpu.schedule import neighborhood_patch
+    from attnsim.kernels.cpu.schedule import neighborhood_patch
 
     assert neighborhood_patch((64, 64), 64) == (8, 8)
     assert neighborhood_patch((32, 64), 128) == (8, 16)
@@ -131,7 +130,7 @@ def test_patch_choice() -> None:
 
 
 def test_thread_assignment_covers_every_task_once() -> None:
-    from kernels.cpu import thread_assignment
+    from attnsim.kernels.cpu import thread_assignment
 
     sched = kernel_schedule(CausalMask(), 1000, 1000, 64, 64)
     ptr, order = thread_assignment(sched, 6, 4)

@@ -6,9 +6,8 @@ import math
 
 import numpy as np
 import pytest
-
-from kernels import microbench
-from kernels.microbench import (
+from attnsim.kernels import microbench
+from attnsim.kernels.microbench import (
     MATMUL_HEAD_DIMS,
     MicrobenchError,
     Microbenchmarks,

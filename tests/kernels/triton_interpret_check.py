@@ -13,9 +13,8 @@ import sys
 os.environ["TRITON_INTERPRET"] = "1"
 
 import torch  # noqa: E402
-
-from kernels.gpu.triton_attention import decode_attention, flash_attention  # noqa: E402
-from workloads.masks import (  # noqa: E402
+from attnsim.kernels.gpu.triton_attention import decode_attention, flash_attention  # noqa: E402
+from attnsim.workloads.masks import (  # noqa: E402
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -23,7 +22,7 @@ from workloads.masks import (  # noqa: E402
     NeighborhoodMask,
     SlidingWindowMask,
 )
-from workloads.synthetic import random_block_layout  # noqa: E402
+from attnsim.workloads.synthetic import random_block_layout  # noqa: E402
 
 
 def _reference(q, k, v, mask: MaskPattern):  # type: ignore[no-untyped-def]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from attnsim.hwconfigs import Hardware, hardware_from_dict, load_hardware
 from simkit import toy_gpu_doc
-
-from hwconfigs import Hardware, hardware_from_dict, load_hardware
 
 
 @pytest.fixture(scope="session")

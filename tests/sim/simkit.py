@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from hwconfigs import Hardware
-from hwconfigs.model import FrozenMap
-from workloads import AttentionOp, AttentionSpec, Block, FullMask, Op, Workload
+from attnsim.hwconfigs import Hardware
+from attnsim.hwconfigs.model import FrozenMap
+from attnsim.workloads import AttentionOp, AttentionSpec, Block, FullMask, Op, Workload
 
 SRC = "test fixture"
 

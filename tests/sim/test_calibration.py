@@ -5,11 +5,11 @@ change that moves the fit shows up here (re-run the command and update the YAML)
 from __future__ import annotations
 
 import pytest
+from attnsim.hwconfigs import load_hardware
+from attnsim.sim.calibration import fit_target, published_measurements
+from attnsim.sim.calibration.fit import FRACTION_TOL
 
 from attnsim.cli.main import main
-from hwconfigs import load_hardware
-from sim.calibration import fit_target, published_measurements
-from sim.calibration.fit import FRACTION_TOL
 
 TARGETS = sorted({e["target"] for e in published_measurements()})
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import simpy
+from attnsim.sim.engine import FluidPool, MachineShape, TileQueue, simulate_kernel
+from attnsim.sim.tasks import Kernel, TileClass
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from sim.engine import FluidPool, MachineShape, TileQueue, simulate_kernel
-from sim.tasks import Kernel, TileClass
 
 
 def tile(compute: float = 1e-6, hbm: float = 0.0, name: str = "t", fixed: float = 0.0) -> TileClass:

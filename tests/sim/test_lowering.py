@@ -6,13 +6,17 @@ import dataclasses
 import math
 
 import pytest
-from simkit import attention, one_op
-
-from sim import LoweringError, simulate
-from sim.lowering import FAMILIES, LoweringFamily, TargetView, choose_family, register_family
-from sim.lowering.attention_fused import FLASH_ATTENTION_3, lower_fused_attention
-from sim.lowering.registry import LoweringOptions
-from workloads import (
+from attnsim.sim import LoweringError, simulate
+from attnsim.sim.lowering import (
+    FAMILIES,
+    LoweringFamily,
+    TargetView,
+    choose_family,
+    register_family,
+)
+from attnsim.sim.lowering.attention_fused import FLASH_ATTENTION_3, lower_fused_attention
+from attnsim.sim.lowering.registry import LoweringOptions
+from attnsim.workloads import (
     CausalMask,
     ElementwiseOp,
     FftOp,
@@ -23,6 +27,7 @@ from workloads import (
     SlidingWindowMask,
     SoftmaxOp,
 )
+from simkit import attention, one_op
 
 
 def test_dense_prefill_has_one_tile_per_head_and_query_block(toy_gpu):
@@ -199,7 +204,7 @@ def test_registry_refuses_duplicates():
 def test_capacity_check(toy_gpu):
     # 16 GiB of HBM; a 64k x 64k fp16 weight is 8 GiB, three of them do not fit
     w = GemmOp("w", "fp16", m=1, n=65536, k=65536, weight_operand="b")
-    from workloads import Block, Workload
+    from attnsim.workloads import Block, Workload
 
     wl = Workload("big", (Block("layer", (w,), 3),))
     with pytest.raises(
@@ -209,7 +214,7 @@ def test_capacity_check(toy_gpu):
 
 
 def test_repeated_blocks_are_simulated_once(toy_gpu):
-    from workloads import Block, Workload
+    from attnsim.workloads import Block, Workload
 
     layer = (attention(heads=4, seq=1024), GemmOp("o", "fp16", 1024, 512, 512, weight_operand="b"))
     once = simulate(toy_gpu, Workload("w", (Block("layer", layer, 1),)))

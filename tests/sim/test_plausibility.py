@@ -17,9 +17,8 @@ about the time the GPU spends working.
 from __future__ import annotations
 
 import pytest
+from attnsim.sim import simulate
 from simkit import attention, one_op
-
-from sim import simulate
 
 
 def test_h100_dense_fp16_attention_is_50_to_85_percent_of_peak(h100):
@@ -40,7 +39,7 @@ def test_fa2_is_slower_than_fa3_on_h100(h100):
 
 @pytest.mark.slow
 def test_llama3_8b_decode_is_memory_bound_and_below_the_bandwidth_bound(h100):
-    from workloads.zoo import build_workload
+    from attnsim.workloads.zoo import build_workload
 
     w = build_workload("llama3-8b", batch=1, seq=1, phase="decode", kv_len=4096, dtype="bf16")
     r = simulate(h100, w)

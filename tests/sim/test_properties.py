@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from simkit import attention, one_op, scaled
-
-from sim import simulate
-from workloads import (
+from attnsim.sim import simulate
+from attnsim.workloads import (
     BlockSparseMask,
     CausalMask,
     FullMask,
@@ -18,6 +14,9 @@ from workloads import (
     NeighborhoodMask,
     SlidingWindowMask,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from simkit import attention, one_op, scaled
 
 #: Greedy list scheduling is not monotone (Graham 1969: shorter or fewer tasks can give a
 #: longer makespan; real GPU block schedulers share this), so monotonicity holds up to

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from attnsim.workloads import Block, GemmOp, Workload
+from attnsim.workloads.serialize import save_workload
+from attnsim.workloads.synthetic import causal_attention
 
 from attnsim.cli.main import main
-from workloads import Block, GemmOp, Workload
-from workloads.serialize import save_workload
-from workloads.synthetic import causal_attention
 
 
 @pytest.fixture()

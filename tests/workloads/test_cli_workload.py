@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from attnsim.workloads.serialize import load_workload
 
 import attnsim.cli.main as cli_main
 from attnsim.cli.main import main
-from workloads.serialize import load_workload
 
 REGISTERED_AT_IMPORT = tuple(cli_main.COMMAND_MODULES)
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from workloads import DTYPES, PRECISIONS, WorkloadError, nbytes, storage_bits
+from attnsim.workloads import DTYPES, PRECISIONS, WorkloadError, nbytes, storage_bits
 
 
 def test_precisions_match_hwconfigs_names() -> None:

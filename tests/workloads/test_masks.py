@@ -6,10 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-
-from workloads import (
+from attnsim.workloads import (
     MASKS,
     BlockSparseMask,
     CausalMask,
@@ -22,6 +19,8 @@ from workloads import (
     mask_from_dict,
     register_mask,
 )
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 
 def brute_tiles(dense: np.ndarray, bq: int, bk: int) -> np.ndarray:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from workloads import (
+from attnsim.workloads import (
     OP_KINDS,
     AttentionOp,
     AttentionSpec,
@@ -142,7 +141,7 @@ def test_validation_messages() -> None:
     with pytest.raises(WorkloadError, match=r"AttentionSpec.phase: 'train' is unknown"):
         AttentionSpec(1, 1, 1, 4, 4, 8, 8, "train")
     with pytest.raises(WorkloadError, match=r"AttentionSpec.mask: SharedPrefixMask: q_len=4"):
-        from workloads import SharedPrefixMask
+        from attnsim.workloads import SharedPrefixMask
 
         AttentionSpec(1, 1, 1, 4, 4, 8, 8, "prefill", SharedPrefixMask(1, 2, 2))
 

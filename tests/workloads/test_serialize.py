@@ -6,10 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from workloads import (
+from attnsim.workloads import (
     AttentionOp,
     AttentionSpec,
     Block,
@@ -30,7 +27,7 @@ from workloads import (
     Workload,
     WorkloadError,
 )
-from workloads.serialize import (
+from attnsim.workloads.serialize import (
     FORMAT,
     VERSION,
     load_workload,
@@ -38,6 +35,8 @@ from workloads.serialize import (
     workload_from_dict,
     workload_to_dict,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 MASKS = [
     (FullMask(), 12, 20),

@@ -6,10 +6,9 @@ import math
 from pathlib import Path
 
 import pytest
-
-from workloads import AttentionOp, FftOp, GemmOp, LinearAttentionOp, WorkloadError
-from workloads.serialize import load_workload, save_workload
-from workloads.synthetic import (
+from attnsim.workloads import AttentionOp, FftOp, GemmOp, LinearAttentionOp, WorkloadError
+from attnsim.workloads.serialize import load_workload, save_workload
+from attnsim.workloads.synthetic import (
     block_sparse_attention,
     causal_attention,
     decode_attention,

@@ -10,17 +10,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch._subclasses.fake_tensor import FakeTensor
-
-from workloads.masks import (
+from attnsim.workloads.masks import (
     BlockSparseMask,
     CausalMask,
     FullMask,
     NeighborhoodMask,
     SlidingWindowMask,
 )
-from workloads.ops import (
+from attnsim.workloads.ops import (
     AttentionOp,
     ElementwiseOp,
     EmbeddingOp,
@@ -31,8 +28,10 @@ from workloads.ops import (
     SoftmaxOp,
     UnknownOp,
 )
-from workloads.tracing import build_fake, find_repeated_lists, trace_model, unknown_ops
-from workloads.tracing.maskinfer import classify_dense
+from attnsim.workloads.tracing import build_fake, find_repeated_lists, trace_model, unknown_ops
+from attnsim.workloads.tracing.maskinfer import classify_dense
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensor
 
 
 def ops_of(workload, kind=None):
@@ -335,7 +334,11 @@ def test_fft_and_convolution():
 
 
 def test_custom_ops_trace_to_their_ir_ops():
-    from workloads.custom_ops import LightningAttention, NeighborhoodAttention2D, TernaryLinear
+    from attnsim.workloads.custom_ops import (
+        LightningAttention,
+        NeighborhoodAttention2D,
+        TernaryLinear,
+    )
 
     class Net(nn.Module):
         def __init__(self) -> None:
@@ -367,7 +370,7 @@ def test_custom_ops_trace_to_their_ir_ops():
      ((12, 6), (5, 5), (1, 1), (True, True))],
 )  # fmt: skip
 def test_neighborhood_op_mask_matches_ir_mask(spatial, window, dilation, causal):
-    from workloads.custom_ops import neighborhood_mask_2d
+    from attnsim.workloads.custom_ops import neighborhood_mask_2d
 
     ours = neighborhood_mask_2d(spatial, window, dilation, causal).numpy()
     ir = NeighborhoodMask(spatial=spatial, window=window, dilation=dilation, causal=causal)
@@ -376,7 +379,7 @@ def test_neighborhood_op_mask_matches_ir_mask(spatial, window, dilation, causal)
 
 
 def test_lightning_attention_matches_quadratic_reference_and_carries_state():
-    from workloads.custom_ops import lightning_attention
+    from attnsim.workloads.custom_ops import lightning_attention
 
     gen = torch.Generator().manual_seed(0)
     q, k, v = torch.randn(3, 2, 3, 37, 8, generator=gen, dtype=torch.float64).unbind(0)
@@ -395,7 +398,7 @@ def test_lightning_attention_matches_quadratic_reference_and_carries_state():
 
 
 def test_ternary_linear_is_exact_integer_arithmetic():
-    from workloads.custom_ops import TernaryLinear
+    from attnsim.workloads.custom_ops import TernaryLinear
 
     gen = torch.Generator().manual_seed(0)
     layer = TernaryLinear.from_float(torch.randn(6, 16, generator=gen))

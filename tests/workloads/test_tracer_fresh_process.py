@@ -12,7 +12,7 @@ import pytest
 SCRIPT = """
 import sys
 assert "transformers" not in sys.modules
-from workloads.zoo import build_workload
+from attnsim.workloads.zoo import build_workload
 w = build_workload("vit-b16", batch=1)
 print(w.total_flops())
 """

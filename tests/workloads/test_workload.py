@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import pytest
-
-from workloads import AttentionOp, AttentionSpec, Block, CausalMask, GemmOp, Workload, WorkloadError
+from attnsim.workloads import (
+    AttentionOp,
+    AttentionSpec,
+    Block,
+    CausalMask,
+    GemmOp,
+    Workload,
+    WorkloadError,
+)
 
 
 def test_totals_multiply_block_count() -> None:

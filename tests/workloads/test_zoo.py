@@ -10,13 +10,12 @@ import functools
 import math
 
 import pytest
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.masks import CausalMask, FullMask, NeighborhoodMask
+from attnsim.workloads.ops import AttentionOp, GemmOp, LinearAttentionOp
+from attnsim.workloads.serialize import load_workload, save_workload
+from attnsim.workloads.zoo import build_model, build_workload, list_models
 from torch._subclasses.fake_tensor import FakeTensor
-
-from workloads.errors import WorkloadError
-from workloads.masks import CausalMask, FullMask, NeighborhoodMask
-from workloads.ops import AttentionOp, GemmOp, LinearAttentionOp
-from workloads.serialize import load_workload, save_workload
-from workloads.zoo import build_model, build_workload, list_models
 
 
 @functools.cache

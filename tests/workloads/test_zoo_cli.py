@@ -7,10 +7,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+from attnsim.workloads.ops import AttentionOp
+from attnsim.workloads.serialize import load_workload
 
 from attnsim.cli.main import main
-from workloads.ops import AttentionOp
-from workloads.serialize import load_workload
 
 
 def test_trace_writes_a_loadable_workload(tmp_path, capsys):

@@ -6,7 +6,7 @@ classified by :mod:`.maskinfer`; the aten-op tables are in :mod:`.opmap`.  Build
 with :func:`build_fake` so that no weight is ever allocated.
 """
 
-from workloads.tracing.api import (
+from attnsim.workloads.tracing.api import (
     build_fake,
     fake_mode_of,
     find_repeated_lists,

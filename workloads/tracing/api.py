@@ -10,13 +10,12 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 import torch
+from attnsim.workloads.ops import UnknownOp
+from attnsim.workloads.tracing.recorder import LayerKey, Recorder, Segment
+from attnsim.workloads.workload import Block, Workload
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from torch.utils.weak import WeakIdKeyDictionary
-
-from workloads.ops import UnknownOp
-from workloads.tracing.recorder import LayerKey, Recorder, Segment
-from workloads.workload import Block, Workload
 
 __all__ = [
     "build_fake",

@@ -35,8 +35,13 @@ import math
 
 import numpy as np
 import torch
-
-from workloads.masks import BlockSparseMask, CausalMask, FullMask, MaskPattern, SlidingWindowMask
+from attnsim.workloads.masks import (
+    BlockSparseMask,
+    CausalMask,
+    FullMask,
+    MaskPattern,
+    SlidingWindowMask,
+)
 
 __all__ = [
     "FALLBACK_BLOCK",

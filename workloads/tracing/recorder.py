@@ -39,13 +39,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
-from torch.utils.weak import WeakIdKeyDictionary
-
-from workloads.masks import BlockSparseMask, FullMask, MaskPattern, NeighborhoodMask
-from workloads.ops import (
+from attnsim.workloads.masks import BlockSparseMask, FullMask, MaskPattern, NeighborhoodMask
+from attnsim.workloads.ops import (
     AttentionOp,
     ElementwiseOp,
     EmbeddingOp,
@@ -57,14 +52,18 @@ from workloads.ops import (
     SoftmaxOp,
     UnknownOp,
 )
-from workloads.spec import AttentionSpec
-from workloads.tracing.maskinfer import (
+from attnsim.workloads.spec import AttentionSpec
+from attnsim.workloads.tracing.maskinfer import (
     SHADOW_LIMIT,
     classify_dense,
     live_from_tensor,
     top_left_causal,
 )
-from workloads.tracing.opmap import ELEMENTWISE, SETUP_OPS, VIEW_OPS, precision_of
+from attnsim.workloads.tracing.opmap import ELEMENTWISE, SETUP_OPS, VIEW_OPS, precision_of
+from torch._subclasses.fake_tensor import FakeTensor, unset_fake_temporarily
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils.weak import WeakIdKeyDictionary
 
 __all__ = ["LayerKey", "Recorder", "Segment"]
 

@@ -12,12 +12,11 @@ embedding and LM head stay in the model dtype, as in BitNet.
 
 from __future__ import annotations
 
+from attnsim.workloads.custom_ops import TernaryLinear
+from attnsim.workloads.zoo.hf import SDPA, apply_overrides
+from attnsim.workloads.zoo.llama import causal_lm_inputs
+from attnsim.workloads.zoo.registry import ModelEntry, TraceRequest, register_model
 from torch import nn
-
-from workloads.custom_ops import TernaryLinear
-from workloads.zoo.hf import SDPA, apply_overrides
-from workloads.zoo.llama import causal_lm_inputs
-from workloads.zoo.registry import ModelEntry, TraceRequest, register_model
 
 __all__ = ["ternarize"]
 

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from attnsim.workloads.errors import WorkloadError
 from torch import nn
-
-from workloads.errors import WorkloadError
 
 __all__ = ["SDPA", "apply_overrides", "count_params", "fake_kv_cache", "head_dim_of"]
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from attnsim.workloads.zoo.hf import SDPA, apply_overrides, fake_kv_cache
+from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 from torch import nn
-
-from workloads.zoo.hf import SDPA, apply_overrides, fake_kv_cache
-from workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 
 __all__ = ["LLAMA3_70B", "LLAMA3_8B", "causal_lm_inputs", "llama_config"]
 

@@ -15,11 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from attnsim.workloads.custom_ops import NeighborhoodAttention2D
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 from torch import Tensor, nn
-
-from workloads.custom_ops import NeighborhoodAttention2D
-from workloads.errors import WorkloadError
-from workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 
 __all__ = ["NAT", "NAT_TINY"]
 

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from attnsim.workloads.errors import WorkloadError
+from attnsim.workloads.tracing import build_fake, trace_model
+from attnsim.workloads.workload import Workload
 from torch import nn
-
-from workloads.errors import WorkloadError
-from workloads.tracing import build_fake, trace_model
-from workloads.workload import Workload
 
 __all__ = [
     "DTYPES",

@@ -11,10 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from attnsim.workloads.zoo.hf import SDPA, apply_overrides
+from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 from torch import nn
-
-from workloads.zoo.hf import SDPA, apply_overrides
-from workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 
 __all__ = ["VIT_B16", "VIT_L14", "vit_inputs"]
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from attnsim.workloads.zoo.hf import SDPA, apply_overrides
+from attnsim.workloads.zoo.llama import causal_lm_inputs
+from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 from torch import nn
-
-from workloads.zoo.hf import SDPA, apply_overrides
-from workloads.zoo.llama import causal_lm_inputs
-from workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
 
 __all__ = ["CLIP_L14_336", "VICUNA_7B", "LlavaStyle"]
 
