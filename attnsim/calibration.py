@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from attnsim.errors import ProblemsError
 from attnsim.hwconfigs import Hardware, hardware_from_dict, targets_dir, validate_file
 from attnsim.kernels.microbench import (
     MATMUL_HEAD_DIMS,
@@ -90,14 +91,9 @@ _READ_ENERGY: dict[str, dict[str, str]] = {
 _FALLBACK_CAPACITY = {"l1": "32 KiB", "l2": "512 KiB", "l3": "8 MiB", "dram": "16 GiB"}
 
 
-class CalibrationError(ValueError):
+class CalibrationError(ProblemsError):
     """Bad input to ``calibrate`` (an output that cannot be written, ...);
     ``problems`` holds one finished line per problem."""
-
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
-        self.problems: list[str] = lines or ["invalid calibration request"]
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ import dataclasses
 import json
 import math
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from attnsim.errors import ProblemsError
 from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.hwconfigs.model import FrozenMap
 from attnsim.kernels.cpu.flash import DEFAULT_BLOCK_K, DEFAULT_BLOCK_Q, DEFAULT_DECODE_BLOCK_K
@@ -50,12 +51,8 @@ GPU_TARGETS = {
 }
 
 
-class ValidationError(ValueError):
+class ValidationError(ProblemsError):
     """Bad input to validation (no cases, unknown device, unmatched recorded rows)."""
-
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 @dataclass(frozen=True)

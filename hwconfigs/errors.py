@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from attnsim.errors import ProblemsError
+
 __all__ = ["HardwareConfigError", "Problems", "format_problem", "join_path"]
 
 
@@ -19,7 +21,7 @@ def format_problem(file: str, path: str, what: str, expected: str) -> str:
     return f"{file}: {path or '<document>'}: {what}; {expected}"
 
 
-class HardwareConfigError(ValueError):
+class HardwareConfigError(ProblemsError):
     """Bad hardware description: ``problems`` holds one finished line per problem.
 
     Each line reads ``FILE: key.path: what was wrong; what was expected``. The exception
@@ -27,14 +29,8 @@ class HardwareConfigError(ValueError):
     single run shows them all.
     """
 
-    def __init__(self, problems: Sequence[str]) -> None:
-        self._problems = list(problems)
-        super().__init__("\n".join(self._problems))
-
-    @property
-    def problems(self) -> list[str]:
-        """The problem lines (a copy)."""
-        return list(self._problems)
+    def __init__(self, problems: Sequence[str] | str) -> None:
+        super().__init__(problems)
 
 
 class Problems:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as _dt
-import difflib
 import functools
 import importlib
 import json
@@ -24,7 +23,7 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,9 @@ import numpy as np
 from attnsim.kernels.problems import GemmShape, Problem, problem_flops
 from attnsim.workloads.masks import mask_from_dict
 from attnsim.workloads.spec import AttentionSpec
+
+from attnsim.errors import ProblemsError
+from attnsim.registry import Registry
 
 __all__ = [
     "CSV_VERSION",
@@ -56,22 +58,13 @@ CSV_VERSION = 1
 _CSV_TAG = f"# attnsim measurements v{CSV_VERSION}"
 
 
-class MeasureError(ValueError):
+class MeasureError(ProblemsError):
     """Bad input to the harness (unknown kernel, unsupported problem, no GPU, ...);
     ``problems`` holds one finished line per problem."""
 
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
-        self.problems: list[str] = lines or ["invalid measurement request"]
-        super().__init__("\n".join(self.problems))
 
-
-class MeasurementFileError(ValueError):
+class MeasurementFileError(ProblemsError):
     """A measurement CSV that cannot be read; ``problems`` lines name file, row, column."""
-
-    def __init__(self, problems: Iterable[str]) -> None:
-        self.problems: list[str] = [str(p) for p in problems]
-        super().__init__("\n".join(self.problems))
 
 
 # --------------------------------------------------------------------------------------
@@ -366,15 +359,12 @@ class KernelSpec:
     dtypes: tuple[str, ...] = ("fp32",)
 
 
-KERNELS: dict[str, KernelSpec] = {}
+KERNELS: Registry[KernelSpec] = Registry("kernel", MeasureError)
 
 
 def register_kernel(spec: KernelSpec) -> KernelSpec:
     """Add a kernel to :data:`KERNELS`; a duplicate name is refused."""
-    if spec.name in KERNELS:
-        raise ValueError(f"register_kernel: kernel {spec.name!r} is already registered")
-    KERNELS[spec.name] = spec
-    return spec
+    return KERNELS.register(spec.name, spec)
 
 
 def available_kernels() -> list[str]:
@@ -384,14 +374,7 @@ def available_kernels() -> list[str]:
 
 def get_kernel(name: str) -> KernelSpec:
     """The registered kernel ``name``; unknown names suggest the closest one."""
-    if name not in KERNELS:
-        close = difflib.get_close_matches(name, KERNELS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise MeasureError(
-            f"--kernel: unknown kernel {name!r}{hint}; expected one of "
-            f"{', '.join(available_kernels())}"
-        )
-    return KERNELS[name]
+    return KERNELS.lookup(name, where="--kernel")
 
 
 _TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}

@@ -38,6 +38,8 @@ from attnsim.kernels.cpu._blas import single_threaded_blas
 from attnsim.kernels.cpu._flash_nb import _accumulate, _mask_range_row, _scores, _softmax_rows
 from numba import njit, prange
 
+from attnsim.errors import ProblemsError
+
 __all__ = [
     "TILE",
     "MATMUL_HEAD_DIMS",
@@ -66,14 +68,9 @@ _LINE = 64  # bytes per cache line (pointer-chase spacing)
 _M_RESET = np.float32(1.0 - 2.0**-16)  # running max just below the tile's max of 1.0
 
 
-class MicrobenchError(ValueError):
+class MicrobenchError(ProblemsError):
     """Bad input to the micro-benchmarks (e.g. a thread count the machine cannot run);
     ``problems`` holds one finished line per problem."""
-
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
-        self.problems: list[str] = lines or ["invalid micro-benchmark request"]
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)

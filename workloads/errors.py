@@ -11,16 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from attnsim.errors import ProblemsError
 
-class WorkloadError(ValueError):
+
+class WorkloadError(ProblemsError):
     """Bad workload input; ``problems`` holds one finished line per problem."""
-
-    def __init__(self, problems: Iterable[str] | str) -> None:
-        lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
-        if not lines:
-            lines = ["invalid workload; no detail given"]
-        self.problems: list[str] = lines
-        super().__init__("\n".join(lines))
 
 
 def check_positive_int(where: str, name: str, value: object, minimum: int = 1) -> list[str]:

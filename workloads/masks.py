@@ -32,22 +32,21 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from attnsim.registry import Registry
+
 from .errors import WorkloadError, coerce, unknown_key
 
 IntArray = np.ndarray
 
 #: Registered mask kinds: ``kind`` -> class.
-MASKS: dict[str, type[MaskPattern]] = {}
+MASKS: Registry[type[MaskPattern]] = Registry("mask kind", WorkloadError)
 
 _M = TypeVar("_M", bound="type[MaskPattern]")
 
 
 def register_mask(cls: _M) -> _M:
     """Class decorator adding a mask class to :data:`MASKS`; duplicate kinds are refused."""
-    kind = cls.kind
-    if kind in MASKS:
-        raise ValueError(f"register_mask: mask kind {kind!r} is already registered")
-    MASKS[kind] = cls
+    MASKS.register(cls.kind, cls)
     return cls
 
 
@@ -268,14 +267,7 @@ def mask_from_dict(d: Mapping[str, Any], where: str = "mask") -> MaskPattern:
     """Inverse of :meth:`MaskPattern.to_dict`; problems name ``where`` and the field."""
     if not isinstance(d, Mapping):
         raise WorkloadError([f"{where}: got {type(d).__name__}; expected an object"])
-    kind = d.get("kind")
-    if not isinstance(kind, str) or kind not in MASKS:
-        raise WorkloadError(
-            [
-                f"{where}.kind: unknown mask kind {kind!r}; expected one of {', '.join(sorted(MASKS))}"
-            ]
-        )
-    cls = MASKS[str(kind)]
+    cls = MASKS.lookup(d.get("kind"), where=f"{where}.kind")  # type: ignore[arg-type]
     kwargs = build_from_fields(cls, d, where)
     return typing.cast(MaskPattern, construct(cls, kwargs, where))
 

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from attnsim.registry import Registry
+
 from .dtypes import check_dtype, nbytes
 from .errors import WorkloadError
 from .masks import build_from_fields, construct, mask_from_dict
@@ -45,16 +47,14 @@ __all__ = [
 ]
 
 #: Registered op kinds: ``kind`` -> class.
-OP_KINDS: dict[str, type[Op]] = {}
+OP_KINDS: Registry[type[Op]] = Registry("op kind", WorkloadError)
 
 _O = TypeVar("_O", bound="type[Op]")
 
 
 def register_op(cls: _O) -> _O:
     """Class decorator adding an op class to :data:`OP_KINDS`; duplicate kinds are refused."""
-    if cls.kind in OP_KINDS:
-        raise ValueError(f"register_op: op kind {cls.kind!r} is already registered")
-    OP_KINDS[cls.kind] = cls
+    OP_KINDS.register(cls.kind, cls)
     return cls
 
 
@@ -138,14 +138,7 @@ def op_from_dict(d: Mapping[str, Any], where: str = "op") -> Op:
     """Inverse of :meth:`Op.to_dict`; raises :class:`WorkloadError` naming ``where.field``."""
     if not isinstance(d, Mapping):
         raise WorkloadError([f"{where}: got {type(d).__name__}; expected an object"])
-    kind = d.get("kind")
-    if not isinstance(kind, str) or kind not in OP_KINDS:
-        raise WorkloadError(
-            [
-                f"{where}.kind: unknown op kind {kind!r}; expected one of {', '.join(sorted(OP_KINDS))}"
-            ]
-        )
-    cls = OP_KINDS[str(kind)]
+    cls = OP_KINDS.lookup(d.get("kind"), where=f"{where}.kind")  # type: ignore[arg-type]
     if cls is AttentionOp:
         problems: list[str] = []
         kwargs: dict[str, Any] = {}

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
+from attnsim.errors import ProblemsError
+
 #: Modules under ``attnsim.cli`` that register command groups, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = (
     "hw",
@@ -70,8 +72,9 @@ def _error_lines(exc: BaseException) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``attnsim`` console script; returns the process exit code."""
     modules = _load_modules()
-    bad_input: tuple[type[BaseException], ...] = tuple(
-        err for module in modules for err in getattr(module, "ERRORS", ())
+    bad_input: tuple[type[BaseException], ...] = (
+        ProblemsError,
+        *(err for module in modules for err in getattr(module, "ERRORS", ())),
     )
     parser = build_parser(modules)
     args = parser.parse_args(argv)

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 
 from attnsim.api import simulate
+from attnsim.errors import ProblemsError
 from attnsim.hwconfigs import HardwareConfigError
 from attnsim.reports import ops_table, summary_table, write_trace
 from attnsim.sim import FAMILIES, LoweringError
@@ -18,7 +19,7 @@ from attnsim.workloads import WorkloadError
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, WorkloadError, LoweringError)
 
 
-class SimulateInputError(ValueError):
+class SimulateInputError(ProblemsError):
     """A command-line argument that cannot be used (missing file, bad size)."""
 
 
@@ -53,8 +54,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--top", type=int, default=None, metavar="N", help="show only the N costliest ops"
     )
     p.set_defaults(func=run)
-    global ERRORS
-    ERRORS = (*ERRORS, SimulateInputError)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,13 +10,14 @@ family is one module plus one :func:`register_family` call; duplicates are refus
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import OpTasks
 from attnsim.workloads.ops import Op
+
+from attnsim.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,12 @@ class LoweringFamily:
     description: str = ""
 
 
-FAMILIES: dict[str, LoweringFamily] = {}
+FAMILIES: Registry[LoweringFamily] = Registry("kernel family", LoweringError)
 
 
 def register_family(family: LoweringFamily) -> LoweringFamily:
     """Add ``family`` to :data:`FAMILIES`; a second family of the same name is an error."""
-    if family.name in FAMILIES:
-        raise ValueError(f"lowering family {family.name!r} is already registered")
-    FAMILIES[family.name] = family
-    return family
+    return FAMILIES.register(family.name, family)
 
 
 def choose_family(op: Op, view: TargetView, requested: str | None = None) -> LoweringFamily:
@@ -80,13 +78,7 @@ def choose_family(op: Op, view: TargetView, requested: str | None = None) -> Low
     kernel), then the first generic family that does.
     """
     if requested is not None:
-        if requested not in FAMILIES:
-            near = difflib.get_close_matches(requested, list(FAMILIES), n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise LoweringError(
-                f"unknown kernel family {requested!r}{hint}; known: {', '.join(sorted(FAMILIES))}"
-            )
-        family = FAMILIES[requested]
+        family = FAMILIES.lookup(requested)
         if not family.generic and requested not in view.hw.kernel_families:
             raise LoweringError(
                 f"{view.hw.name} does not run kernel family {requested!r}; it runs: "

@@ -15,6 +15,8 @@ from functools import cached_property
 
 from attnsim.hwconfigs.model import Engine, Hardware, MemoryLevel
 
+from attnsim.errors import ProblemsError
+
 #: Calibration constants lowering reads (name -> meaning); a target may omit any.
 CALIBRATION_CONSTANTS: dict[str, str] = {
     "launch_overhead": "seconds from one kernel's end to the next kernel's first tile (default 0)",
@@ -37,12 +39,8 @@ _FALLBACK_PRECISION: dict[str, tuple[str, ...]] = {
 }
 
 
-class LoweringError(ValueError):
+class LoweringError(ProblemsError):
     """The target cannot run the op as asked (no engine for it, tile does not fit, ...)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.problems = [message]
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def test_trace_decode(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["trace", "llama3-9b", "-o", "x.json"], "model 'llama3-9b' is unknown (did you mean 'llama3-8b'?)"),
+        (["trace", "llama3-9b", "-o", "x.json"], "unknown zoo model 'llama3-9b' (did you mean 'llama3-8b'?)"),
         (["trace", "llama3-8b", "--batch", "zero", "-o", "x.json"], "batch 'zero' is invalid"),
         (["trace", "vit-b16", "--image-size", "100", "-o", "x.json"], "not a multiple of the patch size 16"),
         (["trace", "vit-b16", "--phase", "decode", "--kv-len", "4", "-o", "x.json"], "phase 'decode' is not supported"),

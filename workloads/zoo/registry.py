@@ -8,7 +8,6 @@ costs no weight memory; :func:`build_workload` then traces it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +17,8 @@ from attnsim.workloads.errors import WorkloadError
 from attnsim.workloads.tracing import build_fake, trace_model
 from attnsim.workloads.workload import Workload
 from torch import nn
+
+from attnsim.registry import Registry
 
 __all__ = [
     "DTYPES",
@@ -100,16 +101,13 @@ class ModelEntry:
     text: bool = True
 
 
-MODELS: dict[str, ModelEntry] = {}
+MODELS: Registry[ModelEntry] = Registry("zoo model", WorkloadError)
 _PARAMS: dict[str, int] = {}
 
 
 def register_model(entry: ModelEntry) -> ModelEntry:
     """Add a model to the zoo; a duplicate name is refused."""
-    if entry.name in MODELS:
-        raise ValueError(f"zoo model {entry.name!r} is already registered")
-    MODELS[entry.name] = entry
-    return entry
+    return MODELS.register(entry.name, entry)
 
 
 def list_models() -> list[ModelEntry]:
@@ -119,14 +117,7 @@ def list_models() -> list[ModelEntry]:
 
 def get_model(name: str) -> ModelEntry:
     """The zoo entry ``name``; :class:`WorkloadError` naming the close matches otherwise."""
-    try:
-        return MODELS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(MODELS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise WorkloadError(
-            f"zoo: model {name!r} is unknown{hint}; expected one of {', '.join(sorted(MODELS))}"
-        ) from None
+    return MODELS.lookup(name, where="zoo")
 
 
 def _check(entry: ModelEntry, req: TraceRequest) -> None:
