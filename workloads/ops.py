@@ -139,7 +139,7 @@ def op_from_dict(d: Mapping[str, Any], where: str = "op") -> Op:
     if not isinstance(d, Mapping):
         raise WorkloadError([f"{where}: got {type(d).__name__}; expected an object"])
     cls = OP_KINDS.lookup(d.get("kind"), where=f"{where}.kind")  # type: ignore[arg-type]
-    if cls is AttentionOp:
+    if any(f.name == "spec" for f in dataclasses.fields(cls)):  # ops nesting an AttentionSpec
         problems: list[str] = []
         kwargs: dict[str, Any] = {}
         try:
@@ -241,7 +241,9 @@ class AttentionOp(Op):
 
     FLOPs ``2*B*Hq*live_pairs*(d_qk + d_v)`` (the two GEMMs on live pairs; ``4*B*H*Sq*Sk*D``
     for a full mask). Bytes: Q read once (``B*Hq*q_len*d_qk``), K and V read once for the
-    ``kv_heads`` only (``B*Hkv*kv_len*(d_qk+d_v)``), O written once (``B*Hq*q_len*d_v``).
+    ``kv_heads`` only and for the keys some query attends (``B*Hkv*live_keys*(d_qk+d_v)``:
+    a decode step with a sliding window reads the window, not the whole cache), O written
+    once (``B*Hq*q_len*d_v``).
     Softmax work (exp, max, sum: about 5 ops per live pair and head) is reported by
     :meth:`softmax_flops`, separately, because it runs on a different engine.
     """
@@ -266,7 +268,7 @@ class AttentionOp(Op):
     def io_bytes(self) -> OpBytes:
         s = self.spec
         q = s.batch * s.q_heads * s.q_len * s.head_dim_qk
-        kv = s.batch * s.kv_heads * s.kv_len * (s.head_dim_qk + s.head_dim_v)
+        kv = s.batch * s.kv_heads * s.live_keys * (s.head_dim_qk + s.head_dim_v)
         o = s.batch * s.q_heads * s.q_len * s.head_dim_v
         return OpBytes(nbytes(self.dtype, q + kv), nbytes(self.dtype, o), 0.0)
 
