@@ -12,6 +12,8 @@ from attnsim.sim.lowering import (  # noqa: F401  (imported to register the fami
     linear_attention,
     memory_bound,
 )
+from attnsim.sim.lowering import variants_attention  # noqa: F401  (variant attention families)
+from attnsim.sim.lowering import variants_mixers  # noqa: F401  (token mixers, mask setup)
 from attnsim.sim.lowering.registry import (
     FAMILIES,
     LoweringFamily,

@@ -1,0 +1,243 @@
+"""Lowering of the attention variants that are several kernels (projections, two passes,
+recovery): each is composed from the families that already exist — the target's best
+fused-attention family for the attention part, the GEMM family for projections and the
+streaming kernel for elementwise steps — so a variant is simulated with the same rules
+as dense attention, and its prediction moves when those rules do.
+
+* ``low-rank-projected`` — Linformer: the ``E K``/``F V`` projections as one GEMM per
+  distinct projection matrix (a shared matrix is the GEMM's ``A`` operand for every
+  (sequence, head): read once), then fused attention over ``proj`` keys.
+* ``cs-recovery`` — CSAT: one GEMM measures Q, K and V with the shared ``Phi``; fused
+  attention over the ``m x m`` compressed pairs; then ``iters`` ISTA iterations, each
+  two GEMMs (``Phi x``, ``Phi^T r``) and one streaming kernel (residual, step, shrink).
+* ``moh-gathered`` — Mixture-of-Head: each head's routed tokens are gathered into
+  ``ceil(q*k/H)`` consecutive rows (the gather fused into the Q load by index, as
+  grouped MoE kernels do) and run by the fused family with a
+  :class:`~workloads.masks_sparse.RowSubsetMask`.
+* ``differential-two-pass`` — (grouped) differential attention: a fused pass over the
+  signal heads, a fused pass over the noise heads whose value rows are the V of the
+  ``q_heads / noise_heads`` signal heads sharing each noise map (one score map, a wide
+  V), and a streaming combine ``o1 - lambda o2``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from attnsim.sim.lowering.common import streaming_kernel
+from attnsim.sim.lowering.registry import (
+    LoweringFamily,
+    LoweringOptions,
+    choose_family,
+    register_family,
+)
+from attnsim.sim.lowering.target import LoweringError, TargetView
+from attnsim.sim.tasks import Kernel, OpTasks
+from attnsim.workloads.dtypes import nbytes
+from attnsim.workloads.masks import CausalMask
+from attnsim.workloads.masks_sparse import RowSubsetMask
+from attnsim.workloads.ops import AttentionOp, GemmOp, Op
+from attnsim.workloads.ops_variants import (
+    CompressedSensingAttentionOp,
+    DifferentialAttentionOp,
+    LowRankAttentionOp,
+    MixtureOfHeadsAttentionOp,
+)
+from attnsim.workloads.spec import AttentionSpec
+
+__all__ = ["attention_kernels", "gemm_kernels_for", "sub_op_kernels"]
+
+
+def sub_op_kernels(
+    op: Op, view: TargetView, options: LoweringOptions
+) -> tuple[tuple[Kernel, ...], str]:
+    """Kernels of a sub-op by the family the target would pick for it, and its name."""
+    family = choose_family(op, view)
+    tasks = family.lower(op, view, options)
+    return tasks.kernels, tasks.family
+
+
+def attention_kernels(
+    name: str, dtype: str, spec: AttentionSpec, view: TargetView, options: LoweringOptions
+) -> tuple[tuple[Kernel, ...], str]:
+    """Fused-attention kernels of ``spec`` by the target's best attention family."""
+    return sub_op_kernels(AttentionOp(name=name, dtype=dtype, spec=spec), view, options)
+
+
+def gemm_kernels_for(op: GemmOp, view: TargetView) -> tuple[Kernel, ...]:
+    """Kernels of one GEMM by the target's GEMM family."""
+    return sub_op_kernels(op, view, LoweringOptions())[0]
+
+
+def _expect(op: Op, cls: type, family: str) -> None:
+    if not isinstance(op, cls):
+        raise LoweringError(f"{family} lowers {cls.kind} ops, not {op.kind}")  # type: ignore[attr-defined]
+
+
+def lower_low_rank(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+    """Lower a :class:`LowRankAttentionOp` (see module docstring)."""
+    _expect(op, LowRankAttentionOp, "low-rank-projected")
+    assert isinstance(op, LowRankAttentionOp)
+    bh = op.batch * op.heads
+    gemms: list[GemmOp] = []
+    if op.share == "layer":  # one E for K and V of every head: one GEMM
+        gemms.append(
+            GemmOp(
+                name=f"{op.name} E[K|V]",
+                dtype=op.dtype,
+                m=op.proj,
+                n=bh * (op.head_dim + op.head_dim_v),
+                k=op.kv_len,
+                weight_operand="a",
+            )
+        )
+    elif op.share == "kv":
+        for label, width in (("E K", op.head_dim), ("F V", op.head_dim_v)):
+            gemms.append(
+                GemmOp(
+                    name=f"{op.name} {label}",
+                    dtype=op.dtype,
+                    m=op.proj,
+                    n=bh * width,
+                    k=op.kv_len,
+                    weight_operand="a",
+                )
+            )
+    else:  # per-head E_h, F_h: a batch of heads, each matrix read once
+        for label, width in (("E K", op.head_dim), ("F V", op.head_dim_v)):
+            gemms.append(
+                GemmOp(
+                    name=f"{op.name} {label}",
+                    dtype=op.dtype,
+                    m=op.proj,
+                    n=op.batch * width,
+                    k=op.kv_len,
+                    batch=op.heads,
+                )
+            )
+    kernels: list[Kernel] = []
+    for g in gemms:
+        kernels += gemm_kernels_for(g, view)
+    attn, fam = attention_kernels(f"{op.name} attention", op.dtype, op.attention_spec(), view, options)
+    kernels += attn
+    notes: dict[str, str | int | float] = {
+        "projection_gemms": len(gemms),
+        "attention_family": fam,
+        "proj": op.proj,
+    }
+    return OpTasks(family="low-rank-projected", kernels=tuple(kernels), notes=notes)
+
+
+def lower_cs_attention(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+    """Lower a :class:`CompressedSensingAttentionOp` (see module docstring)."""
+    _expect(op, CompressedSensingAttentionOp, "cs-recovery")
+    assert isinstance(op, CompressedSensingAttentionOp)
+    bhd = op.batch * op.heads * op.head_dim
+    m, n = op.measurements, op.seq
+    kernels: list[Kernel] = list(
+        gemm_kernels_for(
+            GemmOp(
+                name=f"{op.name} measure QKV", dtype=op.dtype, m=m, n=3 * bhd, k=n, weight_operand="a"
+            ),
+            view,
+        )
+    )
+    attn, fam = attention_kernels(f"{op.name} attention", op.dtype, op.attention_spec(), view, options)
+    kernels += attn
+    forward = gemm_kernels_for(
+        GemmOp(name=f"{op.name} Phi x", dtype=op.dtype, m=m, n=bhd, k=n, weight_operand="a"), view
+    )
+    adjoint = gemm_kernels_for(
+        GemmOp(name=f"{op.name} Phi^T r", dtype=op.dtype, m=n, n=bhd, k=m, weight_operand="a"),
+        view,
+    )
+    elem = nbytes(op.dtype, 1)
+    shrink = streaming_kernel(
+        f"{op.name} ISTA shrink",
+        view,
+        read_bytes=2.0 * n * bhd * elem,  # x and the back-projected residual
+        write_bytes=1.0 * n * bhd * elem,
+        vector_ops=4.0 * n * bhd,
+        flops=4.0 * n * bhd,
+    )
+    for _ in range(op.iters):
+        kernels += forward
+        kernels += adjoint
+        kernels.append(shrink)
+    notes: dict[str, str | int | float] = {
+        "measurements": m,
+        "ista_iterations": op.iters,
+        "attention_family": fam,
+    }
+    return OpTasks(family="cs-recovery", kernels=tuple(kernels), notes=notes)
+
+
+def lower_moh(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+    """Lower a :class:`MixtureOfHeadsAttentionOp` (see module docstring)."""
+    _expect(op, MixtureOfHeadsAttentionOp, "moh-gathered")
+    assert isinstance(op, MixtureOfHeadsAttentionOp)
+    s = op.spec
+    rows = op.rows_per_head
+    spec = dataclasses.replace(
+        s,
+        q_len=rows,
+        mask=RowSubsetMask(total_rows=s.q_len, causal=isinstance(s.mask, CausalMask)),
+    )
+    attn, fam = attention_kernels(f"{op.name} routed heads", op.dtype, spec, view, options)
+    notes: dict[str, str | int | float] = {
+        "rows_per_head": rows,
+        "active_heads": op.active_heads,
+        "attention_family": fam,
+    }
+    return OpTasks(family="moh-gathered", kernels=attn, notes=notes)
+
+
+def lower_differential(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+    """Lower a :class:`DifferentialAttentionOp` (see module docstring)."""
+    _expect(op, DifferentialAttentionOp, "differential-two-pass")
+    assert isinstance(op, DifferentialAttentionOp)
+    s = op.spec
+    group = s.q_heads // op.noise_heads
+    signal, fam = attention_kernels(f"{op.name} signal", op.dtype, s, view, options)
+    noise_spec = dataclasses.replace(
+        s,
+        q_heads=op.noise_heads,
+        kv_heads=op.noise_heads,
+        head_dim_v=s.head_dim_v * group,
+    )
+    noise, _ = attention_kernels(f"{op.name} noise", op.dtype, noise_spec, view, options)
+    elem = nbytes(op.dtype, 1)
+    out = s.batch * s.q_heads * s.q_len * s.head_dim_v
+    combine = streaming_kernel(
+        f"{op.name} o1 - lambda o2",
+        view,
+        read_bytes=2.0 * out * elem,
+        write_bytes=out * elem,
+        vector_ops=2.0 * out,
+        flops=2.0 * out,
+    )
+    notes: dict[str, str | int | float] = {
+        "noise_heads": op.noise_heads,
+        "signal_heads_per_noise_head": group,
+        "attention_family": fam,
+    }
+    return OpTasks(
+        family="differential-two-pass", kernels=(*signal, *noise, combine), notes=notes
+    )
+
+
+for _name, _kind, _fn, _desc in (
+    ("low-rank-projected", "low_rank_attention", lower_low_rank,
+     "Linformer: shared projection GEMMs, then fused attention over the projected keys"),
+    ("cs-recovery", "cs_attention", lower_cs_attention,
+     "CSAT: measurement GEMM, compressed fused attention, ISTA recovery (2 GEMMs + shrink per step)"),
+    ("moh-gathered", "mixture_of_heads", lower_moh,
+     "Mixture-of-Head: routed tokens gathered per head, fused attention on the compact rows"),
+    ("differential-two-pass", "differential_attention", lower_differential,
+     "differential attention: signal pass, grouped noise pass (wide V), combine"),
+):  # fmt: skip
+    register_family(
+        LoweringFamily(
+            name=_name, op_kinds=frozenset({_kind}), lower=_fn, generic=True, description=_desc
+        )
+    )
