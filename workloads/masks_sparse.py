@@ -131,9 +131,7 @@ class BlockLayoutMask(MaskPattern):
         ax, ux = xx // B, xx % B
         kc, rc = cc // B, cc % B
         out = np.minimum(ax, kc) * _tri(B)
-        partial = np.where(
-            ax < kc, _tri(ux), np.where(ax == kc, _sum_min(ux, rc), _sum_min(B, rc))
-        )
+        partial = np.where(ax < kc, _tri(ux), np.where(ax == kc, _sum_min(ux, rc), _sum_min(B, rc)))
         return out + partial
 
     def _cumulative(self, r: IntArray, c: IntArray, q_len: int, kv_len: int) -> IntArray:
@@ -440,4 +438,3 @@ class RowSubsetMask(MaskPattern):
     def _dense(self, q_len: int, kv_len: int) -> np.ndarray:
         keys = self.row_keys(q_len, kv_len)
         return np.arange(kv_len)[None, :] < keys[:, None]
-

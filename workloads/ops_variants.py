@@ -391,7 +391,9 @@ class HaarWaveletMixerOp(Op):
     def io_bytes(self) -> OpBytes:
         x = self.batch * self.seq * self.dim
         return OpBytes(
-            nbytes(self.dtype, x), nbytes(self.dtype, x), nbytes(self.dtype, 4 * self.levels * self.dim)
+            nbytes(self.dtype, x),
+            nbytes(self.dtype, x),
+            nbytes(self.dtype, 4 * self.levels * self.dim),
         )
 
 
@@ -528,4 +530,3 @@ class MaskSetupOp(Op):
 
     def io_bytes(self) -> OpBytes:
         return OpBytes(0.0, float(self.index_bytes), 0.0)
-

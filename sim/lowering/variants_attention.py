@@ -118,7 +118,9 @@ def lower_low_rank(op: Op, view: TargetView, options: LoweringOptions) -> OpTask
     kernels: list[Kernel] = []
     for g in gemms:
         kernels += gemm_kernels_for(g, view)
-    attn, fam = attention_kernels(f"{op.name} attention", op.dtype, op.attention_spec(), view, options)
+    attn, fam = attention_kernels(
+        f"{op.name} attention", op.dtype, op.attention_spec(), view, options
+    )
     kernels += attn
     notes: dict[str, str | int | float] = {
         "projection_gemms": len(gemms),
@@ -137,12 +139,19 @@ def lower_cs_attention(op: Op, view: TargetView, options: LoweringOptions) -> Op
     kernels: list[Kernel] = list(
         gemm_kernels_for(
             GemmOp(
-                name=f"{op.name} measure QKV", dtype=op.dtype, m=m, n=3 * bhd, k=n, weight_operand="a"
+                name=f"{op.name} measure QKV",
+                dtype=op.dtype,
+                m=m,
+                n=3 * bhd,
+                k=n,
+                weight_operand="a",
             ),
             view,
         )
     )
-    attn, fam = attention_kernels(f"{op.name} attention", op.dtype, op.attention_spec(), view, options)
+    attn, fam = attention_kernels(
+        f"{op.name} attention", op.dtype, op.attention_spec(), view, options
+    )
     kernels += attn
     forward = gemm_kernels_for(
         GemmOp(name=f"{op.name} Phi x", dtype=op.dtype, m=m, n=bhd, k=n, weight_operand="a"), view
@@ -221,9 +230,7 @@ def lower_differential(op: Op, view: TargetView, options: LoweringOptions) -> Op
         "signal_heads_per_noise_head": group,
         "attention_family": fam,
     }
-    return OpTasks(
-        family="differential-two-pass", kernels=(*signal, *noise, combine), notes=notes
-    )
+    return OpTasks(family="differential-two-pass", kernels=(*signal, *noise, combine), notes=notes)
 
 
 for _name, _kind, _fn, _desc in (

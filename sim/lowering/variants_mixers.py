@@ -111,7 +111,9 @@ def lower_spectral_dictionary(op: Op, view: TargetView, options: LoweringOptions
                 flops=fft / passes,
             )
         )
-    return OpTasks(family="spectral-dictionary", kernels=tuple(kernels), notes={"fft_passes": passes})
+    return OpTasks(
+        family="spectral-dictionary", kernels=tuple(kernels), notes={"fft_passes": passes}
+    )
 
 
 def haar_on_chip(op: HaarWaveletMixerOp, view: TargetView) -> bool:

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from attnsim.workloads import AttentionOp, FftOp, GemmOp, LinearAttentionOp, WorkloadError
+from attnsim.workloads import AttentionOp, FftOp, LinearAttentionOp, WorkloadError
 from attnsim.workloads.serialize import load_workload, save_workload
 from attnsim.workloads.synthetic import (
     block_sparse_attention,
