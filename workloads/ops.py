@@ -121,6 +121,10 @@ class Op:
         """Compulsory bytes of one instance (inputs read once, outputs written once, weights)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """A short description of the sizes, for tables (empty unless a kind gives one)."""
+        return ""
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict ``{"kind": ..., field: value}``; nested specs/masks become dicts."""
         out: dict[str, Any] = {"kind": self.kind}

@@ -108,6 +108,10 @@ class LowRankAttentionOp(Op):
             mask=FullMask(),
         )
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.batch} H{self.heads} q{self.q_len} kv{self.kv_len}->{self.proj} d{self.head_dim} share={self.share}"
+
     def flops(self) -> float:
         bh = self.batch * self.heads
         attn = 2.0 * bh * self.q_len * self.proj * (self.head_dim + self.head_dim_v)
@@ -180,6 +184,10 @@ class CompressedSensingAttentionOp(Op):
             mask=FullMask(),
         )
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.batch} H{self.heads} n{self.seq} m{self.measurements} d{self.head_dim} ista x{self.iters}"
+
     def flops(self) -> float:
         m, d = self.measurements, self.head_dim
         attn = 2.0 * m * m * 2 * d * self.batch * self.heads
@@ -237,6 +245,10 @@ class MixtureOfHeadsAttentionOp(Op):
         s = self.spec
         return -(-s.q_len * self.active_heads // s.q_heads)
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.spec.batch} {self.active_heads}/{self.spec.q_heads} heads q{self.spec.q_len} kv{self.spec.kv_len} d{self.spec.head_dim_qk} {self.spec.mask.kind}"
+
     def flops(self) -> float:
         s = self.spec
         return 2.0 * s.batch * self.active_heads * s.live_pairs * (s.head_dim_qk + s.head_dim_v)
@@ -279,6 +291,10 @@ class DifferentialAttentionOp(Op):
                 f"{self.spec.q_heads} signal heads; expected a divisor of q_heads"
             )
         return p
+
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.spec.batch} H{self.spec.q_heads} noise{self.noise_heads} q{self.spec.q_len} kv{self.spec.kv_len} d{self.spec.head_dim_qk} {self.spec.mask.kind}"
 
     def flops(self) -> float:
         s = self.spec
@@ -344,6 +360,10 @@ class SpectralDictionaryMixerOp(Op):
         tokens = self.batch * self.seq
         return tokens * self.atoms + 4.0 * tokens * self.active * self.dim
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.batch} L{self.seq} d{self.dim} atoms {self.active}/{self.atoms}"
+
     def flops(self) -> float:
         return self.fft_flops() + self.coefficient_flops() + self.synthesis_flops()
 
@@ -384,6 +404,10 @@ class HaarWaveletMixerOp(Op):
     def level_pairs(self) -> list[int]:
         """Output pairs of each analysis level, ``ceil(L / 2^j)``."""
         return [-(-self.seq // (1 << j)) for j in range(1, self.levels + 1)]
+
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.batch} L{self.seq} d{self.dim} {self.levels} levels"
 
     def flops(self) -> float:
         return 8.0 * self.dim * sum(self.level_pairs()) * self.batch
@@ -438,6 +462,10 @@ class GraphWaveletOp(Op):
         """The ``order`` SpMMs with their recurrence, every sequence."""
         return self.order * (2.0 * self.nnz * self.dim + 2.0 * self.nodes * self.dim) * self.batch
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.batch} N{self.nodes} d{self.dim} nnz{self.nnz} {self.scales} scales order {self.order}"
+
     def flops(self) -> float:
         combine = 2.0 * (self.order + 1) * self.nodes * self.dim * self.batch
         return self.spmm_flops() + combine
@@ -486,6 +514,10 @@ class GroupRationalOp(Op):
         """``2*m + 2*n + 2``."""
         return 2 * self.num_order + 2 * self.den_order + 2
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"{self.rows}x{self.cols} {self.groups} groups P{self.num_order}/Q{self.den_order}"
+
     def flops(self) -> float:
         return float(self.rows) * self.cols * self.ops_per_element
 
@@ -524,6 +556,10 @@ class MaskSetupOp(Op):
         if not isinstance(self.materialized, bool):
             p.append(f"MaskSetupOp.materialized: {self.materialized!r}; expected true or false")
         return p
+
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"{self.pairs} pairs{' materialised' if self.materialized else ''}"
 
     def flops(self) -> float:
         return float(self.pairs) * float(self.ops_per_pair)
