@@ -375,6 +375,29 @@ class VerticalSlashMask(MaskPattern):
         cross = cum_x[n_v].T
         return vert + sl - cross
 
+    def live_keys(self, q_len: int, kv_len: int) -> int:
+        """Verticals below ``kv_len`` united with the key interval of each slash."""
+        self.check_shape(q_len, kv_len)
+        off = kv_len - q_len
+        spans = sorted((max(0, off - s), kv_len - 1 - s) for s in self.slashes if s <= kv_len - 1)
+        total, end = 0, -1
+        merged: list[tuple[int, int]] = []
+        for lo, hi in spans:  # union of intervals, sorted by start
+            if lo > end:
+                merged.append((lo, hi))
+                total += hi - lo + 1
+                end = hi
+            elif hi > end:
+                merged[-1] = (merged[-1][0], hi)
+                total += hi - end
+                end = hi
+        starts = np.array([a for a, _ in merged], dtype=np.int64)
+        ends = np.array([b for _, b in merged], dtype=np.int64)
+        verts = np.array([v for v in self.verticals if v < kv_len], dtype=np.int64)
+        idx = np.searchsorted(starts, verts, side="right") - 1
+        covered = (idx >= 0) & (verts <= ends[np.clip(idx, 0, None)]) if merged else False
+        return int(total + verts.size - int(np.sum(covered)))
+
     def _dense(self, q_len: int, kv_len: int) -> np.ndarray:
         pos = kv_len - q_len + np.arange(q_len)[:, None]
         key = np.arange(kv_len)[None, :]

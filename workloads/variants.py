@@ -322,16 +322,17 @@ def _block_sparse(**kw: Any) -> Workload:
 
 def _shared_prefix(**kw: Any) -> Workload:
     _positive(kw, "batch", "seq", "heads", "head_dim", "continuations")
-    rest = kw["seq"] - kw["prefix"]
+    frac, n, c = kw["prefix_fraction"], kw["seq"], kw["continuations"]
+    _need(0 <= frac < 1, f"--prefix-fraction: {frac} is outside [0, 1); expected a fraction")
+    length = int((n - round(frac * n)) // c)
     _need(
-        0 <= kw["prefix"] < kw["seq"] and rest % kw["continuations"] == 0,
-        f"--prefix: {kw['prefix']} leaves {rest} tokens of --seq {kw['seq']} that do not split into "
-        f"{kw['continuations']} continuations; expected seq = prefix + N * length",
+        length >= 1,
+        f"--continuations: {c} do not fit the {n - round(frac * n)} tokens after the prefix; expected fewer",
     )
+    prefix = n - c * length  # the prefix takes the remainder so the total is --seq
     wl = shared_prefix_attention(
-        kw["batch"], kw["heads"], kw["prefix"], kw["continuations"], rest // kw["continuations"],
-        kw["head_dim"], dtype=kw["dtype"],
-    )  # fmt: skip
+        kw["batch"], kw["heads"], prefix, c, length, kw["head_dim"], dtype=kw["dtype"]
+    )
     return _workload("shared_prefix", [op for _, op in wl.flat()], wl.tokens or 0, kw)
 
 
@@ -606,7 +607,8 @@ _VARIANTS: tuple[Variant, ...] = (
              _P("seed", int, 0, "seed of the layout")), _block_sparse, dense_baseline, cpu_families=FUSED_CPU),
     Variant("shared-prefix", "one prompt shared by N continuations", "Juravsky et al. 2024 (Hydragen)",
             "attention + mask shared_prefix", FUSED_GPU,
-            (*COMMON, _P("prefix", int, 2048, "shared prompt tokens"), _P("continuations", int, 8, "continuations")),
+            (*COMMON, _P("prefix_fraction", float, 0.5, "share of --seq in the shared prompt"),
+             _P("continuations", int, 8, "continuations")),
             _shared_prefix, causal_baseline, "causal dense attention", FUSED_CPU, causal=True),
     Variant("lightning", "lightning / linear attention: intra-block softmax-free attention + inter-block state",
             "Qin et al. 2024, arXiv 2401.04658 (Lightning Attention-2)", "linear_attention",
