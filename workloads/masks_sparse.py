@@ -26,6 +26,7 @@ from .masks import IntArray, MaskPattern, _check_int, _i64, _outer, _raise, regi
 
 __all__ = [
     "BlockLayoutMask",
+    "CausalBlockMask",
     "BlockTopKMask",
     "ClusterMask",
     "PowerMask",
@@ -78,7 +79,7 @@ class BlockLayoutMask(MaskPattern):
             ]
         return []
 
-    def layout(self, kv_len: int) -> np.ndarray:
+    def block_layout(self, kv_len: int) -> np.ndarray:
         """The full live blocks (bool ``(nb, nb)``, read-only), memoised per ``kv_len``."""
         cache: dict[int, np.ndarray] = self.__dict__.setdefault("_layout_cache", {})
         if kv_len not in cache:
@@ -97,7 +98,7 @@ class BlockLayoutMask(MaskPattern):
         cache = self.__dict__.get("_tables_cache")
         if cache is None or cache[0] != kv_len:
             B = self.block_size
-            grid = self.layout(kv_len).astype(np.int64)
+            grid = self.block_layout(kv_len).astype(np.int64)
             nb = grid.shape[0]
             width = np.diff(np.minimum(np.arange(nb + 1, dtype=np.int64) * B, kv_len))
             pad = np.zeros((nb + 1, nb + 1), dtype=np.int64)
@@ -144,7 +145,7 @@ class BlockLayoutMask(MaskPattern):
 
     def _dense(self, q_len: int, kv_len: int) -> np.ndarray:
         B = self.block_size
-        grid = self.layout(kv_len)
+        grid = self.block_layout(kv_len)
         pos = kv_len - q_len + np.arange(q_len)
         key = np.arange(kv_len)
         live = grid[pos[:, None] // B, key[None, :] // B]
@@ -157,7 +158,7 @@ class BlockLayoutMask(MaskPattern):
         """Keys of the key blocks that the query blocks in range attend (diagonal included)."""
         self.check_shape(q_len, kv_len)
         B = self.block_size
-        grid = self.layout(kv_len)
+        grid = self.block_layout(kv_len)
         nb = grid.shape[0]
         first = (kv_len - q_len) // B
         cols = grid[first:].any(axis=0)
@@ -168,7 +169,7 @@ class BlockLayoutMask(MaskPattern):
 
     def live_blocks(self, kv_len: int) -> int:
         """Live position blocks (full ones plus, when causal, the diagonal)."""
-        n = int(self.layout(kv_len).sum())
+        n = int(self.block_layout(kv_len).sum())
         return n + (-(-kv_len // self.block_size) if self.causal else 0)
 
 
@@ -292,6 +293,59 @@ class ClusterMask(BlockLayoutMask):
 
     def _layout(self, nb: int) -> np.ndarray:
         return np.zeros((nb, nb), dtype=bool) if self.causal else np.eye(nb, dtype=bool)
+
+
+@register_mask
+@dataclass(frozen=True)
+class CausalBlockMask(BlockLayoutMask):
+    """Any causal block pattern: the full key blocks of ``layout`` (strictly below the
+    diagonal) plus every diagonal block token-causally.
+
+    The exact form of a causal sparse mask built block by block (a FlexAttention
+    ``mask_mod`` of a PowerAttention- or top-k-like pattern, an SDPA boolean mask), which
+    :class:`~workloads.masks.BlockSparseMask` can only bound (its diagonal blocks would be
+    full). ``layout`` has ``ceil(kv_len / block)`` rows of as many entries.
+    """
+
+    block: int
+    layout: tuple[tuple[bool, ...], ...]
+    kind: ClassVar[str] = "causal_block"
+    causal: ClassVar[bool] = True  # type: ignore[misc]
+
+    def __post_init__(self) -> None:
+        name = "CausalBlockMask"
+        problems = _check_int(name, "block", self.block, 1)
+        lay = self.layout
+        if isinstance(lay, list):
+            lay = tuple(tuple(r) for r in lay)
+            object.__setattr__(self, "layout", lay)
+        if not isinstance(lay, tuple) or not lay or not all(isinstance(r, tuple) for r in lay):
+            problems.append(f"{name}.layout: not a non-empty list of rows; expected a 2-D list")
+        elif any(len(r) != len(lay) for r in lay):
+            problems.append(f"{name}.layout: not square; expected {len(lay)} entries per row")
+        elif np.triu(np.array(lay, dtype=bool)).any():
+            problems.append(
+                f"{name}.layout: has blocks on or above the diagonal; expected only key blocks "
+                f"before the query block (the diagonal is causal by definition)"
+            )
+        _raise(problems)
+
+    @property
+    def block_size(self) -> int:
+        return self.block
+
+    def _shape_problems(self, q_len: int, kv_len: int) -> list[str]:
+        problems = super()._shape_problems(q_len, kv_len)
+        nb = -(-kv_len // self.block)
+        if len(self.layout) != nb:
+            problems.append(
+                f"layout has {len(self.layout)} block rows; expected {nb} for kv_len={kv_len} "
+                f"with blocks of {self.block}"
+            )
+        return problems
+
+    def _layout(self, nb: int) -> np.ndarray:
+        return np.array(self.layout, dtype=bool)
 
 
 @register_mask

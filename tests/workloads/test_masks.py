@@ -153,6 +153,7 @@ def test_every_registered_kind_is_covered() -> None:
         "cluster",
         "vertical_slash",
         "row_subset",
+        "causal_block",
     }
 
 

@@ -170,8 +170,8 @@ def test_wrong_types_and_missing_fields_all_reported(saved: Path, tmp_path: Path
         f"{p}: blocks[1].count: 0 is too small; expected an integer >= 1",
         f"{p}: blocks[1].ops[0].spec.q_len: got a string '12'; expected an integer",
         f"{p}: blocks[1].ops[1].spec.mask.kind: unknown mask kind None; expected one of "
-        "block_sparse, block_topk, causal, cluster, full, neighborhood, power, row_subset, "
-        "shared_prefix, sliding_window, vertical_slash",
+        "block_sparse, block_topk, causal, causal_block, cluster, full, neighborhood, power, "
+        "row_subset, shared_prefix, sliding_window, vertical_slash",
     ]
     assert isinstance(info.value, ValueError)
 

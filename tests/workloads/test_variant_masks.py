@@ -11,6 +11,7 @@ from attnsim.workloads import WorkloadError, mask_from_dict
 from attnsim.workloads.masks import SlidingWindowMask
 from attnsim.workloads.masks_sparse import (
     BlockTopKMask,
+    CausalBlockMask,
     ClusterMask,
     PowerMask,
     RowSubsetMask,
@@ -31,7 +32,7 @@ def variant_masks(draw: st.DrawFn):
     """A random variant mask and a (q_len, kv_len) it applies to."""
     k = draw(small)
     q = draw(st.integers(1, k))
-    kind = draw(st.sampled_from(["power", "topk", "cluster", "vs", "rows"]))
+    kind = draw(st.sampled_from(["power", "topk", "cluster", "vs", "rows", "causal_block"]))
     if kind == "power":
         m = PowerMask(draw(tiles), draw(st.integers(0, 2)), draw(st.integers(0, 2)))
     elif kind == "topk":
@@ -45,6 +46,11 @@ def variant_masks(draw: st.DrawFn):
         verts = draw(st.sets(st.integers(0, 20), max_size=5))
         slashes = draw(st.sets(st.integers(0, 20), max_size=5))
         m = VerticalSlashMask(tuple(verts), tuple(slashes))
+    elif kind == "causal_block":
+        block = draw(tiles)
+        nb = -(-k // block)
+        lay = tuple(tuple(draw(st.booleans()) and b < a for b in range(nb)) for a in range(nb))
+        m = CausalBlockMask(block, lay)
     else:
         total = draw(st.integers(1, k))
         q = draw(st.integers(1, total))
@@ -124,8 +130,8 @@ def test_block_topk_is_deterministic_from_its_seed() -> None:
     a = BlockTopKMask(block=16, k=3, seed=1)
     b = BlockTopKMask(block=16, k=3, seed=1)
     c = BlockTopKMask(block=16, k=3, seed=2)
-    assert np.array_equal(a.layout(1024), b.layout(1024))
-    assert not np.array_equal(a.layout(1024), c.layout(1024))
+    assert np.array_equal(a.block_layout(1024), b.block_layout(1024))
+    assert not np.array_equal(a.block_layout(1024), c.block_layout(1024))
 
 
 def test_decode_with_a_window_reads_only_the_window() -> None:
@@ -164,6 +170,7 @@ def test_masks_answer_128k_without_the_dense_matrix() -> None:
         ClusterMask(cluster=64, causal=False),
         VerticalSlashMask((0, 5), (0, 1, 9)),
         RowSubsetMask(total_rows=100, causal=True),
+        CausalBlockMask(2, ((False, False), (True, False))),
     ],
 )
 def test_round_trip(mask) -> None:
@@ -179,6 +186,8 @@ def test_round_trip(mask) -> None:
         (lambda: VerticalSlashMask((1, 1), ()), r"VerticalSlashMask.verticals: has duplicates"),
         (lambda: VerticalSlashMask((-1,), ()), r"VerticalSlashMask.verticals\[0\]: -1 is too small"),
         (lambda: RowSubsetMask(total_rows=0), r"RowSubsetMask.total_rows: 0 is too small"),
+        (lambda: CausalBlockMask(2, ((True, False), (True, False))), r"CausalBlockMask.layout: has blocks on or above the diagonal"),
+        (lambda: CausalBlockMask(2, ((False,),)).live_pairs(8, 8), r"layout has 1 block rows; expected 4"),
         (lambda: PowerMask().live_pairs(10, 5), r"PowerMask: q_len=10 exceeds kv_len=5; expected q_len <= kv_len"),
         (lambda: RowSubsetMask(8).live_pairs(9, 8), r"expected q_len <= total_rows <= kv_len"),
         (lambda: mask_from_dict({"kind": "power", "block": 8, "blok": 2}), r"mask.blok: unknown field \(did you mean 'block'\?\)"),
