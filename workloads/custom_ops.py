@@ -35,6 +35,7 @@ query (fewer near the start).  Stride is 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -47,6 +48,7 @@ __all__ = [
     "LightningAttention",
     "MaskedAttention",
     "MixtureOfHeadsAttention",
+    "SpectralDictionaryMixer",
     "NeighborhoodAttention2D",
     "TernaryLinear",
     "group_rational",
@@ -54,6 +56,7 @@ __all__ = [
     "lightning_attention",
     "masked_attention",
     "mixture_of_heads_attention",
+    "spectral_dictionary_mixer",
     "neighborhood_attention_2d",
     "neighborhood_index_1d",
     "neighborhood_mask_2d",
@@ -362,7 +365,8 @@ class TernaryLinear(nn.Module):
 # * attnsim::masked_attention -> AttentionOp with the mask given as JSON (any MASKS kind);
 # * attnsim::mixture_of_heads_attention -> MixtureOfHeadsAttentionOp;
 # * attnsim::group_rational -> GroupRationalOp;
-# * attnsim::haar_wavelet_mixer -> HaarWaveletMixerOp.
+# * attnsim::haar_wavelet_mixer -> HaarWaveletMixerOp;
+# * attnsim::spectral_dictionary_mixer -> SpectralDictionaryMixerOp.
 
 
 def _mask_of(mask_json: str):  # type: ignore[no-untyped-def]
@@ -565,3 +569,51 @@ class HaarWaveletMixer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return haar_wavelet_mixer(x, self.coeffs, self.levels)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::spectral_dictionary_mixer", mutates_args=())
+def spectral_dictionary_mixer(
+    x: Tensor, coef: Tensor, amp: Tensor, freq: Tensor, phase: Tensor, active: int
+) -> Tensor:
+    """SDict token mixer over ``x`` ``(B, L, d)`` (see ``SpectralDictionaryMixerOp``).
+
+    ``coef``: ``(d, K)`` token -> atom coefficients; ``amp``, ``freq``, ``phase``:
+    ``(K, d)`` atoms. Each token keeps its top-``active`` coefficients and synthesises
+    ``s_t = sum_k c_tk * amp_k * cos(2 pi freq_k t / L + phase_k)``; the output is the
+    circular convolution of ``x`` with ``s`` along the tokens, by FFT.
+    """
+    b, length, d = x.shape
+    c = x @ coef.to(x.dtype)  # (B, L, K)
+    top = c.topk(active, dim=-1)
+    t = torch.arange(length, dtype=x.dtype, device=x.device)[:, None, None]  # (L, 1, 1)
+    atoms = amp.to(x.dtype) * torch.cos(
+        2 * math.pi * freq.to(x.dtype) * t / length + phase.to(x.dtype)
+    )  # (L, K, d)
+    picked = atoms[
+        torch.arange(length, device=x.device)[None, :, None], top.indices
+    ]  # (B, L, s, d)
+    s = (top.values[..., None] * picked).sum(dim=2)
+    mixed = torch.fft.irfft(torch.fft.rfft(x, dim=1) * torch.fft.rfft(s, dim=1), n=length, dim=1)
+    return mixed.to(x.dtype)
+
+
+@spectral_dictionary_mixer.register_fake
+def _sdict_fake(x, coef, amp, freq, phase, active):  # type: ignore[no-untyped-def]
+    return torch.empty_like(x)
+
+
+class SpectralDictionaryMixer(nn.Module):
+    """SDict token mixer with ``atoms`` learnable frequency atoms, ``active`` per token."""
+
+    def __init__(self, dim: int, atoms: int, active: int) -> None:
+        super().__init__()
+        if not 1 <= active <= atoms:
+            raise ValueError(f"need 1 <= active <= atoms, got active={active}, atoms={atoms}")
+        self.active = active
+        self.coef = nn.Parameter(torch.zeros(dim, atoms))
+        self.amp = nn.Parameter(torch.ones(atoms, dim))
+        self.freq = nn.Parameter(torch.zeros(atoms, dim))
+        self.phase = nn.Parameter(torch.zeros(atoms, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return spectral_dictionary_mixer(x, self.coef, self.amp, self.freq, self.phase, self.active)

@@ -319,16 +319,19 @@ class SpectralDictionaryMixerOp(Op):
     """SDict-VLM's spectral dictionary token mixer (Kiruluta & Burity 2025, arXiv 2506.18943).
 
     Every token is a sparse combination of ``atoms`` learnable frequency atoms (amplitude,
-    frequency and phase per channel). Per sequence of ``L = seq`` tokens and ``d = dim``
-    channels: a real FFT along the tokens and its inverse per channel (``2 * 2.5*L*log2 L``
-    per channel, the global mixing, O(L log L)); the coefficients of each token on the
-    atoms (``2*L*d*K``, a linear layer ``d x K``); the top-``active`` selection (``L*K``
-    compares); and the synthesis ``sum_{k in top} c_k * a_k cos(2 pi f_k t + phi_k)``
-    (``4*L*active*d``: the cosine, amplitude, multiply and add). Weights: the dictionary
-    (``3*K*d``) and the coefficient layer (``d*K``).
+    frequency and phase per channel), and the sequence is mixed globally in O(L log L).
+    Our reading of the mechanism, stated because the paper gives no operator-level
+    algorithm: per sequence of ``L = seq`` tokens and ``d = dim`` channels,
 
-    Assumption: the paper gives the mechanism and its O(L log L) cost; the split into
-    these four stages and their per-element counts are ours.
+    * coefficients of each token on the atoms: a linear layer ``d x K`` (``2*L*d*K``);
+    * the top-``active`` coefficients per token (``L*K`` compares);
+    * synthesis ``s_t = sum_{k in top(t)} c_tk * a_k cos(2 pi f_k t / L + phi_k)``
+      (``4*L*active*d``: cosine, amplitude, multiply, add);
+    * global mixing: the circular convolution of x with s along the tokens by FFT,
+      ``irfft(rfft(x) * rfft(s))``: three real FFTs (``3 * 2.5*L*log2 L`` per channel)
+      and the complex product (``6*(L//2 + 1)`` per channel).
+
+    Weights: the dictionary (``3*K*d``) and the coefficient layer (``d*K``).
     """
 
     batch: int
@@ -347,9 +350,14 @@ class SpectralDictionaryMixerOp(Op):
             )
         return p
 
+    def describe(self) -> str:
+        """Short description of the sizes (for ``attnsim workload show``)."""
+        return f"B{self.batch} L{self.seq} d{self.dim} atoms {self.active}/{self.atoms}"
+
     def fft_flops(self) -> float:
-        """Forward and inverse real FFTs along the tokens, every channel and sequence."""
-        return 2 * _fft_flops(self.seq) * self.dim * self.batch
+        """Three real FFTs along the tokens and the complex product, every channel."""
+        per_channel = 3 * _fft_flops(self.seq) + 6.0 * (self.seq // 2 + 1)
+        return per_channel * self.dim * self.batch
 
     def coefficient_flops(self) -> float:
         """Token -> atom coefficients: a GEMM ``(B*L) x d`` by ``d x K``."""
@@ -359,10 +367,6 @@ class SpectralDictionaryMixerOp(Op):
         """Top-``active`` selection and the sparse synthesis."""
         tokens = self.batch * self.seq
         return tokens * self.atoms + 4.0 * tokens * self.active * self.dim
-
-    def describe(self) -> str:
-        """Short description of the sizes (for ``attnsim workload show``)."""
-        return f"B{self.batch} L{self.seq} d{self.dim} atoms {self.active}/{self.atoms}"
 
     def flops(self) -> float:
         return self.fft_flops() + self.coefficient_flops() + self.synthesis_flops()

@@ -4,10 +4,11 @@ graph wavelets, group-rational KAN activations, block-mask construction.
 All but the dictionary's coefficient GEMM are memory-bound: what decides their time is
 how many times the data crosses DRAM, so each family states its passes.
 
-* ``spectral-dictionary`` — rFFT along the tokens (passes as ``fft-stockham``: one per
-  scratchpad-sized radix group), the token->atom coefficient GEMM by the target's GEMM
-  family, one streaming kernel for the top-k selection and synthesis, and the inverse
-  FFT passes.
+* ``spectral-dictionary`` — the token->atom coefficient GEMM by the target's GEMM
+  family, one streaming kernel for the top-k selection and synthesis, then the FFT
+  convolution along the tokens: rFFTs of x and of the synthesis (passes as
+  ``fft-stockham``: one per scratchpad-sized radix group), the complex product, the
+  inverse FFT passes.
 * ``haar-wavelet`` — one tile takes a slice of channels over the whole sequence. When a
   slice of at least :data:`MIN_CHANNELS` channels of one sequence (input plus a work
   buffer) fits the scratchpad, every level runs on chip: one DRAM pass. Otherwise each
@@ -62,55 +63,62 @@ def lower_spectral_dictionary(op: Op, view: TargetView, options: LoweringOptions
     assert isinstance(op, SpectralDictionaryMixerOp)
     elem = nbytes(op.dtype, 1)
     x_bytes = op.batch * op.seq * op.dim * elem
-    spec_bytes = x_bytes * (op.seq // 2 + 1) / op.seq * 2  # complex half spectrum
+    spec_bytes = op.batch * (op.seq // 2 + 1) * op.dim * 2 * elem  # complex half spectrum
     passes = fft_passes(op.seq, 2 * elem, view.scratchpad.capacity_bytes)
-    fft = op.fft_flops() / 2
-    kernels: list[Kernel] = []
-    for p in range(passes):
-        kernels.append(
-            streaming_kernel(
-                f"{op.name} rfft pass {p + 1}/{passes}",
-                view,
-                read_bytes=x_bytes if p == 0 else spec_bytes,
-                write_bytes=spec_bytes,
-                vector_ops=fft / passes,
-                flops=fft / passes,
-            )
+    one_fft = 2.5 * op.seq * math.log2(op.seq) * op.dim * op.batch if op.seq > 1 else 0.0
+    kernels: list[Kernel] = list(
+        gemm_kernels_for(
+            GemmOp(
+                name=f"{op.name} coefficients",
+                dtype=op.dtype,
+                m=op.batch * op.seq,
+                n=op.atoms,
+                k=op.dim,
+                weight_operand="b",
+            ),
+            view,
         )
-    kernels += gemm_kernels_for(
-        GemmOp(
-            name=f"{op.name} coefficients",
-            dtype=op.dtype,
-            m=op.batch * op.seq,
-            n=op.atoms,
-            k=op.dim,
-            weight_operand="b",
-        ),
-        view,
     )
     coef_bytes = op.batch * op.seq * op.atoms * elem
     kernels.append(
         streaming_kernel(
             f"{op.name} top-{op.active} synthesis",
             view,
-            read_bytes=coef_bytes + spec_bytes + 3 * op.atoms * op.dim * elem,
-            write_bytes=spec_bytes,
+            read_bytes=coef_bytes + 3 * op.atoms * op.dim * elem,
+            write_bytes=x_bytes,
             vector_ops=op.synthesis_flops(),
             exp_ops=float(op.batch * op.seq * op.active * op.dim),  # the cosines, on the SFU
             flops=op.synthesis_flops(),
         )
     )
-    for p in range(passes):
-        kernels.append(
+
+    def fft(label: str, first_read: float, last_write: float) -> list[Kernel]:
+        return [
             streaming_kernel(
-                f"{op.name} irfft pass {p + 1}/{passes}",
+                f"{op.name} {label} pass {p + 1}/{passes}",
                 view,
-                read_bytes=spec_bytes,
-                write_bytes=x_bytes if p == passes - 1 else spec_bytes,
-                vector_ops=fft / passes,
-                flops=fft / passes,
+                read_bytes=first_read if p == 0 else spec_bytes,
+                write_bytes=last_write if p == passes - 1 else spec_bytes,
+                vector_ops=one_fft / passes,
+                flops=one_fft / passes,
             )
+            for p in range(passes)
+        ]
+
+    kernels += fft("rfft(x)", x_bytes, spec_bytes)
+    kernels += fft("rfft(s)", x_bytes, spec_bytes)
+    product = 6.0 * (op.seq // 2 + 1) * op.dim * op.batch
+    kernels.append(
+        streaming_kernel(
+            f"{op.name} spectral product",
+            view,
+            read_bytes=2 * spec_bytes,
+            write_bytes=spec_bytes,
+            vector_ops=product,
+            flops=product,
         )
+    )
+    kernels += fft("irfft", spec_bytes, x_bytes)
     return OpTasks(
         family="spectral-dictionary", kernels=tuple(kernels), notes={"fft_passes": passes}
     )

@@ -85,7 +85,8 @@ def test_grouped_differential_counts() -> None:
 
 def test_spectral_dictionary_counts() -> None:
     op = SpectralDictionaryMixerOp("sd", "bf16", B, N, dim=256, atoms=64, active=8)
-    fft = 2 * 2.5 * N * math.log2(N) * 256  # rFFT + irFFT per channel
+    # rfft(x), rfft(s), irfft and the complex product, per channel
+    fft = 3 * 2.5 * N * math.log2(N) * 256 + 6 * (N // 2 + 1) * 256
     coef = 2 * N * 256 * 64
     synth = N * 64 + 4 * N * 8 * 256
     assert op.flops() == pytest.approx(B * (fft + coef + synth))

@@ -279,3 +279,48 @@ def test_overrides_shrink_a_model():
     wl = build_workload("llama3-8b", seq=8, overrides={"num_hidden_layers": 3})
     assert [b.count for b in wl.blocks if b.name == "model.layers"] == [3]
     assert math.isclose(attention_flops(wl), 3 * 2 * 32 * causal_pairs(8) * 256, rel_tol=1e-12)
+
+
+# ----------------------------------------------------------------- variant models
+
+
+def test_fnet_base_mixes_with_one_fft_per_layer():
+    wl = traced("fnet-base", seq=512)
+    layer = next(b for b in wl.blocks if b.count == 12)
+    (fft,) = [op for op in layer.ops if op.kind == "fft"]
+    assert fft.lengths == (512, 768) and fft.batch == 1
+    assert fft.flops() == pytest.approx(5 * 512 * 768 * math.log2(512 * 768))
+    assert attention(wl) == []
+
+
+def test_linformer_base_projects_keys_with_a_shared_weight():
+    wl = traced("linformer-base", seq=512)
+    layer = next(b for b in wl.blocks if b.count == 12)
+    proj = [op for op in layer.ops if isinstance(op, GemmOp) and op.weight_operand == "a"]
+    assert [(g.m, g.n, g.k, g.batch) for g in proj] == [(128, 64, 512, 12)] * 2  # E K, E V
+    assert all(g.io_bytes().weights == 128 * 512 * 2 for g in proj)  # read once per op
+    (count, att), = attention(wl)  # fmt: skip
+    assert (count, att.spec.q_len, att.spec.kv_len, att.spec.mask) == (12, 512, 128, FullMask())
+    assert attention_flops(wl) == pytest.approx(12 * 4 * 12 * 512 * 128 * 64)
+
+
+def test_kat_s_has_two_group_rational_activations_per_block():
+    from attnsim.workloads.ops_variants import GroupRationalOp
+
+    wl = traced("kat-s")
+    block = next(b for b in wl.blocks if b.count == 12)
+    rats = [op for op in block.ops if isinstance(op, GroupRationalOp)]
+    assert [(r.rows, r.cols, r.groups) for r in rats] == [(197, 384, 8), (197, 1536, 8)]
+    assert sum(r.flops() for r in rats) == 197 * (384 + 1536) * 20
+
+
+def test_sdict_vlm_mixes_image_and_text_without_attention():
+    from attnsim.workloads.ops_variants import SpectralDictionaryMixerOp
+    from attnsim.workloads.zoo import parameter_count
+
+    wl = traced("sdict-vlm", seq=32)
+    layer = next(b for b in wl.blocks if b.count == 28)
+    (mix,) = [op for op in layer.ops if isinstance(op, SpectralDictionaryMixerOp)]
+    assert (mix.seq, mix.dim, mix.atoms, mix.active) == (196 + 32, 2048, 256, 16)
+    assert attention(wl) == []
+    assert parameter_count("sdict-vlm") == pytest.approx(1.1e9, rel=0.05)  # the published size

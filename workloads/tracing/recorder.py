@@ -65,6 +65,7 @@ from attnsim.workloads.ops_variants import (
     HaarWaveletMixerOp,
     MaskSetupOp,
     MixtureOfHeadsAttentionOp,
+    SpectralDictionaryMixerOp,
 )
 from attnsim.workloads.spec import AttentionSpec
 from attnsim.workloads.tracing.maskinfer import (
@@ -800,6 +801,20 @@ class Recorder(TorchDispatchMode):
                     seq=n,
                     dim=c,
                     levels=int(b["levels"]),
+                )
+            )
+        elif packet == "spectral_dictionary_mixer":
+            x, coef = b["x"], b["coef"]
+            bsz, n, c = (int(t) for t in x.shape)
+            self._emit(
+                SpectralDictionaryMixerOp(
+                    name=self._name("spectral_dictionary"),
+                    dtype=precision_of(x.dtype),
+                    batch=bsz,
+                    seq=n,
+                    dim=c,
+                    atoms=int(coef.shape[1]),
+                    active=int(b["active"]),
                 )
             )
         else:
