@@ -296,9 +296,11 @@ def test_fnet_base_mixes_with_one_fft_per_layer():
 def test_linformer_base_projects_keys_with_a_shared_weight():
     wl = traced("linformer-base", seq=512)
     layer = next(b for b in wl.blocks if b.count == 12)
-    proj = [op for op in layer.ops if isinstance(op, GemmOp) and op.weight_operand == "a"]
-    assert [(g.m, g.n, g.k, g.batch) for g in proj] == [(128, 64, 512, 12)] * 2  # E K, E V
-    assert all(g.io_bytes().weights == 128 * 512 * 2 for g in proj)  # read once per op
+    # torch folds E @ K over (batch, head, channel): one GEMM (K^T E^T) per projection,
+    # m = heads * head_dim, E^T the weight operand, read once
+    proj = [op for op in layer.ops if isinstance(op, GemmOp) and op.k == 512 and op.n == 128]
+    assert [(g.m, g.batch, g.weight_operand) for g in proj] == [(12 * 64, 1, "b")] * 2
+    assert all(g.io_bytes().weights == 128 * 512 * 2 for g in proj)
     (count, att), = attention(wl)  # fmt: skip
     assert (count, att.spec.q_len, att.spec.kv_len, att.spec.mask) == (12, 512, 128, FullMask())
     assert attention_flops(wl) == pytest.approx(12 * 4 * 12 * 512 * 128 * 64)

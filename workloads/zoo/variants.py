@@ -7,8 +7,9 @@
 * **linformer-base** (Wang et al. 2020, the RoBERTa-Base sizes of its experiments): 12
   layers, hidden 768, 12 heads, FFN 3072, vocab 50265, 512 tokens, projected length
   ``k = 128`` with layer-wise sharing (one ``k x n`` matrix per layer for K and V of every
-  head, the paper's most shared setting). ``E @ K`` traces as a GEMM whose ``A`` is the
-  weight (read once), then SDPA over ``k`` keys.
+  head, the paper's most shared setting). ``E @ K`` traces as one GEMM per projection
+  (torch folds batch, heads and channels: ``K^T E^T`` with ``E^T`` the weight, read once),
+  then SDPA over ``k`` keys; inputs shorter than 512 use the leading part of ``E``.
 * **kat-s** (Yang & Wang 2024, KAT-S): ViT-S/16 sizes — 12 blocks, dim 384, 6 heads,
   224 px, MLP ratio 4 — with the MLP's activations replaced by group-rational KAN
   activations (8 groups, orders (5, 4)) before each linear layer, via
@@ -124,7 +125,8 @@ class LinformerLayer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, n, c = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        k, v = torch.matmul(self.E, k), torch.matmul(self.E, v)  # (B, H, proj, d)
+        e = self.E[: min(self.E.shape[0], n), :n]  # shorter inputs use the leading part
+        k, v = torch.matmul(e, k), torch.matmul(e, v)  # (B, H, proj, d)
         o = torch.nn.functional.scaled_dot_product_attention(q, k, v)
         x = self.norm1(x + self.out(o.transpose(1, 2).reshape(b, n, c)))
         return self.norm2(x + self.mlp(x))
@@ -263,12 +265,8 @@ def _build_fnet(req: TraceRequest) -> nn.Module:
 
 def _build_linformer(req: TraceRequest) -> nn.Module:
     dims = _dims("linformer-base", LINFORMER_BASE, dict(req.overrides))
-    if dims["proj"] > req.seq:
-        raise WorkloadError(
-            f"zoo.linformer-base: seq {req.seq} is shorter than the projected length "
-            f"{dims['proj']}; expected seq >= {dims['proj']}"
-        )
-    return Linformer(**dims, seq=req.seq)
+    # E spans the longest input (512 in the paper); shorter inputs use its leading part
+    return Linformer(**dims, seq=max(512, req.seq))
 
 
 def _build_kat(req: TraceRequest) -> nn.Module:
