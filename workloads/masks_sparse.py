@@ -94,7 +94,7 @@ class BlockLayoutMask(MaskPattern):
             self.__dict__["_layout_cache"] = cache
         return cache[kv_len]
 
-    def _tables(self, kv_len: int) -> tuple[IntArray, IntArray]:
+    def _tables(self, kv_len: int) -> tuple[IntArray, IntArray, IntArray, IntArray]:
         cache = self.__dict__.get("_tables_cache")
         if cache is None or cache[0] != kv_len:
             B = self.block_size
@@ -161,7 +161,7 @@ class BlockLayoutMask(MaskPattern):
         grid = self.block_layout(kv_len)
         nb = grid.shape[0]
         first = (kv_len - q_len) // B
-        cols = grid[first:].any(axis=0)
+        cols = np.asarray(grid[first:].any(axis=0), dtype=bool)
         if self.causal:
             cols[first:] = True
         width = np.diff(np.minimum(np.arange(nb + 1) * B, kv_len))

@@ -762,9 +762,9 @@ class Recorder(TorchDispatchMode):
                 )
             )
         elif packet == "masked_attention":
-            pattern = mask_from_dict(json.loads(b["mask"]), where="attnsim::masked_attention.mask")
+            given = mask_from_dict(json.loads(b["mask"]), where="attnsim::masked_attention.mask")
             self._emit(
-                self._attention("masked_attention", b["q"], b["k"], b["v"], None, False, pattern)
+                self._attention("masked_attention", b["q"], b["k"], b["v"], None, False, given)
             )
         elif packet == "mixture_of_heads_attention":
             att = self._attention("moh", b["q"], b["k"], b["v"], None, bool(b["is_causal"]))

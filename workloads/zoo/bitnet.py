@@ -22,6 +22,8 @@ ternarised the same way (about 3.3B parameters).
 
 from __future__ import annotations
 
+from typing import Any
+
 from attnsim.workloads.custom_ops import TernaryLinear
 from attnsim.workloads.zoo.hf import SDPA, apply_overrides
 from attnsim.workloads.zoo.llama import causal_lm_inputs
@@ -31,7 +33,7 @@ from torch import nn
 __all__ = ["BITNET_3B", "ternarize"]
 
 #: BitNet b1.58 3B, the published ``1bitLLM/bitnet_b1_58-3B`` config (Llama architecture).
-BITNET_3B: dict[str, object] = {
+BITNET_3B: dict[str, Any] = {
     "hidden_size": 3200,
     "intermediate_size": 8640,
     "num_hidden_layers": 26,
