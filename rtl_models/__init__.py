@@ -1,2 +1,63 @@
-"""Bit- and cycle-accurate models of accelerator units (ternary MAC arrays, softmax/exp
-units, KV pruning logic). Empty until the ternary-accelerator issue fills it."""
+"""Bit- and cycle-accurate models of accelerator units: the ternary MAC array (TINT core),
+the radix-4 Booth multiplier array (BoothFlex core, with ternary and bit-serial modes),
+the exp/softmax unit and the leading-one-prediction (LOP) KV pruner.
+
+The simulator reaches every unit through one interface (docs/INTERFACES.md):
+``UNIT_MODELS.lookup(name).tile_cost(params, TileShape(m, k, n), mode) -> UnitCost``,
+cached by tile shape and mode. Each unit also has a bit-exact ``*_run`` function that
+computes real outputs and the exact cost for given operands. Microarchitectures,
+assumptions, error bounds and sources: docs/RTL_MODELS.md.
+
+This is the lowest layer: it imports only :mod:`attnsim.errors`, :mod:`attnsim.registry`
+and numpy.
+"""
+
+from .booth import (
+    BOOTH_ARRAY,
+    BOOTH_MODES,
+    BoothArray,
+    BoothArrayParams,
+    booth_array_run,
+    booth_digits,
+    booth_multiply,
+    booth_nonzero_digits,
+    expected_serial_step_cycles,
+)
+from .cost import RtlModelError, TileShape, UnitCost
+from .distributions import Int8Distribution, absmax_gaussian_sigma
+from .ternary_mac import (
+    TERNARY_MAC_ARRAY,
+    TernaryColumnModel,
+    TernaryMacArray,
+    TernaryMacParams,
+    absmean_zero_fraction,
+    ternary_mac_run,
+)
+from .unit import UNIT_MODELS, UnitModel, UnitModelBase, UnitParams
+
+__all__ = [
+    "BOOTH_ARRAY",
+    "BOOTH_MODES",
+    "BoothArray",
+    "BoothArrayParams",
+    "Int8Distribution",
+    "RtlModelError",
+    "TERNARY_MAC_ARRAY",
+    "TernaryColumnModel",
+    "TernaryMacArray",
+    "TernaryMacParams",
+    "TileShape",
+    "UNIT_MODELS",
+    "UnitCost",
+    "UnitModel",
+    "UnitModelBase",
+    "UnitParams",
+    "absmax_gaussian_sigma",
+    "absmean_zero_fraction",
+    "booth_array_run",
+    "booth_digits",
+    "booth_multiply",
+    "booth_nonzero_digits",
+    "expected_serial_step_cycles",
+    "ternary_mac_run",
+]
