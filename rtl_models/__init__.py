@@ -25,6 +25,15 @@ from .booth import (
 )
 from .cost import RtlModelError, TileShape, UnitCost
 from .distributions import Int8Distribution, absmax_gaussian_sigma
+from .softmax_unit import (
+    SOFTMAX_UNIT,
+    SoftmaxParams,
+    SoftmaxResult,
+    SoftmaxUnit,
+    exp_relative_error,
+    softmax_error_bound,
+    softmax_run,
+)
 from .ternary_mac import (
     TERNARY_MAC_ARRAY,
     TernaryColumnModel,
@@ -42,6 +51,10 @@ __all__ = [
     "BoothArrayParams",
     "Int8Distribution",
     "RtlModelError",
+    "SOFTMAX_UNIT",
+    "SoftmaxParams",
+    "SoftmaxResult",
+    "SoftmaxUnit",
     "TERNARY_MAC_ARRAY",
     "TernaryColumnModel",
     "TernaryMacArray",
@@ -59,5 +72,8 @@ __all__ = [
     "booth_multiply",
     "booth_nonzero_digits",
     "expected_serial_step_cycles",
+    "exp_relative_error",
+    "softmax_error_bound",
+    "softmax_run",
     "ternary_mac_run",
 ]
