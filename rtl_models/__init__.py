@@ -25,6 +25,17 @@ from .booth import (
 )
 from .cost import RtlModelError, TileShape, UnitCost
 from .distributions import Int8Distribution, absmax_gaussian_sigma
+from .lop import (
+    LOP_PRUNER,
+    LopFetchStats,
+    LopParams,
+    LopPruner,
+    LopResult,
+    QKDistribution,
+    lo_plane_bytes,
+    lop_fetch_stats,
+    lop_run,
+)
 from .softmax_unit import (
     SOFTMAX_UNIT,
     SoftmaxParams,
@@ -50,6 +61,12 @@ __all__ = [
     "BoothArray",
     "BoothArrayParams",
     "Int8Distribution",
+    "LOP_PRUNER",
+    "LopFetchStats",
+    "LopParams",
+    "LopPruner",
+    "LopResult",
+    "QKDistribution",
     "RtlModelError",
     "SOFTMAX_UNIT",
     "SoftmaxParams",
@@ -73,6 +90,9 @@ __all__ = [
     "booth_nonzero_digits",
     "expected_serial_step_cycles",
     "exp_relative_error",
+    "lo_plane_bytes",
+    "lop_fetch_stats",
+    "lop_run",
     "softmax_error_bound",
     "softmax_run",
     "ternary_mac_run",
