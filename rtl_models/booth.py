@@ -87,9 +87,9 @@ BOOTH_MODES = ("int8", "ternary_int8", "bitserial_int8")
 DIGITS = 4
 
 
-def booth_digits(y: np.ndarray) -> np.ndarray:
-    """Radix-4 Booth digits of int8 values: shape ``y.shape + (4,)``, int8 in {-2..2},
-    digit ``i`` weighing ``4**i`` (vectorised on the two's-complement bits)."""
+def _recode_bits(y: np.ndarray) -> np.ndarray:
+    """Radix-4 Booth digits from the two's-complement bits of int8 ``y`` (the
+    definition; :func:`booth_digits` looks its result up in a 256-entry table)."""
     u = np.asarray(y).astype(np.int64) & 0xFF
     bits = [(u >> j) & 1 for j in range(8)]
     out = np.empty(u.shape + (DIGITS,), dtype=np.int8)
@@ -97,6 +97,20 @@ def booth_digits(y: np.ndarray) -> np.ndarray:
         low = bits[2 * i - 1] if i > 0 else np.zeros_like(u)
         out[..., i] = -2 * bits[2 * i + 1] + bits[2 * i] + low
     return out
+
+
+#: Booth digits of every int8 value (row ``v + 128``), built from the bit definition.
+_DIGIT_TABLE = _recode_bits(INT8_VALUES)
+_DIGIT_TABLE.setflags(write=False)
+# A ternary weight recodes to one digit, d0 = w: the basis of the ternary mode (A-B4).
+assert not _DIGIT_TABLE[[127, 128, 129], 1:].any()
+assert (_DIGIT_TABLE[[127, 128, 129], 0] == [-1, 0, 1]).all()
+
+
+def booth_digits(y: np.ndarray) -> np.ndarray:
+    """Radix-4 Booth digits of int8 values: shape ``y.shape + (4,)``, int8 in {-2..2},
+    digit ``i`` weighing ``4**i``: ``d_i = -2 y[2i+1] + y[2i] + y[2i-1]``."""
+    return _DIGIT_TABLE[np.asarray(y).astype(np.int16) + 128]
 
 
 def booth_multiply(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -108,7 +122,7 @@ def booth_multiply(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 #: Non-zero Booth digits of each int8 value (index ``v + 128``).
-_NNZ_TABLE = np.count_nonzero(booth_digits(INT8_VALUES), axis=-1).astype(np.int64)
+_NNZ_TABLE = np.count_nonzero(_DIGIT_TABLE, axis=-1).astype(np.int64)
 
 
 def booth_nonzero_digits(y: np.ndarray) -> np.ndarray:
@@ -318,18 +332,20 @@ def booth_array_run(
     n = bb.shape[1]
     tile = TileShape(m, k, n)
     if mode == "ternary_int8":
-        d = booth_digits(bb).astype(np.int64)  # (k, n, 4); only digit 0 may be non-zero
-        if np.any(d[..., 1:]):
-            raise AssertionError("a ternary weight recoded to a high Booth digit")
-        out = int_matmul(aa, d[..., 0])
-        nonzero_pp = float(m * np.count_nonzero(d[..., 0]))
+        # the multiplier is the weight: its only Booth digit d0 selects +-x or 0
+        d0 = _DIGIT_TABLE[bb.astype(np.int16) + 128, 0]
+        out = int_matmul(aa, d0)
+        nonzero_pp = float(m * np.count_nonzero(d0))
         issue = float(m * -(-k // _reduction_lanes(params, mode)) * -(-n // params.cols))
     else:
-        d = booth_digits(aa).astype(np.int64)  # (m, k, 4)
+        d = booth_digits(aa)  # (m, k, 4)
+        # all four partial-product planes in one product: rows i*m .. i*m+m-1 = digit i
+        planes = int_matmul(np.moveaxis(d, -1, 0).reshape(DIGITS * m, k), bb)
+        planes = planes.reshape(DIGITS, m, n)
         out = np.zeros((m, n), dtype=np.int64)
         for i in range(DIGITS):
-            out += int_matmul(d[..., i], bb) << (2 * i)
-        nnz = np.count_nonzero(d, axis=-1)  # (m, k)
+            out += planes[i] << (2 * i)
+        nnz = _NNZ_TABLE[aa.astype(np.int16) + 128]  # (m, k)
         nonzero_pp = float(nnz.sum() * n)
         nb = -(-n // params.cols)
         lanes = params.rows

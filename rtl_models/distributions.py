@@ -10,6 +10,7 @@ samples drawn from a seeded generator follow it exactly (:meth:`Int8Distribution
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -89,9 +90,12 @@ class Int8Distribution:
         raise_problems(problems)
 
     def pmf(self) -> np.ndarray:
-        """Probability of each int8 value ``-128..127`` (float64, 256 entries, sums to 1):
-        the continuous mass of ``[v - 0.5, v + 0.5)``, with the tails beyond the clip
-        range added to ``lo`` and ``hi``."""
+        """Probability of each int8 value ``-128..127`` (float64, 256 entries, sums to 1,
+        read-only): the continuous mass of ``[v - 0.5, v + 0.5)``, with the tails beyond
+        the clip range added to ``lo`` and ``hi``."""
+        return _pmf(self)
+
+    def _pmf_uncached(self) -> np.ndarray:
         edges = np.arange(-128.5, 128.0, 1.0)  # 257 edges
         cdf = _cdf(self.kind, float(self.scale), edges)
         p = np.diff(cdf)
@@ -101,7 +105,9 @@ class Int8Distribution:
         p[self.hi + 128] += 1.0 - float(
             _cdf(self.kind, float(self.scale), np.array([self.hi + 0.5]))[0]
         )
-        return p / p.sum()
+        p = p / p.sum()
+        p.setflags(write=False)
+        return p
 
     def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         """int8 samples of ``shape`` from ``rng`` (deterministic under its seed)."""
@@ -127,3 +133,8 @@ class Int8Distribution:
         """A short text for tables ("gaussian(sigma=32 LSB) in [-127, 127]")."""
         name = {"gaussian": "sigma", "laplace": "b", "uniform": "half-width"}[self.kind]
         return f"{self.kind}({name}={self.scale:g} LSB) in [{self.lo}, {self.hi}]"
+
+
+@functools.lru_cache(maxsize=256)
+def _pmf(dist: Int8Distribution) -> np.ndarray:
+    return dist._pmf_uncached()

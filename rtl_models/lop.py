@@ -84,19 +84,27 @@ _ESTIMATES = ("lo_both", "lo_key")
 def lo_codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(sign, field) of int8 values: sign 1 for negative, field
     ``min(bit_length(|x|), 7)`` (0 for zero). Both uint8."""
-    a = np.abs(np.asarray(x).astype(np.int16))
-    field = np.zeros(a.shape, dtype=np.uint8)
-    for b in range(1, LO_FIELD_MAX + 1):  # field = number of bits of |x|, capped
-        field[a >= (1 << (b - 1))] = b
-    sign = (np.asarray(x) < 0).astype(np.uint8)
-    return sign, field
+    idx = np.asarray(x).astype(np.int16) + 128
+    return _SIGN_TABLE[idx], _FIELD_TABLE[idx]
 
 
 def lo_values(x: np.ndarray) -> np.ndarray:
     """The value each LO code stands for, ``sign * 2**(field-1)`` (0 for zero), int64."""
-    sign, field = lo_codes(x)
+    return _VALUE_TABLE[np.asarray(x).astype(np.int16) + 128]
+
+
+def _build_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    v = np.arange(-128, 128, dtype=np.int64)
+    field = np.array([min(abs(int(x)).bit_length(), LO_FIELD_MAX) for x in v], dtype=np.uint8)
+    sign = (v < 0).astype(np.uint8)
     mag = np.where(field > 0, np.left_shift(1, field.astype(np.int64) - 1), 0)
-    return np.where(sign == 1, -mag, mag).astype(np.int64)
+    value = np.where(sign == 1, -mag, mag).astype(np.int64)
+    for t in (sign, field, value):
+        t.setflags(write=False)
+    return sign, field, value
+
+
+_SIGN_TABLE, _FIELD_TABLE, _VALUE_TABLE = _build_tables()
 
 
 @dataclass(frozen=True)
