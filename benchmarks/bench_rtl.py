@@ -12,7 +12,12 @@ Accuracy: the softmax unit's largest error against float64 softmax on attention-
 rows, and LOP's fetched K/V fraction, recall of the exact top-K and kept softmax mass
 for each stated synthetic distribution, M, K and estimate (seeded, deterministic).
 
-    .venv/bin/python benchmarks/bench_rtl.py [--repeats 5] [--quick]
+With ``--synth`` (needs yosys, and iverilog for the co-simulation check) it also
+synthesises the ternary column ``rtl_models/verilog/tint_column.v`` for several R,
+checks each against the Python column model cycle by cycle, and reports cells,
+flip-flops and yosys's transistor estimate (``bench_rtl_synth.csv``).
+
+    .venv/bin/python benchmarks/bench_rtl.py [--repeats 5] [--quick] [--synth]
 
 Writes ``benchmarks/results/bench_rtl.csv`` (speed) and
 ``benchmarks/results/bench_rtl_lop.csv`` (LOP accuracy).
@@ -95,7 +100,14 @@ def speed_rows(repeats: int, quick: bool) -> list[dict]:
         w = rng.integers(-1, 2, (k, n)).astype(np.int8)
         tile = TileShape(m, k, n)
         cyc = TERNARY_MAC_ARRAY.tile_cost(tp, tile).cycles
-        add("ternary_mac_run", case, tile, "ternary_int8", lambda a=a, w=w: ternary_mac_run(a, w, tp), cyc)
+        add(
+            "ternary_mac_run",
+            case,
+            tile,
+            "ternary_int8",
+            lambda a=a, w=w: ternary_mac_run(a, w, tp),
+            cyc,
+        )
 
     bp = BoothArrayParams()
     for n_keys in (1024, 4096) if quick else (1024, 4096, 16384):
@@ -208,7 +220,10 @@ def softmax_error_row() -> dict:
     p = np.exp(logits - logits.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     err = np.abs(out.probabilities - p)
-    return {"max_abs_error": float(err.max()), "max_rel_error_p_gt_1e-3": float((err / p)[p > 1e-3].max())}
+    return {
+        "max_abs_error": float(err.max()),
+        "max_rel_error_p_gt_1e-3": float((err / p)[p > 1e-3].max()),
+    }
 
 
 def lop_rows(quick: bool) -> list[dict]:
@@ -255,12 +270,47 @@ def lop_rows(quick: bool) -> list[dict]:
     return rows
 
 
+def synth_rows() -> list[dict]:
+    from attnsim.rtl_models.verilog.cosim import (
+        available_simulators,
+        column_stimulus,
+        model_trace,
+        verilog_trace,
+    )
+    from attnsim.rtl_models.verilog.synth import synthesize_column
+
+    rows = []
+    for r in (8, 16, 32):
+        rep = synthesize_column(r)
+        stim = column_stimulus(r, 500, r)
+        cosim = "not run (no iverilog)"
+        if "iverilog" in available_simulators():
+            same = verilog_trace(r, stim, "iverilog") == model_trace(r, stim)
+            cosim = f"{len(stim)} cycles {'identical' if same else 'DIFFERENT'}"
+        rows.append(
+            {
+                "rows_R": r,
+                "acc_bits": rep.acc_bits,
+                "total_cells": rep.total_cells,
+                "nand": rep.cells.get("$_NAND_", 0),
+                "nor": rep.cells.get("$_NOR_", 0),
+                "not": rep.cells.get("$_NOT_", 0),
+                "flip_flops": rep.flip_flops,
+                "logic_transistors": rep.logic_transistors,
+                "cosim_vs_python": cosim,
+                "yosys": rep.yosys_version,
+            }
+        )
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--quick", action="store_true", help="fewer and smaller cases")
+    ap.add_argument("--synth", action="store_true", help="also synthesise the Verilog column")
     args = ap.parse_args()
     console = Console(width=160)
     console.print(
@@ -289,7 +339,19 @@ def main() -> None:
 
     lop = pd.DataFrame(lop_rows(args.quick))
     t2 = Table(title="LOP: fetched K/V fraction and recall (head dim 128, 8 trials, seed 2026)")
-    for col in ("distribution", "M", "K", "estimate", "queries", "fetched", "payload", "recall", "min", "mass", "exact mass"):
+    for col in (
+        "distribution",
+        "M",
+        "K",
+        "estimate",
+        "queries",
+        "fetched",
+        "payload",
+        "recall",
+        "min",
+        "mass",
+        "exact mass",
+    ):
         t2.add_column(col)
     for r in lop.itertuples():
         t2.add_row(
@@ -306,6 +368,26 @@ def main() -> None:
             f"{r.exact_topk_mass:.3f}",
         )
     console.print(t2)
+
+    if args.synth:
+        syn = pd.DataFrame(synth_rows())
+        t3 = Table(title="tint_column.v: yosys generic synthesis (abc -g cmos2) and co-simulation")
+        cols = [
+            "rows_R",
+            "total_cells",
+            "nand",
+            "nor",
+            "not",
+            "flip_flops",
+            "logic_transistors",
+            "cosim_vs_python",
+        ]
+        for col in cols:
+            t3.add_column(col)
+        for rec in syn.to_dict("records"):
+            t3.add_row(*(str(rec[c]) for c in cols))
+        console.print(t3)
+        syn.to_csv(RESULTS / "bench_rtl_synth.csv", index=False)
 
     RESULTS.mkdir(exist_ok=True)
     speed.to_csv(RESULTS / "bench_rtl.csv", index=False)
