@@ -10,6 +10,15 @@ assumptions, error bounds and sources: docs/RTL_MODELS.md.
 
 This is the lowest layer: it imports only :mod:`attnsim.errors`, :mod:`attnsim.registry`
 and numpy.
+
+>>> from attnsim.rtl_models import UNIT_MODELS, TernaryMacParams, TileShape
+>>> tint = UNIT_MODELS.lookup("ternary_mac_array")
+>>> cost = tint.tile_cost(TernaryMacParams(rows=32, cols=8), TileShape(1, 3200, 3200))
+>>> cost.cycles, cost.ops[("matmul", "ternary")], cost.port_bytes["weight_in"]
+(40006, 20480000.0, 2048000.0)
+>>> energy = {e: 0.01e-12 for e in cost.events}   # joules per event, from the target
+>>> round(cost.energy_j(energy) * 1e9, 3)           # nJ
+106.0
 """
 
 from .booth import (

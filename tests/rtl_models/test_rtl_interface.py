@@ -82,3 +82,12 @@ def test_rtl_models_imports_no_other_project_layer():
         "assert 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import attnsim.rtl_models as pkg
+
+    result = doctest.testmod(pkg, verbose=False)
+    assert result.attempted >= 3 and result.failed == 0
