@@ -174,3 +174,26 @@ def test_error_messages():
         RtlModelError, match=r"lop_fetch_stats.n_keys: got 0.*\n.*lop_fetch_stats.seed: got -1"
     ):
         lop_fetch_stats(0, 1, 1, QKDistribution(), -1)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    m=st.integers(1, 8),
+    d=st.integers(1, 256),
+    n_keys=st.integers(1, 20000),
+    keep=st.integers(1, 512),
+    est=st.integers(1, 128),
+    sel=st.integers(1, 32),
+)
+def test_tile_cost_physics(m, d, n_keys, keep, est, sel):
+    p = LopParams(keep=keep, est_lanes=est, sel_lanes=sel)
+    c = LOP_PRUNER.tile_cost(p, TileShape(m, d, n_keys))
+    if keep >= n_keys:
+        assert c.cycles == 0 and c.total_bytes() == 0
+        return
+    # it reads every key's code once and less than the keys themselves
+    assert c.port_bytes["lo_codes_in"] == n_keys * d / 2 < n_keys * d
+    # never above the estimator's peak; more lanes are never slower
+    assert c.events["lop.shift_add"] <= est * c.cycles
+    faster = LopParams(keep=keep, est_lanes=est + 7, sel_lanes=sel * 2)
+    assert LOP_PRUNER.tile_cost(faster, TileShape(m, d, n_keys)).cycles <= c.cycles
