@@ -770,8 +770,13 @@ def _cross_checks(
 
 
 def _speedup(
-    f: _Fields, table: Mapping[str, Mapping[str, Any]], entries: Mapping[str, PublishedEntry]
+    f: _Fields,
+    table: Mapping[str, Mapping[str, Any]],
+    entries: Mapping[str, PublishedEntry],
+    all_ids: set[str],
 ) -> PublishedSpeedup | None:
+    """A speedup entry; ``all_ids`` holds every entry id in the file, valid or not, so a
+    reference to a broken entry is not reported twice."""
     n0 = len(f.problems)
     sid = f.text("id")
     sparse, dense = f.text("sparse"), f.text("dense")
@@ -781,7 +786,7 @@ def _speedup(
     notes = f.text("notes", required=False)
     f.done(("id", "sparse", "dense", "published", "source", "notes"))
     for key, ref in (("sparse", sparse), ("dense", dense)):
-        if ref is not None and ref not in entries:
+        if ref is not None and ref not in all_ids:
             f.add(f.at(key), f"unknown entry {ref!r}; expected the id of an entry in this file")
     if sparse is not None and dense is not None and sparse in entries and dense in entries:
         a, b = entries[sparse], entries[dense]
@@ -821,6 +826,11 @@ def _parse(text: str, file: str) -> PublishedSet:
     raw_speedups = top.raw("speedups", False) or []
     top.done(("version", "description", "sources", "entries", "speedups"))
     entries: dict[str, PublishedEntry] = {}
+    all_ids: set[str] = set()
+    if isinstance(raw_entries, list):
+        all_ids = {
+            d["id"] for d in raw_entries if isinstance(d, Mapping) and isinstance(d.get("id"), str)
+        }
     if not isinstance(raw_entries, list) or not raw_entries:
         if raw_entries is not None:
             top.add("entries", f"got {_type_name(raw_entries)}; expected a non-empty list")
@@ -841,7 +851,7 @@ def _parse(text: str, file: str) -> PublishedSet:
         for i, d in enumerate(raw_speedups):
             sf = _Fields(d, f"speedups[{i}]", file, problems)
             if sf.ok:
-                s = _speedup(sf, table, entries)
+                s = _speedup(sf, table, entries, all_ids)
                 if s is not None:
                     speedups.append(s)
     if problems:
