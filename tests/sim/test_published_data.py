@@ -350,3 +350,13 @@ def test_missing_file_is_one_line(tmp_path):
     with pytest.raises(ProblemsError) as info:
         load_published_kernels(tmp_path / "absent.yaml")
     assert len(info.value.problems) == 1
+
+
+def test_docs_python_example_runs():
+    doc = (BUNDLED.parents[2] / "docs" / "PUBLISHED_DATA.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", doc, re.DOTALL)
+    assert block is not None
+    scope: dict[str, object] = {}
+    exec(block.group(1), scope)
+    assert scope["entry_seconds"](scope["e"]) == pytest.approx(0.01301)  # type: ignore[operator]
+    assert isinstance(scope["op"], AttentionOp)
