@@ -11,6 +11,7 @@ from attnsim.hwconfigs import load_hardware
 from attnsim.sim import simulate
 from attnsim.sim.lowering import LoweringError, TargetView
 from attnsim.workloads.masks import CausalMask, SlidingWindowMask
+from attnsim.workloads.masks_sparse import BlockTopKMask, ClusterMask, PowerMask, VerticalSlashMask
 from attnsim.workloads.ops import AttentionOp, GemmOp, Op
 from attnsim.workloads.ops_variants import (
     CompressedSensingAttentionOp,
@@ -171,3 +172,29 @@ def test_variant_predictions_are_deterministic() -> None:
     a = simulate(hw(H100), w).latency_s
     b = simulate(hw(H100), w).latency_s
     assert a == b
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [
+        PowerMask(block=16),
+        BlockTopKMask(block=16, k=2),
+        ClusterMask(cluster=32),
+        VerticalSlashMask((0, 7), (0, 1, 33)),
+    ],
+)
+def test_the_bundled_cpu_kernel_computes_the_variant_masks(mask) -> None:
+    # the numba kernel the host-cpu family models runs these masks (partial tiles by
+    # bitmap) and agrees with SDPA on the dense mask
+    import numpy as np
+    import torch
+    from attnsim.kernels.cpu import attention_forward
+
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((1, 2, 128, 32)).astype(np.float32) for _ in range(3))
+    out = attention_forward(q, k, v, mask, block_q=32, block_k=32)
+    dense = torch.from_numpy(mask.dense(128, 128))
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.from_numpy(x) for x in (q, k, v)), attn_mask=dense
+    )
+    np.testing.assert_allclose(out, ref.numpy(), rtol=2e-4, atol=2e-5)
