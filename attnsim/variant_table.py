@@ -79,11 +79,11 @@ def sizes_at(v: Variant, seq: int) -> dict[str, Any]:
     return args
 
 
-def _latency(hw: Hardware, w: Workload, memo: dict[Any, float]) -> float:
+def _latency(hw: Hardware, w: Workload, memo: dict[Any, float], family: str | None = None) -> float:
     """Predicted seconds of one run; memoised by the ops (baselines repeat across rows)."""
-    key = (hw.name, tuple(op for _, op in w.flat()))
+    key = (hw.name, family, tuple(op for _, op in w.flat()))
     if key not in memo:
-        memo[key] = simulate(hw, w, check_capacity=False).latency_s
+        memo[key] = simulate(hw, w, family=family, check_capacity=False).latency_s
     return memo[key]
 
 

@@ -264,6 +264,16 @@ class AttentionOp(Op):
         s = self.spec
         return 2.0 * s.batch * s.q_heads * s.live_pairs * (s.head_dim_qk + s.head_dim_v)
 
+    def describe(self) -> str:
+        """Heads, lengths, head dims, phase, mask kind and density."""
+        s = self.spec
+        heads = f"H{s.q_heads}" + (f"/kv{s.kv_heads}" if s.kv_heads != s.q_heads else "")
+        dims = f"d{s.head_dim_qk}" + (f"/{s.head_dim_v}" if s.head_dim_v != s.head_dim_qk else "")
+        return (
+            f"B{s.batch} {heads} q{s.q_len} kv{s.kv_len} {dims} {s.phase} "
+            f"{s.mask.kind} ({s.density:.3g})"
+        )
+
     def softmax_flops(self) -> float:
         """Non-GEMM ops of the online softmax: 5 per live pair and query head (max, sub, exp, sum, scale)."""
         s = self.spec

@@ -28,12 +28,14 @@ from typing import ClassVar
 
 from .dtypes import nbytes
 from .masks import CausalMask, FullMask
-from .ops import Op, OpBytes, _choice, _ints, register_op
+from .masks_sparse import VerticalSlashMask
+from .ops import AttentionOp, Op, OpBytes, _choice, _ints, register_op
 from .spec import AttentionSpec
 
 __all__ = [
     "CompressedSensingAttentionOp",
     "DifferentialAttentionOp",
+    "GatheredAttentionOp",
     "GraphWaveletOp",
     "GroupRationalOp",
     "HaarWaveletMixerOp",
@@ -199,6 +201,29 @@ class CompressedSensingAttentionOp(Op):
         o = bh * self.seq * self.head_dim
         w = self.measurements * self.seq
         return OpBytes(nbytes(self.dtype, qkv), nbytes(self.dtype, o), nbytes(self.dtype, w))
+
+
+@register_op
+@dataclass(frozen=True)
+class GatheredAttentionOp(AttentionOp):
+    """Attention over a vertical-slash mask, run by a gather kernel (MInference).
+
+    The same work and compulsory bytes as :class:`~workloads.ops.AttentionOp` over its
+    mask (it is one); its own kind says that the kernel gathers the pattern's columns and
+    diagonal ranges instead of skipping dead tiles of a fixed grid, so the simulator
+    lowers it with the ``vertical-slash-gather`` family.
+    """
+
+    kind: ClassVar[str] = "gathered_attention"
+
+    def _problems(self) -> list[str]:
+        p = super()._problems()
+        if not p and not isinstance(self.spec.mask, VerticalSlashMask):
+            p.append(
+                f"GatheredAttentionOp.spec.mask: {self.spec.mask.kind}; expected a "
+                f"vertical_slash mask"
+            )
+        return p
 
 
 def _head_mask_ok(spec: AttentionSpec) -> bool:

@@ -15,7 +15,7 @@ target actually picks is ``sim``'s business; ``families`` lists those designed f
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ from .ops import AttentionOp, ElementwiseOp, FftOp, GemmOp, LinearAttentionOp, O
 from .ops_variants import (
     CompressedSensingAttentionOp,
     DifferentialAttentionOp,
+    GatheredAttentionOp,
     GraphWaveletOp,
     GroupRationalOp,
     HaarWaveletMixerOp,
@@ -117,7 +118,6 @@ class Variant:
     cpu_families: tuple[str, ...] = ()
     zoo: tuple[str, ...] = ()
     causal: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
         """Every parameter at its default."""
@@ -494,14 +494,21 @@ def _vertical_slash(**kw: Any) -> Workload:
     rng = np.random.default_rng(kw["seed"])
     sink, local = min(kw["sink"], n), min(kw["local"], n)
     nv, ns = min(kw["verticals"], n), min(kw["slashes"], n)
-    verts = set(range(sink)) | {
-        int(v) for v in rng.choice(n, size=max(0, nv - sink), replace=False)
-    }
-    slashes = set(range(local)) | {
-        int(s) for s in rng.choice(n, size=max(0, ns - local), replace=False)
-    }
-    mask = VerticalSlashMask(verticals=tuple(sorted(verts)), slashes=tuple(sorted(slashes)))
-    return _attention("vertical_slash", kw, mask)
+    verts = set(range(sink))
+    while len(verts) < nv:  # columns: uniform over the sequence
+        verts |= {int(v) for v in rng.choice(n, size=nv - len(verts), replace=False)}
+    # diagonals: log-uniform offsets, most near the main diagonal (as the top-k diagonals
+    # of MInference's estimate are); the local window always kept
+    slashes = set(range(local))
+    while len(slashes) < ns:
+        offsets = np.exp(rng.uniform(0.0, np.log(n), size=ns - len(slashes))).astype(np.int64) - 1
+        slashes |= {int(s) for s in np.clip(offsets, 0, n - 1)}
+    mask = VerticalSlashMask(
+        verticals=tuple(sorted(verts))[:nv] if nv >= sink else tuple(sorted(verts)),
+        slashes=tuple(sorted(slashes)),
+    )
+    op = GatheredAttentionOp(name="vertical_slash", dtype=kw["dtype"], spec=_spec(kw, mask))
+    return _workload("vertical_slash", [op], kw["batch"] * n, kw)
 
 
 def _block_topk(**kw: Any) -> Workload:
@@ -655,11 +662,13 @@ _VARIANTS: tuple[Variant, ...] = (
              _P("local_blocks", int, 1, "local blocks")), _power, causal_baseline, "causal dense attention",
             FUSED_CPU, causal=True),
     Variant("vertical-slash", "vertical-slash pattern (Sparse Frontier / MInference)",
-            "Nawrot et al. 2025, arXiv 2504.17768; Jiang et al. 2024", "attention + mask vertical_slash",
-            FUSED_GPU, (*COMMON, _P("verticals", int, 1000, "key columns"), _P("slashes", int, 1000, "diagonals"),
-                        _P("sink", int, 64, "first keys always kept"), _P("local", int, 64, "local diagonals"),
-                        _P("seed", int, 0, "seed of the selection")),
-            _vertical_slash, causal_baseline, "causal dense attention", FUSED_CPU, causal=True),
+            "Nawrot et al. 2025, arXiv 2504.17768; Jiang et al. 2024",
+            "gathered_attention + mask vertical_slash", ("vertical-slash-gather",),
+            (*COMMON, _P("verticals", int, 100, "key columns"), _P("slashes", int, 800, "diagonals"),
+             _P("sink", int, 4, "first keys always kept"), _P("local", int, 64, "local diagonals"),
+             _P("seed", int, 0, "seed of the selection")),
+            _vertical_slash, causal_baseline, "causal dense attention", ("vertical-slash-gather",),
+            causal=True),
     Variant("block-topk", "block-to-block top-k selection (Sparse Frontier)", "Nawrot et al. 2025, arXiv 2504.17768",
             "attention + mask block_topk (+ block scores)", FUSED_GPU,
             (*COMMON, _P("block", int, 64, "block size"), _P("k", int, 16, "selected blocks per query block"),

@@ -436,13 +436,7 @@ def _si(value: float, unit: str) -> str:
 def _shape(op: Op) -> str:
     """A short human description of an op's sizes."""
     if isinstance(op, AttentionOp):
-        s = op.spec
-        heads = f"H{s.q_heads}" + (f"/kv{s.kv_heads}" if s.kv_heads != s.q_heads else "")
-        dims = f"d{s.head_dim_qk}" + (f"/{s.head_dim_v}" if s.head_dim_v != s.head_dim_qk else "")
-        return (
-            f"B{s.batch} {heads} q{s.q_len} kv{s.kv_len} {dims} {s.phase} "
-            f"{s.mask.kind} ({s.density:.3g})"
-        )
+        return op.describe()
     if isinstance(op, GemmOp):
         w = f" w={op.weight_operand}:{op.weight_dtype or op.dtype}" if op.weight_operand else ""
         return f"{op.batch}x[{op.m}x{op.k}]@[{op.k}x{op.n}]{w}"

@@ -18,13 +18,21 @@ as dense attention, and its prediction moves when those rules do.
   signal heads, a fused pass over the noise heads whose value rows are the V of the
   ``q_heads / noise_heads`` signal heads sharing each noise map (one score map, a wide
   V), and a streaming combine ``o1 - lambda o2``.
+* ``vertical-slash-gather`` — MInference's kernel for the vertical-slash pattern
+  (:class:`~workloads.ops_variants.GatheredAttentionOp`): per query block, the vertical
+  columns gathered ``64`` at a time and the diagonals as merged contiguous key ranges. A
+  plain ``AttentionOp`` with a vertical-slash mask (as traced) runs on the target's
+  fused family instead, which can only skip dead tiles.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Any
 
-from attnsim.sim.lowering.common import streaming_kernel
+import numpy as np
+from attnsim.sim.lowering.common import streaming_kernel, traffic
 from attnsim.sim.lowering.registry import (
     LoweringFamily,
     LoweringOptions,
@@ -32,20 +40,26 @@ from attnsim.sim.lowering.registry import (
     register_family,
 )
 from attnsim.sim.lowering.target import LoweringError, TargetView
-from attnsim.sim.tasks import Kernel, OpTasks
+from attnsim.sim.tasks import Kernel, OpTasks, TileClass
 from attnsim.workloads.dtypes import nbytes
 from attnsim.workloads.masks import CausalMask
-from attnsim.workloads.masks_sparse import RowSubsetMask
+from attnsim.workloads.masks_sparse import RowSubsetMask, VerticalSlashMask
 from attnsim.workloads.ops import AttentionOp, GemmOp, Op
 from attnsim.workloads.ops_variants import (
     CompressedSensingAttentionOp,
     DifferentialAttentionOp,
+    GatheredAttentionOp,
     LowRankAttentionOp,
     MixtureOfHeadsAttentionOp,
 )
 from attnsim.workloads.spec import AttentionSpec
 
-__all__ = ["attention_kernels", "gemm_kernels_for", "sub_op_kernels"]
+__all__ = [
+    "attention_kernels",
+    "gemm_kernels_for",
+    "sub_op_kernels",
+    "vertical_slash_blocks",
+]
 
 
 def sub_op_kernels(
@@ -248,3 +262,149 @@ for _name, _kind, _fn, _desc in (
             name=_name, op_kinds=frozenset({_kind}), lower=_fn, generic=True, description=_desc
         )
     )
+
+
+#: Tile of the vertical-slash gather kernel (MInference's block sizes).
+VS_BLOCK = 64
+#: Vector ops per computed score: the online softmax's four plus the mask select two.
+VS_VECTOR_OPS_PER_SCORE = 6
+
+
+def vertical_slash_blocks(
+    mask: VerticalSlashMask, q_len: int, kv_len: int, block: int
+) -> np.ndarray:
+    """Key blocks each query block computes in the gather kernel, int64 ``(nq,)``.
+
+    The kernel (MInference's vertical-slash kernel) handles a query block's vertical
+    columns (the verticals up to its last position) by gathering them ``block`` at a
+    time, and its slashes as contiguous key ranges: diagonal ``s`` covers keys
+    ``[p_first - s, p_last - s]``; overlapping ranges are merged and each merged range is
+    cut into ``block``-key pieces. Every piece is computed whole with the mask applied.
+    """
+    off = kv_len - q_len
+    V = np.asarray(mask.verticals, dtype=np.int64)
+    S = np.asarray(mask.slashes, dtype=np.int64)[::-1]  # descending: range starts ascend
+    nq = -(-q_len // block)
+    out = np.zeros(nq, dtype=np.int64)
+    for i in range(nq):
+        p_lo = off + i * block
+        p_hi = min(off + (i + 1) * block, kv_len) - 1
+        n_vert = int(np.searchsorted(V, p_hi, side="right"))
+        s = S[S <= p_hi]
+        lo = np.maximum(0, p_lo - s)
+        hi = p_hi - s
+        total, end, run_lo = 0, -1, 0
+        for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+            if a > end:
+                if end >= 0:
+                    total += -(-(end - run_lo + 1) // block)
+                run_lo, end = a, b
+            else:
+                end = max(end, b)
+        if end >= 0:
+            total += -(-(end - run_lo + 1) // block)
+        out[i] = -(-n_vert // block) + total
+    return out
+
+
+def lower_vertical_slash(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
+    """Lower a :class:`GatheredAttentionOp` (a :class:`VerticalSlashMask`) by gathering its
+    columns and diagonal ranges (see :func:`vertical_slash_blocks`); one tile per (batch,
+    head, query block), matmuls and softmax serialised as in FlashAttention-2. K/V come
+    from DRAM once per head while the heads that run together fit the cache, the excess
+    growing as fused attention's hit rule."""
+    if not isinstance(op, GatheredAttentionOp) or not isinstance(op.spec.mask, VerticalSlashMask):
+        raise LoweringError(f"vertical-slash-gather lowers gathered_attention ops, not {op.kind}")
+    spec = op.spec
+    bq = bk = options.block_q or VS_BLOCK
+    elem = nbytes(op.dtype, 1)
+    dqk, dv = spec.head_dim_qk, spec.head_dim_v
+    blocks = vertical_slash_blocks(spec.mask, spec.q_len, spec.kv_len, bq)
+    nq = blocks.size
+    bounds = np.minimum(np.arange(nq + 1, dtype=np.int64) * bq, spec.q_len)
+    live = np.diff(spec.mask.cumulative_pairs(bounds, [spec.kv_len], spec.q_len, spec.kv_len)[:, 0])
+    mm = view.rate("matmul", op.dtype)
+    ex = view.rate("exp", "fp32")
+    vec = view.rate("vector", "fp32")
+    scratch = (bq * dqk + 2 * bk * (dqk + dv)) * elem
+    resident = min(2, view.fits_tile(scratch, (bq * dv + 2 * bq * bk) * 4.0))
+    if resident < 1:
+        raise LoweringError(f"{view.hw.name}: no vertical-slash tile fits a {view.unit}")
+    heads = spec.batch * spec.q_heads
+    kv_block = bk * (dqk + dv) * elem * spec.kv_per_query_head
+    cache_kv = float(heads * blocks.sum() * kv_block)
+    compulsory_kv = float(spec.batch * spec.kv_heads * spec.live_keys * (dqk + dv) * elem)
+    concurrent = min(math.ceil(view.units * resident / nq) + 1, spec.batch * spec.kv_heads)
+    ws = concurrent * spec.kv_len * (dqk + dv) * elem
+    cap = view.cache.capacity_bytes if view.cache is not None else 0.0
+    miss = 1.0 if view.cache is None else (0.0 if ws <= cap else 1.0 - cap / ws)
+    compulsory = min(compulsory_kv, cache_kv)
+    excess_per_block = (cache_kv - compulsory) * miss / cache_kv * kv_block if cache_kv else 0.0
+    n_tiles = heads * nq
+    classes: dict[tuple[int, int], TileClass] = {}
+    seq: list[list[Any]] = []
+    for i in range(nq):
+        key = (int(blocks[i]), int(live[i]))
+        if key not in classes:
+            n = key[0]
+            mm_ops = 2.0 * bq * bk * (dqk + dv) * n
+            exp_ops = float(bq * bk * n)
+            vec_ops = float(VS_VECTOR_OPS_PER_SCORE * bq * bk * n + bq * dv)
+            engine_s = {mm.engine: mm_ops / mm.per_unit_ops_s}
+            engine_s[ex.engine] = engine_s.get(ex.engine, 0.0) + exp_ops / ex.per_unit_ops_s
+            engine_s[vec.engine] = engine_s.get(vec.engine, 0.0) + vec_ops / vec.per_unit_ops_s
+            q_bytes = bq * dqk * elem
+            reads = traffic(
+                view,
+                q_bytes + compulsory / n_tiles + n * excess_per_block,
+                q_bytes + n * kv_block,
+            )
+            reads[view.scratchpad.name] = q_bytes + n * kv_block
+            classes[key] = TileClass(
+                name=f"vertical-slash q-block ({n} gathered key blocks)",
+                engine_s=engine_s,
+                compute_s=sum(engine_s.values()),
+                read_bytes=reads,
+                write_bytes=traffic(view, bq * dv * elem),
+                fixed_s=view.dram.latency_s,
+                ops={
+                    ("matmul", mm.precision): mm_ops,
+                    ("exp", ex.precision): exp_ops,
+                    ("vector", vec.precision): vec_ops,
+                },
+                flops=2.0 * key[1] * (dqk + dv),
+            )
+        tile = classes[key]
+        if seq and seq[-1][0] is tile:
+            seq[-1][1] += 1
+        else:
+            seq.append([tile, 1])
+    runs = tuple((tile, int(c)) for _ in range(heads) for tile, c in seq)
+    if len(seq) == 1:
+        runs = ((seq[0][0], int(seq[0][1]) * heads),)
+    kernel = Kernel(
+        name="vertical-slash gather fwd",
+        unit=view.unit,
+        slots_per_unit=resident,
+        runs=runs,
+        launch_s=view.launch_s,
+        order="(batch, head) outer, query block inner",
+    )
+    notes: dict[str, str | int | float] = {
+        "block": bq,
+        "key_blocks_per_query_block": round(float(blocks.mean()), 2),
+        "kv_dram_miss": round(miss, 4),
+    }
+    return OpTasks(family="vertical-slash-gather", kernels=(kernel,), notes=notes)
+
+
+register_family(
+    LoweringFamily(
+        name="vertical-slash-gather",
+        op_kinds=frozenset({"gathered_attention"}),
+        lower=lower_vertical_slash,
+        generic=True,
+        description="MInference-style vertical-slash kernel: gathered columns + merged "
+        "diagonal ranges",
+    )
+)

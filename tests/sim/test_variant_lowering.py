@@ -198,3 +198,36 @@ def test_the_bundled_cpu_kernel_computes_the_variant_masks(mask) -> None:
         *(torch.from_numpy(x) for x in (q, k, v)), attn_mask=dense
     )
     np.testing.assert_allclose(out, ref.numpy(), rtol=2e-4, atol=2e-5)
+
+
+def test_vertical_slash_gather_counts_blocks_written_out() -> None:
+    from attnsim.sim.lowering.variants_attention import vertical_slash_blocks
+
+    # 256 tokens, blocks of 64: verticals (0, 100), slashes (0, 1, 70)
+    m = VerticalSlashMask((0, 100), (0, 1, 70))
+    # block 0 (positions 0-63): vertical 0 -> 1 gathered block; slashes 0, 1 cover keys
+    # [0, 63] and [0, 62] -> merged [0, 63]: 1 block  => 2
+    # block 1 (64-127): verticals 0, 100 -> 1 block; slash 70 -> [0, 57], 1 -> [63, 126],
+    # 0 -> [64, 127]: merged [0, 57] and [63, 127] -> 1 + 2 blocks  => 4
+    # block 2 (128-191): verticals -> 1; slash 70 -> [58, 121]: 1 block; slashes 1, 0 ->
+    # [127, 190] and [128, 191] merged [127, 191], 65 keys: 2 blocks  => 4; block 3 alike
+    assert vertical_slash_blocks(m, 256, 256, 64).tolist() == [2, 4, 4, 4]
+
+
+def test_vertical_slash_gather_family_runs_only_its_mask() -> None:
+    w = build_variant("vertical-slash", seq=4096)
+    r = simulate(hw(H100), w)
+    assert r.ops[0].family == "vertical-slash-gather"
+    ((_, moved, compulsory),) = [  # fmt: skip
+        (op, o.bytes["hbm"], op.io_bytes().total)
+        for (_, op), o in zip(w.flat(), r.ops, strict=True)
+    ]
+    assert moved >= compulsory * 0.999
+    # a plain attention op: the family refuses it (asked for by name, it is not used)
+    from attnsim.sim.lowering import FAMILIES, LoweringOptions
+
+    ((_, causal),) = build_variant("causal", seq=1024).flat()
+    with pytest.raises(LoweringError, match="lowers gathered_attention ops, not attention"):
+        FAMILIES["vertical-slash-gather"].lower(causal, TargetView(hw(H100)), LoweringOptions())
+    r = simulate(hw(H100), build_variant("causal", seq=1024), family="vertical-slash-gather")
+    assert r.ops[0].family == "flash-attention-3"

@@ -167,6 +167,7 @@ def test_registry_refuses_duplicates() -> None:
         "graph_wavelet",
         "group_rational",
         "mask_setup",
+        "gathered_attention",
     } == set(OP_KINDS)
     with pytest.raises(ValueError, match="op kind 'gemm' is already registered"):
         register_op(type("G2", (GemmOp,), {}))

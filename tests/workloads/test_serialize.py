@@ -218,7 +218,7 @@ def test_unknown_op_kind(saved: Path, tmp_path: Path) -> None:
     with pytest.raises(
         WorkloadError,
         match=r"blocks\[0\].ops\[0\].kind: unknown op kind 'conv'; expected one of attention, cs_attention, "
-        r"differential_attention, elementwise",
+        r"differential_attention, elementwise, embedding, fft, gathered_attention",
     ):
         load_workload(p)
 

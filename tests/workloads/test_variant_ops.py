@@ -8,10 +8,12 @@ import math
 import pytest
 from attnsim.workloads import WorkloadError
 from attnsim.workloads.masks import CausalMask, FullMask, SlidingWindowMask
+from attnsim.workloads.masks_sparse import VerticalSlashMask
 from attnsim.workloads.ops import op_from_dict
 from attnsim.workloads.ops_variants import (
     CompressedSensingAttentionOp,
     DifferentialAttentionOp,
+    GatheredAttentionOp,
     GraphWaveletOp,
     GroupRationalOp,
     HaarWaveletMixerOp,
@@ -136,6 +138,7 @@ def test_mask_setup_counts() -> None:
         GraphWaveletOp("g", "fp16", 1, 16, 8, 40),
         GroupRationalOp("r", "fp16", 4, 16),
         MaskSetupOp("k", "bool", 64, 8.0, materialized=False),
+        GatheredAttentionOp("g", "fp16", AttentionSpec(1, 4, 4, 8, 8, 4, 4, mask=VerticalSlashMask((0,), (0, 1)))),
     ],
 )  # fmt: skip
 def test_round_trip_and_describe(op) -> None:
@@ -164,6 +167,8 @@ def test_round_trip_and_describe(op) -> None:
         (lambda: GraphWaveletOp("g", "fp16", 1, 4, 8, 17), r"nnz: 17 exceeds nodes\*\*2 = 16"),
         (lambda: GroupRationalOp("r", "fp16", 4, 10, groups=4), r"groups: 4 does not divide cols 10"),
         (lambda: MaskSetupOp("k", "bool", 0, 1.0), r"MaskSetupOp.pairs: 0 is too small"),
+        (lambda: GatheredAttentionOp("g", "fp16", AttentionSpec(1, 4, 4, 8, 8, 4, 4)),
+         r"GatheredAttentionOp.spec.mask: full; expected a vertical_slash mask"),
         (lambda: op_from_dict({"kind": "haar_wavelet", "name": "h", "dtype": "fp16", "batch": 1,
                                "seq": 8, "dim": 2}), r"op.levels: missing"),
     ],
