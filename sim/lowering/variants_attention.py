@@ -316,10 +316,12 @@ def lower_vertical_slash(op: Op, view: TargetView, options: LoweringOptions) -> 
     if not isinstance(op, GatheredAttentionOp) or not isinstance(op.spec.mask, VerticalSlashMask):
         raise LoweringError(f"vertical-slash-gather lowers gathered_attention ops, not {op.kind}")
     spec = op.spec
+    mask = spec.mask
+    assert isinstance(mask, VerticalSlashMask)  # checked above; narrows the type
     bq = bk = options.block_q or VS_BLOCK
     elem = nbytes(op.dtype, 1)
     dqk, dv = spec.head_dim_qk, spec.head_dim_v
-    blocks = vertical_slash_blocks(spec.mask, spec.q_len, spec.kv_len, bq)
+    blocks = vertical_slash_blocks(mask, spec.q_len, spec.kv_len, bq)
     nq = blocks.size
     bounds = np.minimum(np.arange(nq + 1, dtype=np.int64) * bq, spec.q_len)
     live = np.diff(spec.mask.cumulative_pairs(bounds, [spec.kv_len], spec.q_len, spec.kv_len)[:, 0])
