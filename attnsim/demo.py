@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from attnsim.api import as_hardware, simulate, trace
+from attnsim.fileio import output_folder
 from attnsim.hwconfigs import list_targets
 from attnsim.reports import ops_table, summary_table, targets_table, write_trace
 from attnsim.sim import Result
@@ -29,7 +30,7 @@ class DemoConfig:
     model: str = "vlm-llava-style"
     text_tokens: int = 512
     targets: tuple[str, ...] = ("h100-sxm5-80gb", "a100-sxm4-80gb")
-    out_dir: Path = Path("out/demo")
+    out_dir: Path = Path("attnsim-demo")
     top_ops: int = 12
     validate: bool = True
 
@@ -38,7 +39,7 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
     """Run the demo, printing as it goes; returns the simulation results."""
     cfg = config or DemoConfig()
     con = console or Console(width=160)
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(cfg.out_dir, option="--out")
 
     con.rule("1. bundled hardware targets")
     con.print(targets_table([as_hardware(name) for name in list_targets()]))

@@ -31,6 +31,7 @@ __all__ = [
     "atomic_output",
     "atomic_write",
     "check_output_path",
+    "output_folder",
     "read_input_bytes",
     "read_input_text",
 ]
@@ -75,6 +76,30 @@ def check_output_path(path: str | os.PathLike[str], *, option: str = "output") -
         raise OutputFileError(f"{where}: is a folder; expected a file name")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputFileError(f"{where}: folder {one_line(parent)} is not writable")
+    return p
+
+
+def output_folder(path: str | os.PathLike[str], *, option: str = "output folder") -> Path:
+    """The folder ``path`` for a command's outputs, created if it is missing.
+
+    Only the named folder is created, never its parents (a typo must not silently create
+    a tree); a path that is a file, a missing parent or a folder that cannot be written
+    is :class:`OutputFileError` naming ``option``. Files inside go through
+    :func:`atomic_write`.
+    """
+    p = Path(path)
+    where = f"{option}: {one_line(p)}"
+    if p.is_dir():
+        if not os.access(p, os.W_OK | os.X_OK):
+            raise OutputFileError(f"{where}: the folder is not writable")
+        return p
+    check_output_path(p, option=option)  # parent exists and is writable, name is valid
+    try:
+        p.mkdir()
+    except FileExistsError:
+        raise OutputFileError(f"{where}: exists and is not a folder; expected a folder") from None
+    except OSError as exc:
+        raise OutputFileError(f"{where}: {_reason(exc)}") from None
     return p
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from attnsim.sim.result import Result, TimelineEvent
 
+from attnsim.fileio import atomic_write
+
 _TRACK_ORDER = ("ops", "kernels")
 
 
@@ -68,11 +70,11 @@ def trace_events(result: Result) -> dict[str, Any]:
     }
 
 
-def write_trace(result: Result, path: str | os.PathLike[str]) -> Path:
-    """Write the trace JSON of ``result`` to ``path`` (parents created); returns the path."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(json.dumps(trace_events(result)))
-    tmp.replace(target)
-    return target
+def write_trace(
+    result: Result, path: str | os.PathLike[str], *, option: str = "timeline"
+) -> Path:
+    """Write the trace JSON of ``result`` to ``path`` through
+    :func:`attnsim.fileio.atomic_write` (no folder created, no link followed); returns the
+    path. A destination that cannot be written is an :class:`~attnsim.errors.OutputFileError`
+    naming ``option``."""
+    return atomic_write(path, json.dumps(trace_events(result)), option=option)

@@ -13,20 +13,29 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from attnsim.fileio import atomic_output, output_folder  # noqa: E402
+
 
 def write_validation(
-    cases: pd.DataFrame, speedups: pd.DataFrame, out_dir: str | os.PathLike[str]
+    cases: pd.DataFrame,
+    speedups: pd.DataFrame,
+    out_dir: str | os.PathLike[str],
+    *,
+    option: str = "output folder",
 ) -> list[Path]:
     """Write ``cases.csv``, ``speedups.csv`` and ``pred_vs_meas.png`` into ``out_dir``.
 
     ``cases`` needs columns ``name, measured_s, predicted_s, rel_error``; ``speedups``
     ``variant, measured_speedup, predicted_speedup``. Returns the paths written.
+    ``out_dir`` is created if missing, its parents never; every file is written through
+    :func:`attnsim.fileio.atomic_output`, and a destination that cannot be written is an
+    :class:`~attnsim.errors.OutputFileError` naming ``option``.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out_dir, option=option)
     paths = [out / "cases.csv", out / "speedups.csv", out / "pred_vs_meas.png"]
-    cases.to_csv(paths[0], index=False)
-    speedups.to_csv(paths[1], index=False)
+    for frame, path in ((cases, paths[0]), (speedups, paths[1])):
+        with atomic_output(path, "w", option=option, newline="") as f:
+            frame.to_csv(f, index=False)
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
     ax = axes[0]
     ms = cases["measured_s"] * 1e3
@@ -60,6 +69,9 @@ def write_validation(
         title="speedups of sparse variants",
     )
     fig.tight_layout()
-    fig.savefig(paths[2], dpi=120)
-    plt.close(fig)
+    try:
+        with atomic_output(paths[2], "wb", option=option) as f:
+            fig.savefig(f, format="png", dpi=120)
+    finally:
+        plt.close(fig)
     return paths

@@ -35,6 +35,7 @@ import numpy as np
 from attnsim.registry import Registry
 
 from .errors import WorkloadError, coerce, unknown_key
+from .limits import grid_problems
 
 IntArray = np.ndarray
 
@@ -183,6 +184,11 @@ class MaskPattern:
                 )
         nq = -(-q_len // block_q)
         nk = -(-kv_len // block_k)
+        problems = grid_problems(type(self).__name__, nq, nk, "the tile grid")
+        if problems:
+            raise WorkloadError(
+                [f"{problems[0]} (tiles of {block_q} x {block_k} over {q_len} x {kv_len})"]
+            )
         qb = np.minimum(np.arange(nq + 1, dtype=np.int64) * block_q, q_len)
         kb = np.minimum(np.arange(nk + 1, dtype=np.int64) * block_k, kv_len)
         g = self.cumulative_pairs(qb, kb, q_len, kv_len)

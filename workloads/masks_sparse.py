@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .limits import grid_problems
 from .masks import IntArray, MaskPattern, _check_int, _i64, _outer, _raise, register_mask
 
 __all__ = [
@@ -77,7 +78,8 @@ class BlockLayoutMask(MaskPattern):
                 f"q_len={q_len} exceeds kv_len={kv_len}; expected q_len <= kv_len "
                 f"(queries are the last q_len positions)"
             ]
-        return []
+        nb = -(-kv_len // self.block_size)
+        return grid_problems(f"kv_len={kv_len}", nb, nb, f"the layout of {self.block_size}-token blocks")
 
     def block_layout(self, kv_len: int) -> np.ndarray:
         """The full live blocks (bool ``(nb, nb)``, read-only), memoised per ``kv_len``."""
@@ -348,6 +350,10 @@ class CausalBlockMask(BlockLayoutMask):
         return np.array(self.layout, dtype=bool)
 
 
+#: Most verticals (and most slashes) of a vertical-slash mask.
+MAX_DIAGONALS = 2**16
+
+
 @register_mask
 @dataclass(frozen=True)
 class VerticalSlashMask(MaskPattern):
@@ -374,6 +380,12 @@ class VerticalSlashMask(MaskPattern):
             if not isinstance(value, tuple):
                 problems.append(f"{name}.{field}: {value!r}; expected a list of integers >= 0")
                 continue
+            if len(value) > MAX_DIAGONALS:
+                problems.append(
+                    f"{name}.{field}: {len(value)} entries; expected at most {MAX_DIAGONALS} "
+                    f"(MInference keeps about a thousand verticals and six thousand slashes)"
+                )
+                continue
             for i, v in enumerate(value):
                 problems += _check_int(name, f"{field}[{i}]", v, 0)
             if not problems and len(set(value)) != len(value):
@@ -388,6 +400,14 @@ class VerticalSlashMask(MaskPattern):
         return []
 
     def _cumulative(self, r: IntArray, c: IntArray, q_len: int, kv_len: int) -> IntArray:
+        # the vertical terms are (|V|, bounds) tables: take the bounds in slices so that a
+        # long list of verticals never builds a table above 2**22 cells
+        step = max(1, 2**22 // max(1, len(self.verticals)))
+        if r.size > step:
+            parts = [
+                self._cumulative(r[i : i + step], c, q_len, kv_len) for i in range(0, r.size, step)
+            ]
+            return np.concatenate(parts, axis=0)
         off = kv_len - q_len
         V = np.asarray(self.verticals, dtype=np.int64)
         S = np.asarray(self.slashes, dtype=np.int64)
@@ -490,7 +510,8 @@ class RowSubsetMask(MaskPattern):
                 f"q_len={q_len}, kv_len={kv_len} with total_rows={self.total_rows}; expected "
                 f"q_len <= total_rows <= kv_len"
             ]
-        return []
+        # the per-row key counts are a table of q_len entries
+        return grid_problems(f"q_len={q_len}", q_len, 1, "the table of routed rows")
 
     def live_keys(self, q_len: int, kv_len: int) -> int:
         """Keys up to the last row's position (all keys when not causal)."""

@@ -25,6 +25,7 @@ from attnsim.registry import Registry
 
 from .dtypes import check_dtype, nbytes
 from .errors import WorkloadError
+from .limits import MAX_SIZE, size_problems
 from .masks import build_from_fields, construct, mask_from_dict
 from .spec import PHASES, AttentionSpec
 
@@ -107,8 +108,36 @@ class Op:
             problems.append(f"{cls}.name: {self.name!r} is not a string; expected a string")
         problems += check_dtype(self.dtype, f"{cls}.dtype")
         problems += self._problems()
+        if not problems:
+            problems += self._size_problems()
         if problems:
             raise WorkloadError(problems)
+
+    def _size_problems(self) -> list[str]:
+        """Every integer field and the op's compulsory bytes below
+        :data:`~workloads.limits.MAX_SIZE` (what the simulator represents exactly), and
+        finite FLOPs."""
+        cls = type(self).__name__
+        problems: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            values = value if isinstance(value, tuple) else (value,)
+            for v in values:
+                if isinstance(v, int) and not isinstance(v, bool):
+                    problems += size_problems(cls, f.name, v)
+        if problems:
+            return problems
+        try:
+            total = self.io_bytes().total
+            flops = self.flops()
+        except (OverflowError, MemoryError):
+            total = flops = math.inf
+        if not total < MAX_SIZE or not math.isfinite(flops):
+            return [
+                f"{cls}: the sizes are too large ({total:.3g} bytes, {flops:.3g} FLOPs); "
+                f"expected an op of fewer than 2**62 bytes (4.6e18)"
+            ]
+        return []
 
     def _problems(self) -> list[str]:
         return []
@@ -472,13 +501,13 @@ class LinearAttentionOp(Op):
         if self.phase == "decode":
             per_head = T * (4.0 * d * d + (d * d if self.decay else 0.0))
         else:
-            full, rest = divmod(T, self.chunk)
-            sizes = [self.chunk] * full + ([rest] if rest else [])
-            per_head = 0.0
-            for c in sizes:
-                per_head += 4.0 * c * c * d + 4.0 * c * d * d
-                if self.decay:
-                    per_head += c * c + d * d + 2.0 * c * d
+            full, rest = divmod(T, self.chunk)  # `full` chunks of `chunk` tokens, one of `rest`
+
+            def per_chunk(c: int) -> float:
+                ops = 4.0 * c * c * d + 4.0 * c * d * d
+                return ops + (c * c + d * d + 2.0 * c * d if self.decay else 0.0)
+
+            per_head = full * per_chunk(self.chunk) + (per_chunk(rest) if rest else 0.0)
         return per_head * self.batch * self.heads
 
     def io_bytes(self) -> OpBytes:

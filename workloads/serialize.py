@@ -22,7 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from attnsim.errors import ProblemsError, one_line
+from attnsim.fileio import atomic_write, read_input_text
+
 from .errors import WorkloadError, coerce, unknown_key
+from .limits import cap_problems, parse_json
 from .ops import Op, op_from_dict
 from .workload import Block, Workload
 
@@ -33,6 +37,9 @@ VERSION = 1
 #: is the first format, so there is nothing to upgrade yet.
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
+#: Largest workload file read (bytes): a 512k-token block-sparse layout is about 40 MB.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
 _TOP_KEYS = ("format", "version", "name", "tokens", "meta", "blocks")
 
 
@@ -41,11 +48,15 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, **w.to_dict()}
 
 
-def save_workload(w: Workload, path: str | os.PathLike[str]) -> Path:
-    """Write ``w`` as a version-1 workload file (atomically: a temp file then a rename).
+def save_workload(
+    w: Workload, path: str | os.PathLike[str], *, option: str = "output"
+) -> Path:
+    """Write ``w`` as a version-1 workload file through :func:`attnsim.fileio.atomic_write`
+    (a unique temporary file, then a rename; no folder is created, no link followed).
 
     Returns the path written. Large block-sparse layouts make the file compact (no
-    indentation) above ~1 MB of text.
+    indentation) above ~1 MB of text. A destination that cannot be written raises
+    :class:`WorkloadError` naming ``option`` (e.g. ``-o``).
     """
     if not isinstance(w, Workload):
         raise TypeError(f"save_workload: expected a Workload, got {type(w).__name__}")
@@ -53,42 +64,24 @@ def save_workload(w: Workload, path: str | os.PathLike[str]) -> Path:
     text = json.dumps(doc, indent=2, allow_nan=False)
     if len(text) > 1_000_000:
         text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-    out = Path(path)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    try:
+        return atomic_write(path, text + "\n", option=option)
+    except ProblemsError as exc:
+        raise WorkloadError(exc.problems) from None
 
 
 def load_workload(path: str | os.PathLike[str]) -> Workload:
-    """Read a workload file; raises :class:`WorkloadError` (every problem, with file and field)."""
-    p = Path(path)
-    src = str(p)
+    """Read a workload file; raises :class:`WorkloadError` (every problem, with file and field).
+
+    The file is bounded before anything is built (:mod:`workloads.limits`): its size, its
+    nesting, every number in it; an unreadable path (missing, a folder, a device) is one line.
+    """
+    src = one_line(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkloadError([f"{src}: file not found; expected a workload JSON file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(
-            [
-                f"{src}: cannot read ({exc.__class__.__name__}: {exc}); expected a readable UTF-8 JSON file"
-            ]
-        ) from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()):
-            raise WorkloadError(
-                [
-                    f"{src}: line {exc.lineno} column {exc.colno}: the file ends in the middle of "
-                    f"the JSON document (truncated?); expected a complete workload file"
-                ]
-            ) from None
-        raise WorkloadError(
-            [
-                f"{src}: line {exc.lineno} column {exc.colno}: invalid JSON ({exc.msg}); expected JSON"
-            ]
-        ) from None
+        text = read_input_text(path, what="workload JSON", max_bytes=MAX_FILE_BYTES)
+    except ProblemsError as exc:
+        raise WorkloadError(exc.problems) from None
+    doc = parse_json(text, src)
     return workload_from_dict(doc, src)
 
 
@@ -164,7 +157,7 @@ def _build(doc: Mapping[str, Any], source: str) -> Workload:
                 blocks.append(block)
     problems = [p if p.startswith(f"{source}: ") else f"{source}: {p}" for p in problems]
     if problems:
-        raise WorkloadError(problems)
+        raise WorkloadError(cap_problems(problems))
     try:
         return Workload(name=name, blocks=tuple(blocks), tokens=tokens, meta=dict(meta))
     except WorkloadError as exc:

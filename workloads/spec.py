@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import WorkloadError
+from .limits import size_problems
 from .masks import FullMask, MaskPattern
 
 PHASES: tuple[str, ...] = ("prefill", "decode")
@@ -64,6 +65,8 @@ class AttentionSpec:
                 )
             elif value < 1:
                 problems.append(f"{name}.{attr}: {value} is too small; expected an integer >= 1")
+            else:
+                problems += size_problems(name, attr, value)
         if self.phase not in PHASES:
             problems.append(
                 f"{name}.phase: {self.phase!r} is unknown; expected one of {', '.join(PHASES)}"

@@ -70,7 +70,7 @@ def test_family_and_tables(attention_file, capsys):
 
 
 def test_timeline_is_valid_chrome_trace(attention_file, tmp_path, capsys):
-    trace = tmp_path / "t" / "trace.json"
+    trace = tmp_path / "trace.json"
     assert (
         main(
             [

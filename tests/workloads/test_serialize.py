@@ -202,7 +202,7 @@ def test_missing_format_unknown_key_and_missing_file(saved: Path, tmp_path: Path
     ):
         load_workload(p)
     with pytest.raises(
-        WorkloadError, match=r"nope.json: file not found; expected a workload JSON file"
+        WorkloadError, match=r"nope.json: no such file; expected an existing workload JSON file"
     ):
         load_workload(tmp_path / "nope.json")
     with pytest.raises(
