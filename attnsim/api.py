@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from attnsim.errors import ProblemsError
 from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.sim import LoweringOptions, Result
 from attnsim.sim import simulate as _simulate
@@ -22,14 +23,31 @@ HardwareLike = Hardware | str | os.PathLike[str]
 WorkloadLike = Workload | str | os.PathLike[str]
 
 
+class ApiInputError(ProblemsError):
+    """An argument of the public API of the wrong kind (a number where a target name or
+    path belongs, a string where a flag belongs)."""
+
+
 def as_hardware(hw: HardwareLike) -> Hardware:
     """A :class:`Hardware` from a bundled name, a YAML path, or a Hardware."""
-    return hw if isinstance(hw, Hardware) else load_hardware(hw)
+    if isinstance(hw, Hardware):
+        return hw
+    if not isinstance(hw, str | os.PathLike):
+        raise ApiInputError(
+            f"hw: got {type(hw).__name__}; expected a target name, a YAML path or a Hardware"
+        )
+    return load_hardware(hw)
 
 
 def as_workload(workload: WorkloadLike) -> Workload:
     """A :class:`Workload` from a workload JSON path or a Workload."""
-    return workload if isinstance(workload, Workload) else load_workload(Path(workload))
+    if isinstance(workload, Workload):
+        return workload
+    if not isinstance(workload, str | os.PathLike):
+        raise ApiInputError(
+            f"workload: got {type(workload).__name__}; expected a workload JSON path or a Workload"
+        )
+    return load_workload(Path(workload))
 
 
 def trace(
@@ -111,8 +129,14 @@ def simulate(
     """Predict ``workload`` on ``hw`` (see :func:`sim.simulate`).
 
     ``family`` names a kernel family (e.g. ``"triton-bundled"``); None asks for the best
-    known family the target runs. ``block_q``/``block_k`` override attention tile sizes.
+    known family the target runs. ``block_q``/``block_k`` override attention tile sizes
+    (in multiples of the family's hardware tile). Bad input of any kind raises a
+    :class:`~attnsim.errors.ProblemsError` (every problem, one line each).
     """
+    if family is not None and not isinstance(family, str):
+        raise ApiInputError(f"family: got {type(family).__name__}; expected a family name or None")
+    if not isinstance(timeline, bool):
+        raise ApiInputError(f"timeline: got {timeline!r}; expected True or False")
     return _simulate(
         as_hardware(hw),
         as_workload(workload),

@@ -70,9 +70,7 @@ def trace_events(result: Result) -> dict[str, Any]:
     }
 
 
-def write_trace(
-    result: Result, path: str | os.PathLike[str], *, option: str = "timeline"
-) -> Path:
+def write_trace(result: Result, path: str | os.PathLike[str], *, option: str = "timeline") -> Path:
     """Write the trace JSON of ``result`` to ``path`` through
     :func:`attnsim.fileio.atomic_write` (no folder created, no link followed); returns the
     path. A destination that cannot be written is an :class:`~attnsim.errors.OutputFileError`

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 from attnsim.hwconfigs import Hardware
+from attnsim.reports.numbers import format_number, format_si
 from attnsim.sim.result import Result
 from rich.table import Table
 
@@ -14,22 +15,10 @@ from rich.table import Table
 def _human(value: float, unit: str) -> str:
     """``value`` with an SI prefix: 989.4e12, "OP/s" -> "989.4 TOPS" (binary for bytes)."""
     if unit == "B":
-        binary: tuple[tuple[str, float], ...] = (
-            ("Ti", 2.0**40),
-            ("Gi", 2.0**30),
-            ("Mi", 2.0**20),
-            ("Ki", 2.0**10),
-        )
-        for prefix, scale in binary:
-            if value >= scale:
-                return f"{value / scale:.4g} {prefix}B"
-        return f"{value:.4g} B"
+        return format_si(value, "B", binary=True)
     if unit == "OP/s":  # written as people write it: 989.4 TOPS
         unit = "OPS"
-    for prefix, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if value >= scale:
-            return f"{value / scale:.4g} {prefix}{unit}"
-    return f"{value:.4g} {unit}"
+    return format_si(value, unit)
 
 
 def targets_table(
@@ -109,7 +98,7 @@ def summary_frame(results: Sequence[Result]) -> pd.DataFrame:
 
 
 def _fmt(value: float, digits: int = 3) -> str:
-    return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return format_number(value, digits)
 
 
 def ops_table(result: Result, title: str | None = None, top: int | None = None) -> Table:

@@ -15,7 +15,13 @@ from attnsim.hwconfigs.model import Hardware
 from attnsim.sim.energy import compute_energy, memory_energy
 from attnsim.sim.engine import MachineShape, simulate_kernel
 from attnsim.sim.engine.kernel_sim import KernelRun
-from attnsim.sim.lowering import LoweringError, LoweringOptions, TargetView, choose_family
+from attnsim.sim.lowering import (
+    LoweringError,
+    LoweringOptions,
+    TargetView,
+    check_options,
+    choose_family,
+)
 from attnsim.sim.result import Energy, OpResult, Result, TimelineEvent
 from attnsim.sim.tasks import OpTasks
 from attnsim.workloads.ops import AttentionOp, Op
@@ -117,6 +123,7 @@ def simulate(
         key = dataclasses.replace(op, name="")
         if key not in memo:
             fam = choose_family(op, view, family)
+            check_options(fam, options, view)
             tasks = fam.lower(op, view, options)
             runs = tuple(
                 simulate_kernel(k, shape, chunking=chunking, record=timeline) for k in tasks.kernels

@@ -79,7 +79,9 @@ class BlockLayoutMask(MaskPattern):
                 f"(queries are the last q_len positions)"
             ]
         nb = -(-kv_len // self.block_size)
-        return grid_problems(f"kv_len={kv_len}", nb, nb, f"the layout of {self.block_size}-token blocks")
+        return grid_problems(
+            f"kv_len={kv_len}", nb, nb, f"the layout of {self.block_size}-token blocks"
+        )
 
     def block_layout(self, kv_len: int) -> np.ndarray:
         """The full live blocks (bool ``(nb, nb)``, read-only), memoised per ``kv_len``."""

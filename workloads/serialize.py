@@ -48,9 +48,7 @@ def workload_to_dict(w: Workload) -> dict[str, Any]:
     return {"format": FORMAT, "version": VERSION, **w.to_dict()}
 
 
-def save_workload(
-    w: Workload, path: str | os.PathLike[str], *, option: str = "output"
-) -> Path:
+def save_workload(w: Workload, path: str | os.PathLike[str], *, option: str = "output") -> Path:
     """Write ``w`` as a version-1 workload file through :func:`attnsim.fileio.atomic_write`
     (a unique temporary file, then a rename; no folder is created, no link followed).
 

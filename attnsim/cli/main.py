@@ -10,15 +10,18 @@ Adding a command group is one module plus one line in ``COMMAND_MODULES``.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
+import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, NoReturn
 
-from attnsim.errors import ProblemsError
+from attnsim.errors import ProblemsError, one_line
 
 #: Modules under ``attnsim.cli`` that register command groups, in ``--help`` order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -36,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
 
 
 def _load_modules() -> list[ModuleType]:
@@ -83,7 +87,9 @@ class OneLineParser(argparse.ArgumentParser):
         return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(
+            EXIT_BAD_INPUT, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n"
+        )
 
 
 def build_parser(modules: Sequence[ModuleType] | None = None) -> argparse.ArgumentParser:
@@ -110,29 +116,59 @@ def _error_lines(exc: BaseException) -> list[str]:
     """The one-line-per-problem rendering of a bad-input exception."""
     problems = getattr(exc, "problems", None)
     if problems:
-        return [str(p) for p in problems]
-    return [str(exc)]
+        return [one_line(p) for p in problems]
+    return [one_line(exc)]
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error on a path the user gave (a name too long, a
+    permission, a full disk): the path and the reason, never a traceback."""
+    where = " -> ".join(one_line(f) for f in (exc.filename, exc.filename2) if f is not None)
+    reason = exc.strerror or exc.__class__.__name__
+    return f"{where}: {reason}" if where else reason
 
 
 def _quiet_third_parties(verbose: int) -> None:
     """Keep third-party warnings (transformers' FutureWarnings on every trace, torch's
-    UserWarnings) and their loggers off the user's terminal unless ``-v``."""
+    UserWarnings) and their loggers off the user's terminal unless ``-v``; worker
+    processes inherit the choice through ``PYTHONWARNINGS``."""
     if verbose > 0:
         logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG)
+        warnings.simplefilter("default")
         return
     warnings.filterwarnings("ignore")
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     for name in ("transformers", "torch", "numba", "distributed", "optuna", "matplotlib"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``attnsim`` console script; returns the process exit code."""
-    modules = _load_modules()
+@functools.lru_cache(maxsize=4)
+def _cli(names: tuple[str, ...]) -> tuple[argparse.ArgumentParser, tuple[type[BaseException], ...]]:
+    """The parser and the bad-input exception types of the command modules ``names``,
+    built once per process (parsing does not change the parser, so ``main`` can be called
+    many times in one process cheaply)."""
+    modules = [importlib.import_module(f"attnsim.cli.{name}") for name in names]
     bad_input: tuple[type[BaseException], ...] = (
         ProblemsError,
         *(err for module in modules for err in getattr(module, "ERRORS", ())),
     )
-    parser = build_parser(modules)
+    return build_parser(modules), bad_input
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``attnsim`` console script; returns the process exit code.
+
+    Bad input -- a :class:`ProblemsError` of any layer, an error type a command module
+    lists in ``ERRORS``, an operating-system error on a path the user gave -- is printed
+    as one ``attnsim: error: ...`` line per problem and returns 2; argparse's usage errors
+    exit 2 the same way. Ctrl-C returns 130 with one line.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        # warnings raised while the command modules import, before -v is parsed
+        if not any(re.fullmatch(r"-v+|--verbose", a) for a in argv):
+            warnings.simplefilter("ignore")
+        parser, bad_input = _cli(tuple(COMMAND_MODULES))
     args = parser.parse_args(argv)
     _quiet_third_parties(int(getattr(args, "verbose", 0)))
     try:
@@ -143,6 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:  # `attnsim ... | head` is not an error
         return EXIT_OK
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        print(f"attnsim: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("attnsim: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return int(code or 0)
 
 

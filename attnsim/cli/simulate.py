@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from rich.console import Console
 
 from attnsim.api import simulate
 from attnsim.errors import ProblemsError
+from attnsim.fileio import check_output_path
 from attnsim.hwconfigs import HardwareConfigError
 from attnsim.reports import ops_table, summary_table, write_trace
 from attnsim.sim import FAMILIES, LoweringError
@@ -57,17 +57,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command; returns the exit code."""
-    workload_path = Path(args.workload)
-    if not workload_path.is_file():
-        raise SimulateInputError(f"{args.workload}: no such workload file")
-    for name in ("block_q", "block_k"):
+    """Run the command; returns the exit code.
+
+    Every argument is checked before the (possibly long) simulation: a timeline that
+    cannot be written is refused first, not after the work is done.
+    """
+    problems = []
+    for name in ("block_q", "block_k", "top"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            raise SimulateInputError(f"--{name.replace('_', '-')}: {value} must be >= 1")
+            problems.append(f"--{name.replace('_', '-')}: {value} must be >= 1")
+    if problems:
+        raise SimulateInputError(problems)
+    if args.timeline is not None:
+        check_output_path(args.timeline, option="--timeline")
     result = simulate(
         args.hw,
-        workload_path,
+        args.workload,
         family=args.family,
         block_q=args.block_q,
         block_k=args.block_k,
@@ -76,12 +82,12 @@ def run(args: argparse.Namespace) -> int:
     # a pipe or a file gets full-width tables, not rich's 80-column default
     console = Console(width=None if sys.stdout.isatty() else 200)
     if args.timeline:
-        path = write_trace(result, args.timeline)
+        path = write_trace(result, args.timeline, option="--timeline")
     if args.json:
         doc = result.to_dict()
         if args.timeline:
             doc["timeline"] = str(path)
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc, indent=2, allow_nan=False))
         return 0
     console.print(ops_table(result, top=args.top))
     console.print(summary_table([result]))

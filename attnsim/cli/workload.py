@@ -25,6 +25,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from attnsim.fileio import check_output_path
+from attnsim.reports.numbers import format_si
 from attnsim.workloads.dtypes import DTYPES
 from attnsim.workloads.errors import WorkloadError
 from attnsim.workloads.masks import (
@@ -270,6 +272,7 @@ def _build_mask(args: argparse.Namespace) -> tuple[MaskPattern, int, int]:
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
+    check_output_path(args.output, option="-o")
     _positive(
         args,
         "batch",
@@ -323,6 +326,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
 
 
 def _cmd_gemm(args: argparse.Namespace) -> int:
+    check_output_path(args.output, option="-o")
     _positive(args, "m", "n", "k", "batch")
     if args.weight_dtype is not None and args.weight_operand is None:
         raise WorkloadError(
@@ -342,6 +346,7 @@ def _cmd_gemm(args: argparse.Namespace) -> int:
 
 def _cmd_variant(args: argparse.Namespace) -> int:
     v: Variant = VARIANTS[args.variant]
+    check_output_path(args.output, option="-o")
     kwargs = {p.name: getattr(args, p.name) for p in v.params}
     return _write(build_variant(v.name, **kwargs), args.output)
 
@@ -401,12 +406,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _write(w: Workload, path: str) -> int:
-    try:
-        save_workload(w, path)
-    except OSError as exc:
-        raise WorkloadError(
-            [f"-o: cannot write {path} ({exc.strerror or exc}); expected a writable path"]
-        ) from None
+    save_workload(w, path, option="-o")
     n_ops = sum(1 for _ in w.flat())
     print(
         f"wrote {path}: {n_ops} op(s), {_si(w.total_flops(), 'FLOP')}, {_si(w.total_bytes(), 'B')}"
@@ -420,17 +420,7 @@ def _write(w: Workload, path: str) -> int:
 
 
 def _si(value: float, unit: str) -> str:
-    for scale, prefix in (
-        (1e18, "E"),
-        (1e15, "P"),
-        (1e12, "T"),
-        (1e9, "G"),
-        (1e6, "M"),
-        (1e3, "k"),
-    ):
-        if abs(value) >= scale:
-            return f"{value / scale:.4g} {prefix}{unit}"
-    return f"{value:.4g} {unit}"
+    return format_si(value, unit)
 
 
 def _shape(op: Op) -> str:

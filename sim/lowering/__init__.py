@@ -18,8 +18,11 @@ from attnsim.sim.lowering.registry import (
     FAMILIES,
     LoweringFamily,
     LoweringOptions,
+    OptionsCheck,
+    check_options,
     choose_family,
     register_family,
+    tile_multiples,
 )
 from attnsim.sim.lowering.target import LoweringError, TargetView
 
@@ -28,7 +31,10 @@ __all__ = [
     "LoweringError",
     "LoweringFamily",
     "LoweringOptions",
+    "OptionsCheck",
     "TargetView",
+    "check_options",
     "choose_family",
     "register_family",
+    "tile_multiples",
 ]

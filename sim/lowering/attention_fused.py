@@ -31,7 +31,13 @@ from typing import Literal
 
 import numpy as np
 from attnsim.sim.lowering.common import streaming_kernel, traffic
-from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.registry import (
+    LoweringFamily,
+    LoweringOptions,
+    OptionsCheck,
+    register_family,
+    tile_multiples,
+)
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, OpTasks, TileClass
 from attnsim.workloads.dtypes import nbytes
@@ -385,7 +391,7 @@ def _lower_decode(
     return OpTasks(family=style.name, kernels=tuple(kernels), notes=notes)
 
 
-def _register(style: FusedAttentionStyle) -> None:
+def _register(style: FusedAttentionStyle, check: OptionsCheck) -> None:
     def lower(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
         return lower_fused_attention(op, view, options, style)
 
@@ -395,6 +401,7 @@ def _register(style: FusedAttentionStyle) -> None:
             op_kinds=frozenset({"attention"}),
             lower=lower,
             description=style.description,
+            check_options=check,
         )
     )
 
@@ -436,5 +443,13 @@ TRITON_BUNDLED = FusedAttentionStyle(
     min_rows=16,
 )
 
-for _style in (FLASH_ATTENTION_3, FLASH_ATTENTION_2, TRITON_BUNDLED):
-    _register(_style)
+# Tile granularity of each kernel's matrix instructions: Hopper's wgmma multiplies a
+# 64-row warpgroup tile (m64nNk16), mma.sync m16n8k16 tiles of 16 rows, and both step K
+# (the keys of P·V) by 16; Triton's tl.dot needs dims of at least 16 and its block shapes
+# are powers of two (tl.arange).
+_register(FLASH_ATTENTION_3, tile_multiples(64, 16, "wgmma m64nNk16 warpgroup tiles"))
+_register(FLASH_ATTENTION_2, tile_multiples(16, 16, "mma.sync m16n8k16 tensor-core tiles"))
+_register(
+    TRITON_BUNDLED,
+    tile_multiples(16, 16, "Triton tl.dot on tensor cores, tl.arange sizes", power_of_two=True),
+)

@@ -120,6 +120,12 @@ def get_model(name: str) -> ModelEntry:
     return MODELS.lookup(name, where="zoo")
 
 
+#: Largest batch, sequence, KV length or image side a trace accepts: tensor shapes stay
+#: far inside torch's int64 sizes, and 2**30 new tokens against 2**30 cached ones keep
+#: q_len x kv_len below workloads.limits.MAX_SIZE.
+MAX_TRACE_SIZE = 2**30
+
+
 def _check(entry: ModelEntry, req: TraceRequest) -> None:
     problems: list[str] = []
     where = f"zoo.{entry.name}"
@@ -128,6 +134,12 @@ def _check(entry: ModelEntry, req: TraceRequest) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             problems.append(
                 f"{where}: {field_name} {value!r} is invalid; expected an integer >= {minimum}"
+            )
+            return False
+        if value > MAX_TRACE_SIZE:  # bounded before any tensor shape is made
+            problems.append(
+                f"{where}: {field_name} {value} is too large; expected at most 2**30 "
+                f"({MAX_TRACE_SIZE})"
             )
             return False
         return True
