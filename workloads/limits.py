@@ -10,8 +10,10 @@ traceback. The bounds are what the simulator can represent, not what is plausibl
   (query, key) pairs, bytes of an op) is below ``2**62``, so integer arithmetic on them
   fits int64 (numpy) with headroom and their floats are exact to 1 part in 2**53.
 * :data:`MAX_GRID_CELLS` -- the largest per-block table the IR or lowering builds (a
-  mask's tile grid, a block layout): ``2**24`` cells, int64 tables of 128 MiB. That is a
-  512k-token sequence in 128x128 tiles; longer sequences need larger tiles.
+  mask's tile grid, a block layout): ``2**22`` cells, int64 tables of 32 MiB, about a
+  quarter of a second to fill. That is a 256k-token sequence in 128x128 tiles (128k in
+  64x64); longer sequences need larger tiles (``--block-q``/``--block-k``).
+* :data:`MAX_STEPS` -- iterations of an iterative op (a kernel each): ``2**10``.
 * :data:`MAX_JSON_DEPTH` -- nesting of a workload document (a real one nests about 10
   levels: blocks, ops, spec, mask, layout rows).
 * :data:`MAX_PROBLEMS` -- problem lines reported at once (a file with a million bad
@@ -33,7 +35,10 @@ from .errors import WorkloadError
 #: Bound on every size, count and product of sizes (exclusive).
 MAX_SIZE = 2**62
 #: Bound on the cells of a per-block table (tile grid, block layout), inclusive.
-MAX_GRID_CELLS = 2**24
+MAX_GRID_CELLS = 2**22
+#: Most steps of an iterative op (ISTA iterations, polynomial terms): lowering emits a
+#: kernel per step.
+MAX_STEPS = 2**10
 #: Deepest nesting of arrays and objects accepted in a workload document.
 MAX_JSON_DEPTH = 32
 #: Most problem lines reported for one file.
@@ -194,7 +199,7 @@ def grid_problems(where: str, rows: int, cols: int, what: str) -> list[str]:
     if rows * cols > MAX_GRID_CELLS:
         return [
             f"{where}: {what} of {rows} x {cols} blocks has more than {MAX_GRID_CELLS} cells "
-            f"(2**24), the most the simulator builds; expected larger blocks or a shorter "
+            f"(2**22), the most the simulator builds; expected larger blocks or a shorter "
             f"sequence"
         ]
     return []

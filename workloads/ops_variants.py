@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .dtypes import nbytes
+from .limits import MAX_STEPS
 from .masks import CausalMask, FullMask
 from .masks_sparse import VerticalSlashMask
 from .ops import AttentionOp, Op, OpBytes, _choice, _ints, register_op
@@ -156,6 +157,11 @@ class CompressedSensingAttentionOp(Op):
     def _problems(self) -> list[str]:
         p = _ints(self, "batch", "heads", "seq", "measurements", "head_dim")
         p += _ints(self, "iters", minimum=0)
+        if not p and self.iters > MAX_STEPS:
+            p.append(
+                f"CompressedSensingAttentionOp.iters: {self.iters} is too many; expected at most "
+                f"{MAX_STEPS} (each ISTA iteration is three kernels; the paper runs about 10)"
+            )
         if not p and self.measurements > self.seq:
             p.append(
                 f"CompressedSensingAttentionOp.measurements: {self.measurements} exceeds seq "
@@ -423,7 +429,7 @@ class HaarWaveletMixerOp(Op):
 
     def _problems(self) -> list[str]:
         p = _ints(self, "batch", "seq", "dim", "levels")
-        if not p and (1 << self.levels) > 2 * self.seq:
+        if not p and (self.levels > self.seq.bit_length() or (1 << self.levels) > 2 * self.seq):
             p.append(
                 f"HaarWaveletMixerOp.levels: {self.levels} halves {self.seq} tokens below one; "
                 f"expected levels <= {max(1, math.ceil(math.log2(self.seq)))}"
@@ -476,6 +482,11 @@ class GraphWaveletOp(Op):
 
     def _problems(self) -> list[str]:
         p = _ints(self, "batch", "nodes", "dim", "nnz", "scales", "order")
+        if not p and self.order > MAX_STEPS:
+            p.append(
+                f"GraphWaveletOp.order: {self.order} is too high; expected at most {MAX_STEPS} "
+                f"(one SpMM kernel per Chebyshev term; graph wavelets use a few tens)"
+            )
         if not p and self.nnz > self.nodes * self.nodes:
             p.append(
                 f"GraphWaveletOp.nnz: {self.nnz} exceeds nodes**2 = {self.nodes**2}; expected "

@@ -43,7 +43,7 @@ from attnsim.kernels.cpu.flash import (
 )
 from attnsim.kernels.cpu.schedule import FULL, PARTIAL, kernel_schedule
 from attnsim.sim.lowering.attention_fused import _kv_miss
-from attnsim.sim.lowering.common import streaming_kernel, traffic
+from attnsim.sim.lowering.common import check_runs, streaming_kernel, traffic
 from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, OpTasks, TileClass
@@ -124,6 +124,7 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
     kinds = sched.col_kind
     row_ptr = sched.row_ptr
     rows = sched.num_q_blocks
+    check_runs(rows, f"{FAMILY}: {rows:,} query blocks")
     n_full = (
         np.add.reduceat((kinds == FULL).astype(np.int64), row_ptr[:-1])
         if kinds.size
@@ -296,12 +297,16 @@ def _lower_decode(op: AttentionOp, view: TargetView, options: LoweringOptions) -
             )
         seq.append(classes[(n, np_)])
     runs: list[tuple[TileClass, int]] = []
-    for _ in range(base):
-        for tile in seq:
-            if runs and runs[-1][0] is tile:
-                runs[-1] = (tile, runs[-1][1] + 1)
-            else:
-                runs.append((tile, 1))
+    if len(set(map(id, seq))) == 1:  # every split alike: one run, whatever the heads
+        runs.append((seq[0], base * len(seq)))
+    else:
+        check_runs(base * len(seq), f"{FAMILY}: {base:,} heads x {len(seq):,} splits")
+        for _ in range(base):
+            for tile in seq:
+                if runs and runs[-1][0] is tile:
+                    runs[-1] = (tile, runs[-1][1] + 1)
+                else:
+                    runs.append((tile, 1))
     out_rows = spec.batch * spec.q_heads * spec.q_len
     kernels = [
         Kernel(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from attnsim.sim.lowering.common import streaming_kernel, traffic
+from attnsim.sim.lowering.common import check_runs, repeat_runs, streaming_kernel, traffic
 from attnsim.sim.lowering.registry import (
     LoweringFamily,
     LoweringOptions,
@@ -194,6 +194,7 @@ def lower_fused_attention(
     n_part = (liveness == 1).sum(axis=1)
     heads = spec.batch * spec.q_heads
     nq = liveness.shape[0]
+    check_runs(nq, f"{style.name}: {nq:,} query blocks")
 
     tail_s = br * dv / vec.per_unit_ops_s  # final 1/rowsum scaling of O
     q_bytes = br * dqk * elem
@@ -285,9 +286,7 @@ def _issue_order(
             seq[-1][1] += 1
         else:
             seq.append([row_class[i], 1])
-    if len(seq) == 1:
-        return ((seq[0][0], int(seq[0][1]) * heads),)
-    return tuple((tile, int(count)) for _ in range(heads) for tile, count in seq)
+    return repeat_runs(seq, heads, f"{style.name}: {heads:,} heads x {len(seq):,} query-block runs")
 
 
 def _lower_decode(

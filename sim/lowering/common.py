@@ -4,8 +4,40 @@ from __future__ import annotations
 
 import math
 
-from attnsim.sim.lowering.target import TargetView
+from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, TileClass
+
+#: Most runs of tiles a kernel's issue order may hold (and most distinct query-block rows
+#: a lowering walks in Python): the engine replays each run as a step, so a kernel with
+#: more would take minutes and gigabytes. Identical tiles merge into one run, so only
+#: irregular orders repeated over many heads reach it.
+MAX_RUNS = 2**20
+
+
+def check_runs(count: int, what: str) -> None:
+    """Raise :class:`LoweringError` when a lowering would enumerate more than
+    :data:`MAX_RUNS` runs or rows (checked before they are built)."""
+    if count > MAX_RUNS:
+        raise LoweringError(
+            f"{what}: {count:,} runs of distinct tiles; the simulator replays at most "
+            f"{MAX_RUNS:,} (2**20) per kernel; expected fewer batch x heads, fewer query "
+            f"blocks (a larger --block-q) or a more regular mask"
+        )
+
+
+def repeat_runs(
+    seq: list[list]  # type: ignore[type-arg]
+    | list[tuple[TileClass, int]],
+    times: int,
+    what: str,
+) -> tuple[tuple[TileClass, int], ...]:
+    """The run-length encoded order ``seq`` (one head's tiles) repeated for ``times``
+    heads; a single run is multiplied instead of repeated. Bounded by :func:`check_runs`."""
+    if len(seq) == 1:
+        return ((seq[0][0], int(seq[0][1]) * times),)
+    check_runs(len(seq) * times, what)
+    return tuple((tile, int(count)) for _ in range(times) for tile, count in seq)
+
 
 #: Bytes a streaming tile moves: large enough that per-tile latency is amortised, small
 #: enough that a few MB spread over every unit (one CTA streams ~256 KiB in ~10 us).

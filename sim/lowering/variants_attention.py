@@ -32,7 +32,7 @@ import math
 from typing import Any
 
 import numpy as np
-from attnsim.sim.lowering.common import streaming_kernel, traffic
+from attnsim.sim.lowering.common import check_runs, repeat_runs, streaming_kernel, traffic
 from attnsim.sim.lowering.registry import (
     LoweringFamily,
     LoweringOptions,
@@ -285,6 +285,7 @@ def vertical_slash_blocks(
     V = np.asarray(mask.verticals, dtype=np.int64)
     S = np.asarray(mask.slashes, dtype=np.int64)[::-1]  # descending: range starts ascend
     nq = -(-q_len // block)
+    check_runs(nq, f"vertical-slash-gather: {nq:,} query blocks")
     out = np.zeros(nq, dtype=np.int64)
     for i in range(nq):
         p_lo = off + i * block
@@ -381,9 +382,7 @@ def lower_vertical_slash(op: Op, view: TargetView, options: LoweringOptions) -> 
             seq[-1][1] += 1
         else:
             seq.append([tile, 1])
-    runs = tuple((tile, int(c)) for _ in range(heads) for tile, c in seq)
-    if len(seq) == 1:
-        runs = ((seq[0][0], int(seq[0][1]) * heads),)
+    runs = repeat_runs(seq, heads, f"vertical-slash-gather: {heads:,} heads x {len(seq):,} runs")
     kernel = Kernel(
         name="vertical-slash gather fwd",
         unit=view.unit,

@@ -1,0 +1,557 @@
+"""The fuzz campaign of issue #8: over 10,000 generated inputs per run, zero tracebacks and
+zero hangs (see ``fuzzkit`` for what passes, what is a traceback and what is a hang).
+
+Families (the counts are printed at the end of the run by ``conftest.py``):
+
+* workload documents: hypothesis-built workload files (every registered op and mask kind,
+  fields from each dataclass, sizes small or hostile), loaded, shown and simulated;
+* workload mutants: real workload files (every variant, every op and mask kind) mutated as
+  JSON and as text, through ``load_workload`` and, when accepted, ``simulate``;
+* command lines: every command of ``attnsim`` through ``attnsim.cli.main.main(argv)`` in
+  process, templates of real invocations with tokens dropped, repeated or replaced by
+  hostile values and paths (long names, folders, devices, missing folders, links);
+* measurement CSVs: the recorded measurement files mutated cell by cell through
+  ``read_measurements`` (the parser ``attnsim validate --recorded`` uses);
+* target YAMLs (counted apart from the hwschema campaign in tests/hwconfigs): the bundled
+  targets mutated through ``load_hardware``.
+
+Sizes are drawn small (legitimate work that finishes in milliseconds) or hostile (beyond
+a bound, refused before anything is expanded); the legitimately large middle (a
+512k-token prefill simulates for minutes) is work, not a hang, and is not drawn.
+Everything runs in this process; nothing is written outside a temporary folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from attnsim.hwconfigs import list_targets, load_hardware, targets_dir
+from attnsim.kernels.measure import measurements_dir, read_measurements
+from attnsim.workloads import masks_sparse, ops_variants  # noqa: F401  (register kinds)
+from attnsim.workloads.masks import MASKS
+from attnsim.workloads.ops import OP_KINDS
+from attnsim.workloads.serialize import load_workload, save_workload, workload_to_dict
+from attnsim.workloads.synthetic import attention_workload, gemm_workload
+from attnsim.workloads.variants import build_variant, list_variants
+from fuzzkit import Campaign, mutate, mutate_text, run_main, to_json
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import attnsim.cli.main as cli_main
+from attnsim.api import as_hardware
+from attnsim.api import simulate as api_simulate
+from attnsim.cli.workload import show_dict
+
+pytestmark = pytest.mark.slow
+
+#: Inputs per family; the sum is the campaign's size.
+QUOTA = {
+    "workload documents": 1500,
+    "workload mutants": 3000,
+    "command lines": 3600,
+    "measurement CSVs": 1500,
+    "target YAMLs": 500,
+}
+SIM_TARGETS = ("h100-sxm5-80gb", "host-cpu", "b200", "vitallm-16nm", "a100-sxm4-80gb")
+
+
+def test_the_campaign_drives_over_ten_thousand_inputs() -> None:
+    assert sum(QUOTA.values()) >= 10_000
+
+
+def _finish(campaign: Campaign, quota: int, record_property: Any) -> None:
+    record_property("fuzz_counts", json.dumps({campaign.family: campaign.count}))
+    assert campaign.count >= quota, campaign.summary()
+    assert not campaign.failures, campaign.summary() + "\n" + "\n".join(campaign.failures[:15])
+
+
+@pytest.fixture(scope="module")
+def hardware() -> dict[str, Any]:
+    return {name: as_hardware(name) for name in SIM_TARGETS}
+
+
+def _exercise(workload: Any, hardware: dict[str, Any], index: int) -> None:
+    """What a user does with an accepted workload: show it, simulate it, write JSON."""
+    json.dumps(show_dict(workload), allow_nan=False)
+    hw = hardware[SIM_TARGETS[index % len(SIM_TARGETS)]]
+    result = api_simulate(hw, workload, timeline=index % 7 == 0)
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def _load(folder: Path, text: str) -> Any:
+    path = folder / "w.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return load_workload(path)
+
+
+# --------------------------------------------------------------------------------------
+# workload documents (hypothesis)
+# --------------------------------------------------------------------------------------
+
+small_ints = st.integers(min_value=1, max_value=512)
+hostile_ints = st.sampled_from([0, -1, -(2**40), 2**31, 2**40, 2**62, 2**63, 10**30, 10**400])
+sizes = st.one_of(small_ints, small_ints, small_ints, hostile_ints)
+scalars = st.one_of(
+    sizes,
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=6),
+)
+DTYPE_NAMES = st.sampled_from(["bf16", "fp16", "fp32", "int8", "ternary", "fp8", "bogus", ""])
+
+
+def _value(draw: st.DrawFn, annotation: str) -> Any:
+    """A JSON value for a dataclass field of type ``annotation``: right most of the time."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(scalars)
+    ann = annotation.replace(" ", "")
+    if ann.endswith("|None"):
+        return None if draw(st.booleans()) else _value(draw, ann[: -len("|None")])
+    if ann == "int":
+        return draw(sizes)
+    if ann == "float":
+        return draw(st.one_of(st.floats(0, 1e6), st.floats(allow_nan=True, allow_infinity=True)))
+    if ann == "bool":
+        return draw(st.booleans())
+    if ann == "str":
+        return draw(
+            st.one_of(
+                st.sampled_from(["prefill", "decode", "layernorm", "b", "a"]), st.text(max_size=6)
+            )
+        )
+    if ann.startswith("tuple[tuple["):
+        rows = draw(st.integers(1, 6))
+        return [[draw(st.booleans()) for _ in range(rows)] for _ in range(rows)]
+    if ann.startswith("tuple["):
+        inner = ann[len("tuple[") : -len(",...]")]
+        return [_value(draw, inner) for _ in range(draw(st.integers(1, 3)))]
+    if ann == "AttentionSpec":
+        return _spec(draw)
+    return draw(scalars)
+
+
+def _fields(draw: st.DrawFn, cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip or draw(st.integers(0, 19)) == 0:
+            continue  # a missing field now and then
+        out[f.name] = _value(draw, str(f.type))
+    if draw(st.integers(0, 19)) == 0:
+        out[draw(st.text(max_size=5))] = draw(scalars)  # an unknown key
+    return out
+
+
+def _spec(draw: st.DrawFn) -> dict[str, Any]:
+    q = draw(sizes)
+    kv = draw(st.one_of(st.just(q), sizes))
+    heads = draw(st.sampled_from([1, 2, 4, 8, 3]))
+    mask_kind = draw(st.sampled_from(sorted(MASKS)))
+    mask = {"kind": mask_kind, **_fields(draw, MASKS[mask_kind])}
+    spec = {
+        "batch": draw(st.one_of(st.just(1), sizes)),
+        "q_heads": heads,
+        "kv_heads": draw(st.sampled_from([1, heads, 2])),
+        "q_len": q,
+        "kv_len": kv,
+        "head_dim_qk": draw(st.sampled_from([16, 64, 128, 7, 0])),
+        "head_dim_v": draw(st.sampled_from([16, 64, 128])),
+        "phase": draw(st.sampled_from(["prefill", "decode", "other"])),
+        "mask": mask,
+    }
+    return spec
+
+
+@st.composite
+def workload_documents(draw: st.DrawFn) -> dict[str, Any]:
+    blocks = []
+    for b in range(draw(st.integers(1, 3))):
+        ops = []
+        for j in range(draw(st.integers(1, 3))):
+            kind = draw(st.sampled_from(sorted(OP_KINDS)))
+            op = {"kind": kind, **_fields(draw, OP_KINDS[kind], skip=("name", "dtype"))}
+            op["name"] = f"op{j}"
+            op["dtype"] = draw(DTYPE_NAMES)
+            ops.append(op)
+        blocks.append({"name": f"b{b}", "count": draw(st.one_of(st.just(1), sizes)), "ops": ops})
+    doc: dict[str, Any] = {"format": "attnsim-workload", "version": 1, "name": "fuzz"}
+    doc["tokens"] = draw(st.one_of(st.none(), sizes))
+    doc["meta"] = draw(st.dictionaries(st.text(max_size=4), scalars, max_size=3))
+    doc["blocks"] = blocks
+    if draw(st.integers(0, 9)) == 0:
+        doc["version"] = draw(scalars)
+    return doc
+
+
+json_documents = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def test_fuzz_workload_documents(
+    tmp_path: Path, hardware: dict[str, Any], record_property: Any
+) -> None:
+    campaign = Campaign("workload documents")
+
+    @settings(
+        max_examples=QUOTA["workload documents"],
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        st.one_of(
+            workload_documents(),
+            workload_documents(),
+            workload_documents(),
+            json_documents,
+            st.text(max_size=80),
+        )
+    )
+    def one(doc: Any) -> None:
+        text = doc if isinstance(doc, str) else to_json(doc)
+        index = campaign.count
+        campaign.run(text, lambda: _exercise(_load(tmp_path, text), hardware, index))
+
+    one()
+    _finish(campaign, QUOTA["workload documents"], record_property)
+
+
+# --------------------------------------------------------------------------------------
+# workload mutants
+# --------------------------------------------------------------------------------------
+
+
+def _seed_documents() -> list[dict[str, Any]]:
+    """Real workload documents: every variant at a small size, synthetic attention with
+    every mask kind the generator makes, GEMMs."""
+    docs = []
+    for v in list_variants():
+        names = {p.name for p in v.params}
+        small = {
+            k: x
+            for k, x in (("seq", 512), ("heads", 4), ("head_dim", 64), ("dim", 256))
+            if k in names
+        }
+        if "spatial" in names:
+            small["spatial"] = "16x16"
+        try:
+            docs.append(workload_to_dict(build_variant(v.name, **small)))
+        except Exception:  # noqa: BLE001 - a variant whose parameters clash with the small size
+            docs.append(workload_to_dict(build_variant(v.name)))
+    docs.append(workload_to_dict(attention_workload(2, 8, 256, 64, kv_heads=2, phase="prefill")))
+    docs.append(workload_to_dict(attention_workload(1, 8, 1, 64, kv_len=2048, phase="decode")))
+    docs.append(workload_to_dict(gemm_workload(256, 512, 128, batch=2)))
+    return docs
+
+
+def test_fuzz_workload_mutants(
+    tmp_path: Path, hardware: dict[str, Any], record_property: Any
+) -> None:
+    campaign = Campaign("workload mutants")
+    rng = random.Random(8)
+    seeds = _seed_documents()
+    for i in range(QUOTA["workload mutants"]):
+        doc = rng.choice(seeds)
+        if i % 4 == 3:
+            text = mutate_text(rng, to_json(doc))
+        else:
+            text = to_json(mutate(rng, doc))
+        campaign.run(text, lambda t=text, i=i: _exercise(_load(tmp_path, t), hardware, i))
+    _finish(campaign, QUOTA["workload mutants"], record_property)
+
+
+# --------------------------------------------------------------------------------------
+# command lines
+# --------------------------------------------------------------------------------------
+
+
+class Sandbox:
+    """Input files and output destinations of the command-line campaign, in one folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.workload = root / "w.json"
+        save_workload(attention_workload(1, 4, 128, 64, kv_heads=2, phase="prefill"), self.workload)
+        self.gemm = root / "g.json"
+        save_workload(gemm_workload(64, 128, 32), self.gemm)
+        self.bad = root / "bad.json"
+        self.bad.write_text('{"format": "attnsim-workload", "version": 1, "blocks": [[[[', "utf-8")
+        self.target = root / "t.yaml"
+        self.target.write_text(targets_dir().joinpath("rtx-4090.yaml").read_text("utf-8"), "utf-8")
+        self.folder = root / "sub"
+        self.folder.mkdir()
+        self.link = root / "planted.json"
+        self.link.symlink_to(root / "victim.json")
+        self.outputs = [
+            str(root / "out.json"),
+            str(root / "sub" / "out2.json"),
+            str(self.link),
+            str(root / "missing" / "out.json"),
+            str(root / ("n" * 300 + ".json")),
+            str(self.folder),
+            "/proc/x.json",
+            "/dev/null/x.json",
+            str(root / "a" / ("b" * 250) / "c.json"),
+            "",
+        ]
+        self.inputs = [
+            str(self.workload),
+            str(self.gemm),
+            str(self.bad),
+            str(self.folder),
+            "/dev/null",
+            "/dev/zero",
+            str(root / "missing.json"),
+            str(root / ("n" * 300 + ".json")),
+            "/proc/self/mem",
+        ]
+        self.dirs = self._dirs()
+
+    def _dirs(self) -> set[str]:
+        return {str(p) for p in self.root.rglob("*") if p.is_dir()}
+
+    def check_clean(self) -> None:
+        """No folder was created and no temporary file was left behind."""
+        dirs = self._dirs()
+        if dirs != self.dirs:
+            raise AssertionError(f"folders created: {sorted(dirs - self.dirs)}")
+        left = [p.name for p in self.root.iterdir() if p.name.endswith(".tmp")]
+        if left:
+            raise AssertionError(f"temporary files left: {left}")
+        if (self.root / "victim.json").exists():
+            raise AssertionError("a planted link was followed")
+
+
+HOSTILE_TOKENS = (
+    "-1",
+    "0",
+    "1",
+    "7",
+    "3",
+    "1e400",
+    "nan",
+    "inf",
+    "9" * 5000,
+    "2147483648",
+    "4611686018427387904",
+    "x",
+    "",
+    "--",
+    "-",
+    "--json",
+    "--help",
+    "-v",
+    "a\nb",
+    "\x00",
+    "é" * 3,
+    "n" * 300,
+    "h100-sxm5-80gb",
+    "flash-attention-9",
+)
+VARIANTS = [v.name for v in list_variants()]
+
+
+def _templates(box: Sandbox, rng: random.Random) -> list[str]:
+    wl, out = rng.choice(box.inputs[:2]), rng.choice(box.outputs)
+    hw = rng.choice(["h100-sxm5-80gb", "host-cpu", "b200", str(box.target), "vitallm-16nm", "nope"])
+    size = lambda: str(rng.choice([1, 2, 4, 16, 64, 128, 256]))  # noqa: E731
+    variant = rng.choice(VARIANTS)
+    choices: list[list[str]] = [
+        ["simulate", "--hw", hw, "--workload", wl],
+        ["simulate", "--hw", hw, "--workload", wl, "--json"],
+        ["simulate", "--hw", hw, "--workload", wl, "--block-q", size(), "--block-k", size()],
+        ["simulate", "--hw", hw, "--workload", wl, "--timeline", out, "--top", size()],
+        ["simulate", "--hw", hw, "--workload", wl, "--family", rng.choice(["flash-attention-2", "triton-bundled", "numba-flash-cpu", "unfused"])],
+        ["workload", "attention", "--heads", size(), "--seq", size(), "--head-dim", size(), "-o", out],
+        ["workload", "attention", "--heads", "8", "--kv-heads", "2", "--seq", size(), "--head-dim", "64",
+         "--mask", rng.choice(["window", "causal", "block-sparse", "full"]), "--window", size(), "-o", out],
+        ["workload", "attention", "--heads", "4", "--head-dim", "32", "--mask", "neighborhood",
+         "--spatial", f"{size()}x{size()}", "--window", "3x3", "-o", out],
+        ["workload", "attention", "--heads", "4", "--head-dim", "32", "--mask", "shared-prefix",
+         "--prefix", size(), "--continuations", "2", "--continuation-len", size(), "-o", out],
+        ["workload", "gemm", "--m", size(), "--n", size(), "--k", size(), "-o", out],
+        ["workload", "show", rng.choice(box.inputs)],
+        ["workload", "show", wl, "--json"],
+        ["workload", variant, "--seq", size(), "-o", out],
+        ["workload", "--list", "--no-speedups", "--json"],
+        ["hw", "list"],
+        ["hw", "show", hw],
+        ["hw", "validate", rng.choice([str(box.target), *box.inputs])],
+        ["fit-constants", rng.choice(["h100-sxm5-80gb", "nope", str(box.target)])],
+        ["trace", rng.choice(["nosuch", "vit-b16"]), "--batch", "0", "-o", out],
+        ["trace", "nosuch-model", "-o", out],
+        ["trace", "--json"],
+        ["demo", "--out", out, "--text-tokens", "-3"],
+        ["measure", "--kernel", "nope", "--device", "cpu"],
+        ["validate", "--device", "tpu"],
+        ["calibrate", "--threads", "x"],
+    ]  # fmt: skip
+    return rng.choice(choices)
+
+
+#: Commands run only up to argument parsing (their work takes seconds to minutes): a
+#: command line that parses is not executed.
+PARSE_ONLY = ("demo", "measure", "validate", "calibrate")
+
+
+def _mutate_argv(rng: random.Random, argv: list[str], box: Sandbox) -> list[str]:
+    argv = list(argv)
+    for _ in range(rng.randint(0, 3)):
+        roll = rng.random()
+        i = rng.randrange(len(argv))
+        if roll < 0.25 and len(argv) > 1:
+            del argv[i]
+        elif roll < 0.4:
+            argv.insert(i, argv[i])
+        elif roll < 0.8:
+            argv[i] = rng.choice(HOSTILE_TOKENS)
+        else:
+            argv[i] = rng.choice(box.inputs + box.outputs)
+    return argv
+
+
+def _parse_only(argv: list[str]) -> bool:
+    """Command lines whose work takes seconds when they parse: a demo, a measurement, a
+    calibration, a real trace, the variants table with its simulated speedups."""
+    if not argv:
+        return False
+    if argv[0] in PARSE_ONLY or (argv[0] == "trace" and "vit-b16" in argv):
+        return True
+    return argv[0] == "workload" and "--no-speedups" not in argv
+
+
+def _run_command(argv: list[str], box: Sandbox) -> None:
+    if _parse_only(argv):
+        parser, _ = cli_main._cli(tuple(cli_main.COMMAND_MODULES))
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            if exc.code not in (0, 2):
+                raise AssertionError(f"argparse exit {exc.code}") from None
+        return
+    run_main(argv)
+    box.check_clean()
+
+
+def _warm_up(box: Sandbox) -> None:
+    """Import what each command imports once, so import time is not counted as a hang."""
+    for argv in (
+        ["simulate", "--hw", "h100-sxm5-80gb", "--workload", str(box.workload)],
+        ["workload", "show", str(box.workload)],
+        ["hw", "show", "h100-sxm5-80gb"],
+        ["fit-constants", "h100-sxm5-80gb"],
+        ["trace", "nosuch", "-o", str(box.root / "x.json")],
+        ["workload", "--list", "--no-speedups"],
+    ):
+        run_main(argv)
+
+
+def test_fuzz_command_lines(tmp_path: Path, record_property: Any) -> None:
+    box = Sandbox(tmp_path)
+    _warm_up(box)
+    campaign = Campaign("command lines")
+    rng = random.Random(8)
+    cwd = os.getcwd()
+    os.chdir(tmp_path)  # a relative output never lands in the checkout
+    try:
+        for i in range(QUOTA["command lines"]):
+            argv = _templates(box, rng)
+            if i % 5:
+                argv = _mutate_argv(rng, argv, box)
+            campaign.run(" ".join(map(repr, argv)), lambda a=argv: _run_command(a, box))
+    finally:
+        os.chdir(cwd)
+    _finish(campaign, QUOTA["command lines"], record_property)
+
+
+# --------------------------------------------------------------------------------------
+# measurement CSVs
+# --------------------------------------------------------------------------------------
+
+
+def _csv_rows() -> list[list[str]]:
+    import csv
+
+    files = sorted(Path(str(measurements_dir())).glob("*.csv"))
+    text = files[0].read_text(encoding="utf-8").splitlines()
+    return [text[0:1], *csv.reader(text[1:])]  # version line, header, rows
+
+
+CSV_CELLS = ("-1", "0", "nan", "inf", "1e400", "9" * 5000, "x", "", '{"kind": "causal"}',
+             '{"kind": "window"}', "[" * 5000, '{"kind": "sliding_window", "left": 1e999}',
+             "4611686018427387904", "prefill", "decode", "attention", "gemm", '"')  # fmt: skip
+
+
+def test_fuzz_measurement_csvs(tmp_path: Path, record_property: Any) -> None:
+    import csv
+    import io
+
+    campaign = Campaign("measurement CSVs")
+    rng = random.Random(8)
+    version, header, *rows = _csv_rows()
+    path = tmp_path / "m.csv"
+    for _ in range(QUOTA["measurement CSVs"]):
+        body = [list(r) for r in rng.sample(rows, k=min(len(rows), rng.randint(1, 4)))]
+        head = list(header)
+        for _ in range(rng.randint(1, 3)):
+            roll = rng.random()
+            row = rng.choice(body)
+            if roll < 0.7:
+                row[rng.randrange(len(row))] = rng.choice(CSV_CELLS)
+            elif roll < 0.8:
+                row.pop(rng.randrange(len(row)))
+            elif roll < 0.9:
+                head[rng.randrange(len(head))] = rng.choice(CSV_CELLS)
+            else:
+                body.append(list(row))
+        buf = io.StringIO()
+        csv.writer(buf).writerows([head, *body])
+        text = version[0] + "\n" + buf.getvalue()
+        if rng.random() < 0.1:
+            text = text[: rng.randrange(len(text))]
+        path.write_text(text, encoding="utf-8")
+        campaign.run(text, lambda: read_measurements(path))
+    _finish(campaign, QUOTA["measurement CSVs"], record_property)
+
+
+# --------------------------------------------------------------------------------------
+# target YAMLs
+# --------------------------------------------------------------------------------------
+
+
+def _bundled_targets() -> Iterator[dict[str, Any]]:
+    for name in list_targets():
+        yield yaml.safe_load(targets_dir().joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def test_fuzz_target_yamls(tmp_path: Path, record_property: Any) -> None:
+    campaign = Campaign("target YAMLs")
+    rng = random.Random(8)
+    seeds = list(_bundled_targets())
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    for i in range(QUOTA["target YAMLs"]):
+        doc = mutate(rng, rng.choice(seeds))
+        try:
+            text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+        except (ValueError, OverflowError):
+            text = str(doc)
+        path = folder / f"t{i % 7}.yaml"
+        path.write_text(text, encoding="utf-8")
+        campaign.run(text[:300], lambda p=path: load_hardware(p))
+    _finish(campaign, QUOTA["target YAMLs"], record_property)
