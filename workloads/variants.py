@@ -14,6 +14,7 @@ target actually picks is ``sim``'s business; ``families`` lists those designed f
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -500,9 +501,13 @@ def _vertical_slash(**kw: Any) -> Workload:
     # diagonals: log-uniform offsets, most near the main diagonal (as the top-k diagonals
     # of MInference's estimate are); the local window always kept
     slashes = set(range(local))
-    while len(slashes) < ns:
+    for _ in range(256):  # rounds; sampling cannot fill nearly every offset of a short sequence
+        if len(slashes) >= ns:
+            break
         offsets = np.exp(rng.uniform(0.0, np.log(n), size=ns - len(slashes))).astype(np.int64) - 1
         slashes |= {int(s) for s in np.clip(offsets, 0, n - 1)}
+    # what sampling left unfilled: the free offsets nearest the diagonal
+    slashes |= set(itertools.islice((s for s in range(n) if s not in slashes), ns - len(slashes)))
     mask = VerticalSlashMask(
         verticals=tuple(sorted(verts))[:nv] if nv >= sink else tuple(sorted(verts)),
         slashes=tuple(sorted(slashes)),

@@ -125,19 +125,15 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
     row_ptr = sched.row_ptr
     rows = sched.num_q_blocks
     check_runs(rows, f"{FAMILY}: {rows:,} query blocks")
-    n_full = (
-        np.add.reduceat((kinds == FULL).astype(np.int64), row_ptr[:-1])
-        if kinds.size
-        else np.zeros(rows, np.int64)
-    )
-    n_part = (
-        np.add.reduceat((kinds == PARTIAL).astype(np.int64), row_ptr[:-1])
-        if kinds.size
-        else np.zeros(rows, np.int64)
-    )
-    empty = np.diff(row_ptr) == 0
-    n_full = np.where(empty, 0, n_full)
-    n_part = np.where(empty, 0, n_part)
+
+    def per_row(hit: np.ndarray) -> np.ndarray:
+        # tiles of each query-block row (CSR rows, empty ones included; reduceat cannot
+        # take the index len(kinds) that trailing empty rows give)
+        cum = np.concatenate([[0], np.cumsum(hit, dtype=np.int64)])
+        return cum[row_ptr[1:]] - cum[row_ptr[:-1]]
+
+    n_full = per_row(kinds == FULL)
+    n_part = per_row(kinds == PARTIAL)
     live = (
         spec.mask.tile_counts(spec.q_len, spec.kv_len, bq, bk).sum(axis=1)
         if sched.patch is None
