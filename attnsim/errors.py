@@ -31,11 +31,14 @@ class ProblemsError(ValueError):
     """Bad input; ``problems`` holds one finished line per problem (never empty).
 
     Args:
-        problems: the lines, or one line as a string.
+        problems: the lines, or one line as a string. Newlines and control characters in
+            a line (echoed from a hostile key or value) are escaped, so each problem stays
+            one line.
     """
 
     def __init__(self, problems: Iterable[str] | str) -> None:
-        lines = [problems] if isinstance(problems, str) else [str(p) for p in problems]
+        # each problem is one printable line, whatever a hostile input put in it
+        lines = [one_line(p) for p in ([problems] if isinstance(problems, str) else problems)]
         if not lines:
             lines = ["invalid input; no detail given"]
         self._problems = lines

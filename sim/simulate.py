@@ -125,9 +125,15 @@ def simulate(
             fam = choose_family(op, view, family)
             check_options(fam, options, view)
             tasks = fam.lower(op, view, options)
-            runs = tuple(
-                simulate_kernel(k, shape, chunking=chunking, record=timeline) for k in tasks.kernels
-            )
+            # a kernel launched again (the same object, e.g. one per solver iteration) is
+            # the same work: simulated once
+            simulated_kernels: dict[int, KernelRun] = {}
+            for k in tasks.kernels:
+                if id(k) not in simulated_kernels:
+                    simulated_kernels[id(k)] = simulate_kernel(
+                        k, shape, chunking=chunking, record=timeline
+                    )
+            runs = tuple(simulated_kernels[id(k)] for k in tasks.kernels)
             memo[key] = _Simulated(tasks, runs)
             first_use[key] = True
             return memo[key], True
@@ -251,13 +257,19 @@ def simulate(
     )
 
 
+#: Repetitions of a block drawn span by span in a timeline; the rest are one span (a
+#: block repeated a million times, e.g. decode steps, would otherwise be millions of events).
+TIMELINE_REPEATS = 1024
+
+
 def _block_events(
     block_name: str, count: int, start: float, block_ops: list[tuple[Op, _Simulated, bool]]
 ) -> list[TimelineEvent]:
     """Op and kernel spans for every repetition; tile spans for first instances."""
     events: list[TimelineEvent] = []
     block_latency = sum(s.latency_s for _, s, _ in block_ops)
-    for rep in range(count):
+    drawn = min(count, TIMELINE_REPEATS)
+    for rep in range(drawn):
         t = start + rep * block_latency
         for op, simulated, first in block_ops:
             events.append(
@@ -286,4 +298,14 @@ def _block_events(
                             )
                 kt += r.time_s
             t += simulated.latency_s
+    if drawn < count:  # the rest of a very long repetition as one span
+        events.append(
+            TimelineEvent(
+                "ops",
+                f"{block_name} x{count - drawn:,} more",
+                start + drawn * block_latency,
+                (count - drawn) * block_latency,
+                {"block": block_name, "repeats": count - drawn},
+            )
+        )
     return events

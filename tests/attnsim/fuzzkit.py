@@ -55,10 +55,11 @@ class Campaign:
 
     def _fail(self, kind: str, label: str, detail: str) -> None:
         if len(self.failures) < 200:
-            self.failures.append(f"{kind}: {detail}\n    input: {label[:400]}")
+            self.failures.append(f"{kind}: {detail}\n    input: {label[:3000]}")
 
     def run(self, label: str, fn: Callable[[], Any]) -> Any:
-        """Run one input; returns what ``fn`` returned, or None when it was refused."""
+        """Run one input; returns what ``fn`` returned, or None when it was refused.
+        ``fn`` returning False (a command that exited 2) counts as refused."""
         self.count += 1
         previous = signal.signal(signal.SIGALRM, _alarm)
         signal.setitimer(signal.ITIMER_REAL, WALL_LIMIT_S)
@@ -66,7 +67,7 @@ class Campaign:
         result = None
         try:
             result = fn()
-            self.accepted += 1
+            self.accepted += result is not False
         except ProblemsError as exc:
             for line in exc.problems:
                 if "\n" in line or not line.strip():

@@ -23,7 +23,9 @@ Everything runs in this process; nothing is written outside a temporary folder.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import random
@@ -98,6 +100,8 @@ def _load(folder: Path, text: str) -> Any:
 # --------------------------------------------------------------------------------------
 
 small_ints = st.integers(min_value=1, max_value=512)
+#: Sane sizes are powers of two, so that divisibility rules (heads, groups) mostly hold.
+pow2 = st.sampled_from([1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
 hostile_ints = st.sampled_from([0, -1, -(2**40), 2**31, 2**40, 2**62, 2**63, 10**30, 10**400])
 sizes = st.one_of(small_ints, small_ints, small_ints, hostile_ints)
 scalars = st.one_of(
@@ -110,84 +114,124 @@ scalars = st.one_of(
 DTYPE_NAMES = st.sampled_from(["bf16", "fp16", "fp32", "int8", "ternary", "fp8", "bogus", ""])
 
 
-def _value(draw: st.DrawFn, annotation: str) -> Any:
-    """A JSON value for a dataclass field of type ``annotation``: right most of the time."""
-    if draw(st.integers(0, 9)) == 0:
+#: Valid values of string fields, by field name (a sane document uses them).
+STRING_FIELDS: dict[str, tuple[Any, ...]] = {
+    "phase": ("prefill", "decode"),
+    "norm": ("layernorm", "rmsnorm", "groupnorm"),
+    "weight_operand": (None, "a", "b"),
+    "weight_dtype": (None,),
+    "share": ("layer", "kv", "none", "headwise"),
+    "function": ("gelu", "add"),
+    "aten": ("aten.cat.default",),
+}
+#: Sane ranges of fields that multiply the simulator's work: steps (a kernel each) and
+#: the (batch, head) pairs whose tile orders are replayed one by one. Larger values are
+#: legitimate work that takes seconds, not what a one-second budget can check.
+_STEPS = st.sampled_from([1, 2, 4, 8])
+SANE_INTS: dict[str, st.SearchStrategy[int]] = {
+    **dict.fromkeys(("iters", "order", "levels", "scales", "num_order", "den_order"), _STEPS),
+    **dict.fromkeys(
+        ("batch", "heads", "q_heads", "kv_heads", "active_heads"), st.sampled_from([1, 2, 4, 8, 16])
+    ),
+}
+#: Masks whose fields do not have to agree with the sequence lengths.
+SANE_MASKS = ("full", "causal", "sliding_window", "power", "block_topk", "cluster")
+
+
+def _value(draw: st.DrawFn, name: str, annotation: str, sane: bool) -> Any:
+    """A JSON value for the dataclass field ``name: annotation``: always of the right kind
+    and small when ``sane``, wrong or hostile now and then otherwise."""
+    if not sane and draw(st.integers(0, 9)) == 0:
         return draw(scalars)
     ann = annotation.replace(" ", "")
+    if name in STRING_FIELDS and sane:
+        return draw(st.sampled_from(STRING_FIELDS[name]))
     if ann.endswith("|None"):
-        return None if draw(st.booleans()) else _value(draw, ann[: -len("|None")])
+        return None if draw(st.booleans()) else _value(draw, name, ann[: -len("|None")], sane)
     if ann == "int":
-        return draw(sizes)
+        if sane and name in SANE_INTS:
+            return draw(SANE_INTS[name])
+        return draw(pow2 if sane else sizes)
     if ann == "float":
-        return draw(st.one_of(st.floats(0, 1e6), st.floats(allow_nan=True, allow_infinity=True)))
+        finite = st.floats(0, 1e3)
+        return draw(finite if sane else st.one_of(finite, st.floats(allow_nan=True)))
     if ann == "bool":
         return draw(st.booleans())
     if ann == "str":
-        return draw(
-            st.one_of(
-                st.sampled_from(["prefill", "decode", "layernorm", "b", "a"]), st.text(max_size=6)
-            )
+        return (
+            draw(st.sampled_from(STRING_FIELDS.get(name, ("x",))))
+            if sane
+            else draw(st.text(max_size=6))
         )
     if ann.startswith("tuple[tuple["):
         rows = draw(st.integers(1, 6))
         return [[draw(st.booleans()) for _ in range(rows)] for _ in range(rows)]
     if ann.startswith("tuple["):
         inner = ann[len("tuple[") : -len(",...]")]
-        return [_value(draw, inner) for _ in range(draw(st.integers(1, 3)))]
+        return [_value(draw, name, inner, sane) for _ in range(draw(st.integers(1, 3)))]
     if ann == "AttentionSpec":
-        return _spec(draw)
+        return _spec(draw, sane, name)
     return draw(scalars)
 
 
-def _fields(draw: st.DrawFn, cls: type, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def _fields(draw: st.DrawFn, cls: type, sane: bool, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
-        if f.name in skip or draw(st.integers(0, 19)) == 0:
+        if f.name in skip or (not sane and draw(st.integers(0, 19)) == 0):
             continue  # a missing field now and then
-        out[f.name] = _value(draw, str(f.type))
-    if draw(st.integers(0, 19)) == 0:
+        out[f.name] = _value(draw, f.name, str(f.type), sane)
+    if not sane and draw(st.integers(0, 19)) == 0:
         out[draw(st.text(max_size=5))] = draw(scalars)  # an unknown key
     return out
 
 
-def _spec(draw: st.DrawFn) -> dict[str, Any]:
-    q = draw(sizes)
-    kv = draw(st.one_of(st.just(q), sizes))
-    heads = draw(st.sampled_from([1, 2, 4, 8, 3]))
-    mask_kind = draw(st.sampled_from(sorted(MASKS)))
-    mask = {"kind": mask_kind, **_fields(draw, MASKS[mask_kind])}
-    spec = {
-        "batch": draw(st.one_of(st.just(1), sizes)),
+def _spec(draw: st.DrawFn, sane: bool, op_kind: str = "attention") -> dict[str, Any]:
+    kv = draw(pow2 if sane else sizes)
+    q = draw(st.sampled_from([x for x in (1, 2, 16, 64, 512) if x <= kv])) if sane else draw(sizes)
+    heads = draw(st.sampled_from([1, 2, 4, 8]))
+    mask_kind = draw(st.sampled_from(SANE_MASKS if sane else sorted(MASKS)))
+    if sane and op_kind == "gathered_attention":
+        mask_kind = "vertical_slash"
+    mask = {"kind": mask_kind, **_fields(draw, MASKS[mask_kind], sane)}
+    return {
+        "batch": draw(st.integers(1, 4) if sane else sizes),
         "q_heads": heads,
-        "kv_heads": draw(st.sampled_from([1, heads, 2])),
+        "kv_heads": draw(st.sampled_from([1, heads] if sane else [1, heads, 2, 3])),
         "q_len": q,
         "kv_len": kv,
-        "head_dim_qk": draw(st.sampled_from([16, 64, 128, 7, 0])),
+        "head_dim_qk": draw(st.sampled_from([16, 64, 128] if sane else [16, 64, 7, 0, 2**40])),
         "head_dim_v": draw(st.sampled_from([16, 64, 128])),
-        "phase": draw(st.sampled_from(["prefill", "decode", "other"])),
+        "phase": draw(st.sampled_from(["prefill", "decode"] if sane else ["prefill", "other"])),
         "mask": mask,
     }
-    return spec
 
 
 @st.composite
 def workload_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A workload file: half of them sane (every field of the right kind and small, so
+    they load and simulate), half with wrong kinds, hostile sizes, missing and unknown keys."""
+    sane = draw(st.booleans())
     blocks = []
     for b in range(draw(st.integers(1, 3))):
         ops = []
         for j in range(draw(st.integers(1, 3))):
             kind = draw(st.sampled_from(sorted(OP_KINDS)))
-            op = {"kind": kind, **_fields(draw, OP_KINDS[kind], skip=("name", "dtype"))}
+            op = {
+                "kind": kind,
+                **_fields(draw, OP_KINDS[kind], sane, skip=("name", "dtype", "spec")),
+            }
+            if any(f.name == "spec" for f in dataclasses.fields(OP_KINDS[kind])):
+                op["spec"] = _spec(draw, sane, kind)
             op["name"] = f"op{j}"
-            op["dtype"] = draw(DTYPE_NAMES)
+            op["dtype"] = draw(st.sampled_from(["bf16", "fp16", "fp32"]) if sane else DTYPE_NAMES)
             ops.append(op)
-        blocks.append({"name": f"b{b}", "count": draw(st.one_of(st.just(1), sizes)), "ops": ops})
+        count = draw(st.integers(1, 64) if sane else sizes)
+        blocks.append({"name": f"b{b}", "count": count, "ops": ops})
     doc: dict[str, Any] = {"format": "attnsim-workload", "version": 1, "name": "fuzz"}
-    doc["tokens"] = draw(st.one_of(st.none(), sizes))
-    doc["meta"] = draw(st.dictionaries(st.text(max_size=4), scalars, max_size=3))
+    doc["tokens"] = draw(st.one_of(st.none(), small_ints if sane else sizes))
+    doc["meta"] = draw(st.dictionaries(st.text(max_size=4), st.integers(0, 9), max_size=3))
     doc["blocks"] = blocks
-    if draw(st.integers(0, 9)) == 0:
+    if not sane and draw(st.integers(0, 9)) == 0:
         doc["version"] = draw(scalars)
     return doc
 
@@ -436,17 +480,22 @@ def _parse_only(argv: list[str]) -> bool:
     return argv[0] == "workload" and "--no-speedups" not in argv
 
 
-def _run_command(argv: list[str], box: Sandbox) -> None:
+def _run_command(argv: list[str], box: Sandbox) -> bool:
+    """Run (or only parse) one command line; True when it exited 0."""
     if _parse_only(argv):
         parser, _ = cli_main._cli(tuple(cli_main.COMMAND_MODULES))
+        sink = io.StringIO()
         try:
-            parser.parse_args(argv)
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                parser.parse_args(argv)
         except SystemExit as exc:
             if exc.code not in (0, 2):
                 raise AssertionError(f"argparse exit {exc.code}") from None
-        return
-    run_main(argv)
+            return exc.code == 0
+        return True
+    outcome = run_main(argv)
     box.check_clean()
+    return outcome.code == 0
 
 
 def _warm_up(box: Sandbox) -> None:
