@@ -99,7 +99,10 @@ def test_timeline_is_valid_chrome_trace(attention_file, tmp_path, capsys):
     ("argv", "message"),
     [
         (["--hw", "no-such-gpu"], "no-such-gpu"),
-        (["--workload", "/nonexistent/w.json"], "/nonexistent/w.json: no such file; expected an existing workload JSON file"),
+        (
+            ["--workload", "/nonexistent/w.json"],
+            "/nonexistent/w.json: no such file; expected an existing workload JSON file",
+        ),
         (["--family", "flash-attention-9"], "unknown kernel family 'flash-attention-9'"),
         (
             ["--hw", "a100-sxm4-80gb", "--family", "flash-attention-3"],
