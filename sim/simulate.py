@@ -3,7 +3,8 @@
 Repeated blocks are simulated once and multiplied by their count; ops that differ only
 in name (the q and o projections of a layer, two identical norms) are simulated once.
 Ops run one after another (each op's kernels start when the previous kernel ends), as
-in a single CUDA stream.
+in a single CUDA stream. Every distinct op's simulated kernels are checked against the
+physics invariants of :mod:`sim.physics` (a violation raises ``PhysicsError``: a bug).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections import defaultdict
 
 from attnsim.hwconfigs.model import Hardware
 from attnsim.sim.energy import compute_energy, memory_energy
-from attnsim.sim.engine import MachineShape, simulate_kernel
 from attnsim.sim.engine.kernel_sim import KernelRun
 from attnsim.sim.lowering import LoweringError, LoweringOptions, TargetView, choose_family
+from attnsim.sim.lowering.choose import machine_shape, run_kernel
+from attnsim.sim.physics import check_op
 from attnsim.sim.result import Energy, OpResult, Result, TimelineEvent
 from attnsim.sim.tasks import OpTasks
 from attnsim.workloads.ops import AttentionOp, Op
@@ -49,14 +51,6 @@ def memory_needed_bytes(workload: Workload) -> float:
             kv_cache += io.inputs * block.count
         largest = max(largest, io.inputs + io.outputs)
     return weights + kv_cache + largest
-
-
-def _shape(view: TargetView) -> MachineShape:
-    return MachineShape(
-        units=view.units,
-        shared_bandwidth=view.shared_bandwidth,
-        unit_bandwidth_cap=view.unit_bandwidth_cap,
-    )
 
 
 def _bound(
@@ -109,7 +103,7 @@ def simulate(
                 f"(weights, KV cache, largest op) but {hw.name} has "
                 f"{view.dram.capacity_bytes / 2**30:.1f} GiB"
             )
-    shape = _shape(view)
+    shape = machine_shape(view)
     memo: dict[Op, _Simulated] = {}
     first_use: dict[Op, bool] = {}
 
@@ -119,8 +113,9 @@ def simulate(
             fam = choose_family(op, view, family)
             tasks = fam.lower(op, view, options)
             runs = tuple(
-                simulate_kernel(k, shape, chunking=chunking, record=timeline) for k in tasks.kernels
+                run_kernel(k, shape, chunking=chunking, record=timeline) for k in tasks.kernels
             )
+            check_op(hw, op, runs, view.units)
             memo[key] = _Simulated(tasks, runs)
             first_use[key] = True
             return memo[key], True

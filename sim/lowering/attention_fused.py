@@ -9,18 +9,24 @@ tensor engine, ``Br·Bc`` exponentials on the special-function unit and
 
 Decode (``phase == "decode"``) uses split-KV (flash-decoding): one tile per (batch, KV
 head, split) packs the query rows of every head in the GQA group, the live key blocks
-are divided among the splits so the machine is filled, and a small reduction kernel
-combines the partial outputs.
+are divided among the splits, and a small reduction kernel combines the partial
+outputs. The number of splits (1 up to filling every slot) is the one with the least
+simulated makespan (:func:`sim.lowering.choose.fastest`).
 
-**K/V hit rule (L2).** Every tile reads its K/V blocks through the cache level. K/V comes
-from DRAM once per (batch, KV head) — the compulsory traffic — when the K/V of all
-KV heads that concurrently running tiles touch fits in the cache; when it does not,
-the extra traffic grows linearly to "every tile reads from DRAM" as the working set
-grows past the cache: ``dram_kv = compulsory + (cache_kv - compulsory)·max(0, 1 - C/ws)``.
-Which KV heads are concurrent follows the family's issue order. The compulsory part is
-shared evenly by the tiles (the query blocks of a head run together, and each K/V block
-is fetched once by whichever of them reaches it first); the excess is charged to each
-tile in proportion to the K/V blocks it reads.
+**K/V hit rule (L2): lockstep streams.** Every tile reads its K/V blocks through the
+cache level. The query blocks of one KV head that run at the same time start together
+and walk the key blocks in the same order at the same pace, so one DRAM read of a K/V
+block serves all of them: ``share = min(slots, tiles per KV head)`` tiles stream the
+head's K/V together, and the streamed volume is ``cache_kv / share``. The first stream
+of each head is the compulsory traffic (its live K/V once). Later streams (when a
+head's tiles take several waves) hit the cache if the K/V of the heads concurrently in
+flight fits, and miss increasingly as it grows past the cache:
+``dram_kv = compulsory + max(0, cache_kv / share - compulsory) * max(0, 1 - C / ws)``,
+with ``ws = (ceil(slots / tiles per KV head) + 1) x K/V of one head``. Which KV heads
+are concurrent follows the family's issue order. The compulsory part is shared evenly
+by the tiles; the excess is charged to each tile in proportion to the K/V blocks it
+reads. More slots never raise the traffic: the share grows, and the working set grows
+only once a head's tiles fit one wave, when there are no later streams.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from attnsim.sim.lowering.choose import Plan, fastest
 from attnsim.sim.lowering.common import streaming_kernel, traffic
 from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
 from attnsim.sim.lowering.target import LoweringError, TargetView
@@ -199,17 +206,15 @@ def lower_fused_attention(
     compulsory_kv = spec.batch * spec.kv_heads * spec.kv_len * (dqk + dv) * elem
     slots = view.units * resident
     group = max(1, spec.q_heads // max(1, spec.kv_heads))
-    concurrent = math.ceil(slots / (nq * group)) + 1
-    concurrent = min(concurrent, spec.batch * spec.kv_heads)
+    tiles_per_kv_head = nq * group
     kv_bytes_per_head = spec.kv_len * (dqk + dv) * elem
-    miss = _kv_miss(view, kv_bytes_per_head, concurrent) if view.cache is not None else 1.0
+    concurrent = min(math.ceil(slots / tiles_per_kv_head) + 1, spec.batch * spec.kv_heads)
+    miss = _kv_miss(view, kv_bytes_per_head, concurrent)
     compulsory = min(compulsory_kv, cache_kv) if view.cache is not None else cache_kv
-    n_tiles = heads * nq
-    compulsory_per_tile = compulsory / n_tiles if n_tiles else 0.0
-    excess_per_block = (
-        (cache_kv - compulsory) * miss / cache_kv * kv_block_bytes if cache_kv > 0 else 0.0
-    )
-    dram_frac = (compulsory + (cache_kv - compulsory) * miss) / cache_kv if cache_kv > 0 else 1.0
+    streamed = cache_kv / min(slots, tiles_per_kv_head)
+    excess = max(0.0, streamed - compulsory) * miss if view.cache is not None else 0.0
+    dram_per_block = (compulsory + excess) / cache_kv * kv_block_bytes if cache_kv > 0 else 0.0
+    dram_frac = (compulsory + excess) / cache_kv if cache_kv > 0 else 1.0
 
     classes: dict[tuple[int, int, int], TileClass] = {}
     row_class: list[TileClass] = []
@@ -220,12 +225,11 @@ def lower_fused_attention(
             nf, np_ = key[0], key[1]
             n = nf + np_
             kv = n * kv_block_bytes
-            reads = traffic(
-                view, q_bytes + compulsory_per_tile + n * excess_per_block, q_bytes + kv
-            )
-            reads[scratch] = q_bytes + kv
+            q_load = q_bytes if n else 0.0  # a row with no live key block writes zeros only
+            reads = traffic(view, q_load + n * dram_per_block, q_load + kv)
+            reads[scratch] = q_load + kv
             writes = traffic(view, o_bytes)
-            writes[scratch] = q_bytes + kv
+            writes[scratch] = q_load + kv
             classes[key] = TileClass(
                 name=f"{style.name} q-block ({nf} full + {np_} partial key blocks)",
                 engine_s={
@@ -305,10 +309,9 @@ def _lower_decode(
     partial_blocks = int((liveness[0] == 1).sum())
     base_tiles = spec.batch * spec.kv_heads
     slots = view.units * resident
-    splits = max(1, min(live_blocks, math.ceil(slots / base_tiles))) if live_blocks else 1
     live_pairs = spec.mask.live_pairs(spec.q_len, spec.kv_len)
 
-    def tile_for(n_blocks: int, count_tiles: int) -> TileClass:
+    def tile_for(n_blocks: int, splits: int) -> TileClass:
         mm_ops = 2.0 * rows_padded * bc * (dqk + dv) * n_blocks
         exp_ops = float(rows * bc * n_blocks)
         part = min(partial_blocks, n_blocks)
@@ -342,47 +345,52 @@ def _lower_decode(
                 ("exp", ex.precision): exp_ops,
                 ("vector", vec.precision): vec_ops,
             },
-            flops=2.0 * live_pairs * (dqk + dv) * spec.batch * spec.q_heads / (base_tiles * splits)
-            if count_tiles
-            else 0.0,
+            flops=2.0 * live_pairs * (dqk + dv) * spec.batch * spec.q_heads / (base_tiles * splits),
         )
 
-    per_split, extra = divmod(live_blocks, splits)
-    runs: list[tuple[TileClass, int]] = []
-    if extra:
-        runs.append((tile_for(per_split + 1, 1), base_tiles * extra))
-    if splits - extra:
-        runs.append((tile_for(per_split, 1), base_tiles * (splits - extra)))
-    kernels = [
-        Kernel(
-            name=f"{style.name} decode (split-kv x{splits})",
-            unit=view.unit,
-            slots_per_unit=resident,
-            runs=tuple(runs),
-            launch_s=view.launch_s,
-            order="(batch, kv head) outer, split inner",
-        )
-    ]
-    if splits > 1:
-        out_rows = spec.batch * spec.q_heads * spec.q_len
-        kernels.append(
-            streaming_kernel(
-                "split-kv reduce",
-                view,
-                read_bytes=out_rows * splits * (dv + 1) * 4.0,
-                write_bytes=out_rows * dv * elem,
-                vector_ops=out_rows * splits * (dv + 3.0),
-                exp_ops=float(out_rows * splits),
+    def plan(splits: int) -> Plan:
+        per_split, extra = divmod(live_blocks, splits)
+        runs: list[tuple[TileClass, int]] = []
+        if extra:
+            runs.append((tile_for(per_split + 1, splits), base_tiles * extra))
+        if splits - extra:
+            runs.append((tile_for(per_split, splits), base_tiles * (splits - extra)))
+        kernels = [
+            Kernel(
+                name=f"{style.name} decode (split-kv x{splits})",
+                unit=view.unit,
+                slots_per_unit=resident,
+                runs=tuple(runs),
+                launch_s=view.launch_s,
+                order="(batch, kv head) outer, split inner",
             )
-        )
+        ]
+        if splits > 1:
+            out_rows = spec.batch * spec.q_heads * spec.q_len
+            kernels.append(
+                streaming_kernel(
+                    "split-kv reduce",
+                    view,
+                    read_bytes=out_rows * splits * (dv + 1) * 4.0,
+                    write_bytes=out_rows * dv * elem,
+                    vector_ops=out_rows * splits * (dv + 3.0),
+                    exp_ops=float(out_rows * splits),
+                )
+            )
+        return Plan(tuple(kernels), {"splits": splits})
+
+    # every split count up to filling the slots (a superset when there are more slots),
+    # the fastest one by simulated makespan
+    most = max(1, min(live_blocks, math.ceil(slots / base_tiles)))
+    best = fastest([plan(n) for n in range(1, most + 1)], view)
     notes: dict[str, str | int | float] = {
         "block_k": bc,
         "rows_per_tile": rows,
         "rows_padded": rows_padded,
-        "splits": splits,
+        "splits": best.notes["splits"],
         "resident_per_unit": resident,
     }
-    return OpTasks(family=style.name, kernels=tuple(kernels), notes=notes)
+    return OpTasks(family=style.name, kernels=best.kernels, notes=notes)
 
 
 def _register(style: FusedAttentionStyle) -> None:

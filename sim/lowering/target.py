@@ -170,13 +170,16 @@ class TargetView:
 
     @cached_property
     def unit_bandwidth_cap(self) -> dict[str, float]:
-        """Bytes/s one unit can draw from each shared level when alone: its equal slice of
-        the nearest shared level's bandwidth (the on-chip network that feeds it).
-        Empty when there is only one shared level and no cache (the unit is uncapped)."""
-        if self.cache is None or len(self.shared_levels) < 1:
+        """Bytes/s one unit can draw from each shared level when alone: what its own
+        port delivers, the per-unit bandwidth of :attr:`scratchpad` (loads from L2 and
+        DRAM land in the SM's shared memory / L1, 128 B/clk on NVIDIA SMs). A property of
+        one unit, so adding units never lowers it (an equal slice of the cache's
+        bandwidth would: twice the SMs would make a lone tile twice as slow). Empty when
+        the scratchpad is itself a shared level (the unit is uncapped)."""
+        if self.scratchpad.scope != "per_unit" or not self.shared_levels:
             return {}
-        slice_bw = self.shared_levels[0].bandwidth_bytes_per_s / self.units
-        return {m.name: slice_bw for m in self.shared_levels}
+        cap = self.scratchpad.bandwidth_bytes_per_s
+        return {m.name: cap for m in self.shared_levels}
 
     def fits_tile(self, scratch_bytes: float, register_bytes: float) -> int:
         """How many tiles of that footprint fit on one unit at once (0 if none)."""

@@ -1,37 +1,56 @@
-"""Properties of the simulator (hypothesis): monotonicity, masks, batch scaling,
-determinism. Shapes are kept small so each example simulates in milliseconds."""
+"""Properties of the simulator (hypothesis): the monotonicities a user relies on when
+reading a sweep, masks, batch scaling, determinism. Shapes are kept small so each
+example simulates in milliseconds.
+
+Bigger machines are built the way a user builds them: a YAML file with ``base:`` and
+overrides, loaded and validated by the loader (``simkit.variant``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.sim import simulate
 from attnsim.workloads import (
     BlockSparseMask,
     CausalMask,
+    FftOp,
     FullMask,
     GemmOp,
+    LinearAttentionOp,
     NeighborhoodMask,
+    NormOp,
+    Op,
     SlidingWindowMask,
+    SoftmaxOp,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from simkit import attention, one_op, scaled
+from simkit import attention, one_op, variant
 
-#: Greedy list scheduling is not monotone (Graham 1969: shorter or fewer tasks can give a
-#: longer makespan; real GPU block schedulers share this), so monotonicity holds up to
-#: this slack, which pins the worst cases measured on toy-GPU grids so a model change that
-#: breaks them by more is caught:
-#:  * more units: 5.1% (2 heads x 1024 causal, FA3, 8 -> 16 units: all 16 tiles start at
-#:    once and share DRAM fairly, so the longest tile is slowed as much as the short ones);
-#:  * dropping blocks of a block-sparse layout: 5.1% (FA2's grid order is not
-#:    longest-first, so a shorter tile can move a long one into the tail; 300 layouts);
-#:  * more bandwidth, tile-aligned narrower windows: 0% on the grids.
-SCHEDULING_SLACK = 0.06
+#: A sparser mask can still cost slightly more, for two reasons:
+#:  * greedy list scheduling is not monotone (Graham 1969, "Bounds on multiprocessing
+#:    timing anomalies": shorter tasks can give a longer makespan; real GPU block
+#:    schedulers share this);
+#:  * the fluid pool slows every tile by the same fraction of its stand-alone speed when
+#:    DRAM is oversubscribed, so a burst of short, DRAM-hungry tiles slows the long tile
+#:    on the critical path (the pinned worst case below runs in one wave).
+#: The slack is set from the worst case the fuzz found (pinned in
+#: ``test_the_worst_sparser_mask_case_found_is_pinned``). More units, more bandwidth and
+#: more compute need no slack: plans are chosen by simulated makespan among candidates
+#: that include the smaller machine's choice.
+SCHEDULING_SLACK = 0.015
 
 SETTINGS = settings(
-    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+BUNDLED = ["h100-sxm5-80gb", "a100-sxm4-80gb", "b200", "rtx-4090"]
+ATTENTION_FAMILIES = ("flash-attention-3", "flash-attention-2", "triton-bundled", "unfused")
 
 masks = st.one_of(
     st.just(FullMask()),
@@ -41,49 +60,143 @@ masks = st.one_of(
 families = st.sampled_from(["flash-attention-3", "flash-attention-2", "triton-bundled"])
 
 
-@SETTINGS
-@given(
-    batch=st.integers(1, 3),
-    heads=st.sampled_from([2, 4, 8]),
-    seq=st.sampled_from([512, 1024, 2048, 3000]),
-    head_dim=st.sampled_from([64, 128]),
-    mask=masks,
-    family=families,
-    factor=st.sampled_from([1.5, 2.0, 4.0]),
-)
-def test_more_bandwidth_is_never_slower(toy_gpu, batch, heads, seq, head_dim, mask, family, factor):
-    w = one_op(attention(batch=batch, heads=heads, seq=seq, head_dim=head_dim, mask=mask))
-    base = simulate(toy_gpu, w, family=family).latency_s
-    faster = simulate(scaled(toy_gpu, dram_bw=factor), w, family=family).latency_s
-    assert faster <= base * (1 + SCHEDULING_SLACK)
+@pytest.fixture(scope="module")
+def machines(target_dir: Path, toy_path: Path) -> dict[str, dict[str, Hardware]]:
+    """Each base target and its variants: twice the units, 1.5x/2x/4x DRAM bandwidth,
+    twice the per-unit compute."""
+    out: dict[str, dict[str, Hardware]] = {}
+    for base in [toy_path, *BUNDLED]:
+        hw = load_hardware(base)
+        out[hw.name] = {
+            "base": hw,
+            "units x2": variant(target_dir, base, units=2),
+            "dram x1.5": variant(target_dir, base, dram_bw=1.5),
+            "dram x2": variant(target_dir, base, dram_bw=2.0),
+            "dram x4": variant(target_dir, base, dram_bw=4.0),
+            "compute x2": variant(target_dir, base, compute=2.0),
+        }
+    return out
 
 
-@SETTINGS
-@given(
-    heads=st.sampled_from([2, 4, 8]),
-    seq=st.sampled_from([512, 1024, 2048]),
-    mask=masks,
-    units=st.sampled_from([2, 3]),
-    family=families,
-)
-def test_more_compute_units_are_never_slower(toy_gpu, heads, seq, mask, units, family):
-    w = one_op(attention(heads=heads, seq=seq, mask=mask))
-    base = simulate(toy_gpu, w, family=family).latency_s
-    bigger = simulate(scaled(toy_gpu, units=units), w, family=family).latency_s
-    assert bigger <= base * (1 + SCHEDULING_SLACK)
-
-
-@SETTINGS
-@given(
-    m=st.sampled_from([1, 64, 512, 2048]),
-    n=st.sampled_from([256, 4096]),
-    k=st.sampled_from([256, 4096]),
-)
-def test_more_compute_never_slows_a_gemm(toy_gpu, m, n, k):
-    w = one_op(GemmOp("g", "fp16", m=m, n=n, k=k, weight_operand="b"))
-    assert simulate(scaled(toy_gpu, compute=2.0), w).latency_s <= simulate(toy_gpu, w).latency_s * (
-        1 + SCHEDULING_SLACK
+@st.composite
+def ops(draw: st.DrawFn) -> Op:
+    kind = draw(st.sampled_from(["prefill", "prefill", "decode", "gemm", "other"]))
+    if kind == "prefill":
+        return attention(
+            batch=draw(st.integers(1, 3)),
+            heads=draw(st.sampled_from([2, 4, 8, 16])),
+            seq=draw(st.sampled_from([512, 1024, 2048, 3000, 8192])),
+            head_dim=draw(st.sampled_from([64, 128])),
+            mask=draw(masks),
+            dtype="bf16",
+        )
+    if kind == "decode":
+        return attention(
+            batch=draw(st.sampled_from([1, 4, 16])),
+            heads=32,
+            kv_heads=draw(st.sampled_from([8, 32])),
+            seq=1,
+            kv_seq=draw(st.sampled_from([1000, 4096, 32768])),
+            phase="decode",
+            mask=CausalMask(),
+            dtype="bf16",
+        )
+    if kind == "gemm":
+        return GemmOp(
+            "g",
+            "bf16",
+            m=draw(st.sampled_from([1, 16, 128, 512, 2048, 8192])),
+            n=draw(st.sampled_from([128, 1024, 4096, 16384])),
+            k=draw(st.sampled_from([128, 1024, 4096, 8192])),
+            weight_operand="b",
+        )
+    return draw(
+        st.sampled_from(
+            [
+                SoftmaxOp("s", "bf16", rows=100000, cols=4096),
+                NormOp("n", "bf16", rows=1, cols=4096),
+                FftOp("f", "fp32", batch=2, lengths=(1 << 20,)),
+                LinearAttentionOp("la", "bf16", 1, 64, 4096, 64),
+            ]
+        )
     )
+
+
+def _never_slower(machines, data, bigger: str) -> None:
+    name = data.draw(st.sampled_from(sorted(machines)))
+    base, big = machines[name]["base"], machines[name][bigger]
+    op = data.draw(ops())
+    family = data.draw(
+        st.sampled_from([f for f in ATTENTION_FAMILIES if f in base.kernel_families])
+    )
+    w = one_op(op)
+    t_base = simulate(base, w, family=family, check_capacity=False).latency_s
+    t_big = simulate(big, w, family=family, check_capacity=False).latency_s
+    assert t_big <= t_base * (1 + 1e-9), f"{name} {bigger}: {t_big / t_base:.4f}x for {op}"
+
+
+@SETTINGS
+@given(data=st.data())
+def test_twice_the_units_is_never_slower(machines, data):
+    _never_slower(machines, data, "units x2")
+
+
+@SETTINGS
+@given(data=st.data(), factor=st.sampled_from(["dram x1.5", "dram x2", "dram x4"]))
+def test_more_dram_bandwidth_is_never_slower(machines, data, factor):
+    _never_slower(machines, data, factor)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_more_compute_per_unit_is_never_slower(machines, data):
+    _never_slower(machines, data, "compute x2")
+
+
+def _coarser_or_equal(sparse: np.ndarray, dense: np.ndarray) -> bool:
+    """No tile that is fully live in ``dense`` is only partially live in ``sparse``: a
+    partial tile costs a full one plus the mask (in real kernels too), so a sparser mask
+    that cuts a full tile can honestly cost more."""
+    return not bool(((dense == 2) & (sparse == 1)).any())
+
+
+def _sparse_vs_dense(hw: Hardware, family: str, sparse_mask, dense_mask, **shape) -> float:
+    rs = [
+        simulate(hw, one_op(attention(mask=m, dtype="bf16", **shape)), family=family)
+        for m in (sparse_mask, dense_mask)
+    ]
+    return rs[0].latency_s / rs[1].latency_s
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(["toy-gpu-8", *BUNDLED]),
+    family=families,
+    seed=st.integers(0, 2**32 - 1),
+    density=st.floats(0.2, 0.9),
+    keep=st.floats(0.3, 1.0),
+    seq=st.sampled_from([512, 1024, 2048]),
+    heads=st.sampled_from([1, 2, 4, 8, 16]),
+    head_dim=st.sampled_from([64, 128]),
+)
+def test_a_sparser_mask_is_never_slower(
+    machines, name, family, seed, density, keep, seq, heads, head_dim
+):
+    """A block-sparse layout that is a subset of another (128x128 blocks, so no tile of
+    the kernel turns from full to partial) never costs more, up to the scheduling slack."""
+    hw = machines[name]["base"]
+    if family not in hw.kernel_families:
+        family = hw.kernel_families[0]
+    rng = np.random.default_rng(seed)
+    nb = seq // 128
+    denser = rng.random((nb, nb)) < density
+    sparser = denser & (rng.random((nb, nb)) < keep)
+    denser[0, 0] = sparser[0, 0] = True
+    m_sparse, m_dense = (
+        BlockSparseMask(128, 128, tuple(map(tuple, lay.tolist()))) for lay in (sparser, denser)
+    )
+    ratio = _sparse_vs_dense(hw, family, m_sparse, m_dense, heads=heads, seq=seq, head_dim=head_dim)
+    assert ratio <= 1 + SCHEDULING_SLACK
 
 
 @SETTINGS
@@ -93,47 +206,44 @@ def test_more_compute_never_slows_a_gemm(toy_gpu, m, n, k):
     extra_blocks=st.integers(0, 8),
     family=families,
 )
-def test_a_sparser_window_never_costs_more(toy_gpu, seq, narrow_blocks, extra_blocks, family):
+def test_a_sparser_window_is_never_slower(toy_gpu, seq, narrow_blocks, extra_blocks, family):
     """Windows aligned to 128 tokens, so the narrower window's live tiles are a subset of
-    the wider one's. (A misaligned narrower window can cost more — it cuts more key
-    blocks partially, and a partial block costs a full block plus the mask, in real
-    kernels too.)"""
+    the wider one's and none turns from full to partial. (A misaligned narrower window
+    can cost more -- it cuts more key blocks partially, and a partial block costs a full
+    block plus the mask, in real kernels too.)"""
     narrow, wide = 128 * narrow_blocks, 128 * (narrow_blocks + extra_blocks)
-    sparse = simulate(
+    ratio = _sparse_vs_dense(
         toy_gpu,
-        one_op(attention(heads=4, seq=seq, mask=SlidingWindowMask(left=narrow))),
-        family=family,
+        family,
+        SlidingWindowMask(left=narrow),
+        SlidingWindowMask(left=wide),
+        heads=4,
+        seq=seq,
     )
-    dense = simulate(
-        toy_gpu,
-        one_op(attention(heads=4, seq=seq, mask=SlidingWindowMask(left=wide))),
-        family=family,
-    )
-    assert sparse.latency_s <= dense.latency_s * (1 + SCHEDULING_SLACK)
-    assert sparse.flops <= dense.flops
+    assert ratio <= 1 + SCHEDULING_SLACK
 
 
-@SETTINGS
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    density=st.floats(0.1, 0.9),
-    keep=st.floats(0.3, 1.0),
-    family=families,
-)
-def test_dropping_blocks_never_costs_more(toy_gpu, seed, density, keep, family):
-    """A block-sparse layout that is a subset of another never costs more."""
-    rng = np.random.default_rng(seed)
-    denser = rng.random((16, 16)) < density
-    sparser = denser & (rng.random((16, 16)) < keep)
-    denser[0, 0] = sparser[0, 0] = True  # at least one live block
-    masks = [
+def test_the_worst_sparser_mask_case_found_is_pinned(machines):
+    """The worst case the sparser-mask fuzz found (8 tiles on 8 units, one wave: the
+    pool's equal-fraction sharing of DRAM, see SCHEDULING_SLACK), pinned so a model
+    change that moves it shows up."""
+    hw = machines["toy-gpu-8"]["base"]
+    rng = np.random.default_rng(186442780)
+    denser = rng.random((4, 4)) < 0.5793559580267652
+    denser[0, 0] = True
+    sparser = denser & (rng.random((4, 4)) < 0.9449117646616352)
+    sparser[0, 0] = True
+    m_sparse, m_dense = (
         BlockSparseMask(128, 128, tuple(map(tuple, lay.tolist()))) for lay in (sparser, denser)
-    ]
-    t_sparse, t_dense = (
-        simulate(toy_gpu, one_op(attention(heads=4, seq=2048, mask=m)), family=family).latency_s
-        for m in masks
     )
-    assert t_sparse <= t_dense * (1 + SCHEDULING_SLACK)
+    assert _coarser_or_equal(
+        m_sparse.tile_liveness(512, 512, 128, 64), m_dense.tile_liveness(512, 512, 128, 64)
+    )
+    ratio = _sparse_vs_dense(
+        hw, "flash-attention-2", m_sparse, m_dense, heads=2, seq=512, head_dim=64
+    )
+    assert ratio == pytest.approx(1.0122, abs=2e-4)
+    assert ratio <= 1 + SCHEDULING_SLACK
 
 
 @pytest.mark.parametrize("family", ["flash-attention-3", "flash-attention-2"])
