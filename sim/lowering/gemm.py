@@ -20,6 +20,11 @@ once. Otherwise tiles are rasterised in groups of ``g = floor(sqrt(slots))`` so 
 wave re-reads each A row-panel ``ceil(tiles_n / g)`` times and each B column-panel
 ``ceil(tiles_m / g)`` times (CUTLASS's swizzled rasterisation), never more than the
 cache-level traffic and never less than the operand itself. C is written once.
+
+**Pipeline fill** (``pipeline_fill``). A tile cannot overlap its prologue (the first K
+slab must arrive before the first MMA) nor its epilogue (C is stored after the last
+MMA): both pass through the unit's port, unoverlapped, on top of the DRAM latency. It
+is what makes small GEMMs (few K steps per tile) slower than their FLOPs suggest.
 """
 
 from __future__ import annotations
@@ -29,7 +34,12 @@ from dataclasses import dataclass
 
 from attnsim.sim.lowering.choose import Plan, fastest
 from attnsim.sim.lowering.common import streaming_kernel, traffic
-from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.registry import (
+    LoweringFamily,
+    LoweringOptions,
+    register_family,
+    register_mechanism,
+)
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, OpTasks, TileClass
 from attnsim.workloads.dtypes import nbytes
@@ -49,6 +59,12 @@ GEMM_TILES: tuple[tuple[int, int, int], ...] = (
 )
 #: A/B slabs in flight per tile (software pipeline depth).
 GEMM_STAGES = 3
+
+register_mechanism(
+    "split_k",
+    "GEMMs with fewer tiles than slots may split K and reduce the fp32 partials (off: never split)",
+    "cuBLAS/CUTLASS split-K (CUTLASS GemmSplitKParallel)",
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +104,14 @@ def _split_options(tiles: int, slots: int, k: int, bk: int) -> list[int]:
 
 
 def _plan(
-    view: TargetView, g: GemmShape, bm: int, bn: int, bk: int, multicast: int = 1, split: int = 1
+    view: TargetView,
+    g: GemmShape,
+    bm: int,
+    bn: int,
+    bk: int,
+    multicast: int = 1,
+    split: int = 1,
+    options: LoweringOptions | None = None,
 ) -> tuple[int, TileClass] | None:
     """Resident tiles per unit and the tile class for one tile shape and split (None when
     the tile does not fit a unit)."""
@@ -127,6 +150,12 @@ def _plan(
     reads = traffic(view, (dram_a + dram_b) / n_tiles, (cache_a + cache_b) / n_tiles)
     reads[view.scratchpad.name] = (staged_a + staged_b) / n_tiles
     writes = traffic(view, c_tile)
+    fill = view.dram.latency_s
+    if options is None or options.enabled("pipeline_fill"):
+        # the first K slab must land before the first MMA (prologue); the C tile is
+        # stored after the last one (epilogue), both through the unit's port
+        port = view.unit_bandwidth_cap.get(view.dram.name, math.inf)
+        fill += ((bm * g.a_elem + bn * g.b_elem) * bk + c_tile) / port
     tile = TileClass(
         name=f"gemm {bm}x{bn}x{bk}"
         + (f" split-k/{split}" if split > 1 else "")
@@ -135,21 +164,29 @@ def _plan(
         compute_s=compute,
         read_bytes=reads,
         write_bytes=writes,
-        fixed_s=view.dram.latency_s,
+        fixed_s=fill,
         ops={("matmul", mm.precision): mm_ops},
         flops=g.useful_flops / n_tiles,
     )
     return resident, tile
 
 
-def gemm_plans(name: str, view: TargetView, g: GemmShape, multicast: int = 1) -> list[Plan]:
+def gemm_plans(
+    name: str,
+    view: TargetView,
+    g: GemmShape,
+    multicast: int = 1,
+    options: LoweringOptions | None = None,
+) -> list[Plan]:
     """Every (tile shape, split-K) plan that fits a unit: the GEMM kernel, then the
     split-K reduction kernel if K is split."""
+    options = options or LoweringOptions()
     plans: list[Plan] = []
     for bm, bn, bk in GEMM_TILES:
         tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
-        for split in _split_options(tiles, view.units, g.k, bk):
-            planned = _plan(view, g, bm, bn, bk, multicast, split)
+        splits = _split_options(tiles, view.units, g.k, bk) if options.enabled("split_k") else [1]
+        for split in splits:
+            planned = _plan(view, g, bm, bn, bk, multicast, split, options)
             if planned is None:
                 continue
             resident, tile = planned
@@ -184,10 +221,14 @@ def gemm_plans(name: str, view: TargetView, g: GemmShape, multicast: int = 1) ->
 
 
 def gemm_kernels(
-    name: str, view: TargetView, g: GemmShape, multicast: int = 1
+    name: str,
+    view: TargetView,
+    g: GemmShape,
+    multicast: int = 1,
+    options: LoweringOptions | None = None,
 ) -> tuple[tuple[Kernel, ...], dict[str, str | int | float]]:
     """Kernels (GEMM, then split-K reduction if any) of the fastest plan, and its choices."""
-    plans = gemm_plans(name, view, g, multicast)
+    plans = gemm_plans(name, view, g, multicast, options)
     if not plans:
         raise LoweringError(
             f"{view.hw.name}: no GEMM tile fits {view.scratchpad.name} of a {view.unit}"
@@ -198,7 +239,6 @@ def gemm_kernels(
 
 def lower_gemm(op: Op, view: TargetView, options: LoweringOptions, multicast: int = 1) -> OpTasks:
     """Lower a :class:`GemmOp` (see module docstring)."""
-    del options
     family = "gemm-tma-multicast" if multicast > 1 else "gemm-tiled"
     if not isinstance(op, GemmOp):
         raise LoweringError(f"{family} lowers gemm ops, not {op.kind}")
@@ -215,7 +255,7 @@ def lower_gemm(op: Op, view: TargetView, options: LoweringOptions, multicast: in
         precision=gemm_compute_precision(op, view),
         useful_flops=op.flops(),
     )
-    kernels, notes = gemm_kernels(f"gemm {op.name}", view, shape, multicast)
+    kernels, notes = gemm_kernels(f"gemm {op.name}", view, shape, multicast, options)
     return OpTasks(family=family, kernels=kernels, notes=notes)
 
 
