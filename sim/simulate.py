@@ -94,6 +94,7 @@ def simulate(
             False simulates tile by tile (slow; for checking the chunked engine).
     """
     options = options or LoweringOptions()
+    options.check()
     view = TargetView(hw)
     if check_capacity:
         needed = memory_needed_bytes(workload)

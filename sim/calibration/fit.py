@@ -7,6 +7,10 @@
   measured ones.
 
 Both are solved by bisection (simulated throughput is monotone in the constant).
+
+* ``mma_sync_sustained_fraction``: a measured rate of warp-level ``mma.sync`` on a part
+  whose tensor peak needs the asynchronous instructions (wgmma), as a fraction of that
+  peak; the model uses it as is (the measurement is already a sustained rate).
 Measurements come from ``published_microbenchmarks.yaml`` (published figures with their
 source) or, for a target measured here, from ``attnsim calibrate``.
 """
@@ -133,6 +137,15 @@ def fit_target(
                 "memory_sustained_fraction",
                 value,
                 f"fitted by `attnsim fit-constants {hw.name}` to a stream at {measured:.3f} of peak: {e['source']}",
+            )
+        )
+    for e in (e for e in entries if e["kind"] == "mma_sync"):
+        fitted.append(
+            FittedConstant(
+                "mma_sync_sustained_fraction",
+                round(float(e["value"]), 4),
+                f"fitted by `attnsim fit-constants {hw.name}` to mma.sync at {e['value']} of "
+                f"the tensor peak: {e['source']}",
             )
         )
     for e in (e for e in entries if e["kind"] == "gemm"):

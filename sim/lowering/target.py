@@ -22,6 +22,9 @@ CALIBRATION_CONSTANTS: dict[str, str] = {
     "launch_overhead": "seconds from one kernel's end to the next kernel's first tile (default 0)",
     "tensor_sustained_fraction": "sustained / peak matmul rate measured by a large GEMM (default 1)",
     "memory_sustained_fraction": "sustained / peak DRAM bandwidth measured by a stream (default 1)",
+    "mma_sync_sustained_fraction": "on a part whose tensor peak needs asynchronous MMA "
+    "(wgmma, tcgen05): the fraction of that peak warp-level mma.sync sustains (absent: "
+    "mma.sync is the native instruction)",
 }
 
 #: Precision an op's dtype computes in when the target has no engine for that dtype.
