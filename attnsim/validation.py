@@ -278,11 +278,12 @@ def with_shape_rates(hw: Hardware, rates: ShapeRates) -> Hardware:
     engines = {}
     for name, engine in hw.engines.items():
         if engine.kind == "cpu_core":
-            table = {c: dict(p) for c, p in engine.throughput.items()}
-            table.setdefault("matmul", {})["fp32"] = rates.matmul.median
-            table.setdefault("exp", {})["fp32"] = rates.softmax.median
+            table = {c: dict(p) for c, p in engine.ops_per_cycle.items()}
+            per_cycle = 1.0 / (engine.count * engine.clock_hz)  # rates are whole-machine ops/s
+            table.setdefault("matmul", {})["fp32"] = rates.matmul.median * per_cycle
+            table.setdefault("exp", {})["fp32"] = rates.softmax.median * per_cycle
             engine = dataclasses.replace(
-                engine, throughput=FrozenMap({c: FrozenMap(p) for c, p in table.items()})
+                engine, ops_per_cycle=FrozenMap({c: FrozenMap(p) for c, p in table.items()})
             )
         engines[name] = engine
     calibration = dict(hw.calibration)

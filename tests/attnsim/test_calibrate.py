@@ -96,9 +96,9 @@ def test_every_number_is_measured_or_a_labelled_assumption() -> None:
     for path in (
         "engines.core.count",
         "engines.core.clock",
-        "engines.core.throughput.matmul.fp32",
-        "engines.core.throughput.vector.fp32",
-        "engines.core.throughput.exp.fp32",
+        "engines.core.ops_per_cycle.matmul.fp32",
+        "engines.core.ops_per_cycle.vector.fp32",
+        "engines.core.ops_per_cycle.exp.fp32",
         "memory.l1.bandwidth",
         "memory.dram.bandwidth",
         "memory.l3.latency",
@@ -107,9 +107,9 @@ def test_every_number_is_measured_or_a_labelled_assumption() -> None:
         assert hw.sources[path].startswith(measured), path
     assert (
         "softmax scores/s (exp2 + max + sum + rescale per score)"
-        in (hw.sources["engines.core.throughput.exp.fp32"])
+        in (hw.sources["engines.core.ops_per_cycle.exp.fp32"])
     )
-    mm = hw.sources["engines.core.throughput.matmul.fp32"]
+    mm = hw.sources["engines.core.ops_per_cycle.matmul.fp32"]
     assert "d=64: 40 GFLOP/s" in mm and "d=128: 50 GFLOP/s" in mm
     assert hw.sources["energy.static_power"].startswith("assumption")
 

@@ -21,11 +21,11 @@ def toy_gpu_doc(sms: int = 8) -> dict[str, Any]:
         "kind": "gpu",
         "description": "toy GPU for tests",
         "source": SRC,
+        "units": {"sm": {"count": sms}},
         "engines": {
             "tensor": {
                 "kind": "tensor",
                 "unit": "sm",
-                "count": sms,
                 "clock": "1.83 GHz",
                 "throughput": {
                     "matmul": {"fp16": f"{7.5 * sms} TFLOP/s", "bf16": f"{7.5 * sms} TFLOP/s"}
@@ -34,14 +34,12 @@ def toy_gpu_doc(sms: int = 8) -> dict[str, Any]:
             "cuda": {
                 "kind": "vector",
                 "unit": "sm",
-                "count": sms,
                 "clock": "1.98 GHz",
                 "throughput": {"vector": {"fp32": f"{0.5 * sms} TFLOP/s"}},
             },
             "sfu": {
                 "kind": "sfu",
                 "unit": "sm",
-                "count": sms,
                 "clock": "1.83 GHz",
                 "throughput": {"exp": {"fp32": f"{0.03 * sms} TOPS"}},
             },
@@ -142,10 +140,10 @@ def variant(
     """A target derived from ``base`` the way a user writes one: a YAML file with
     ``base:`` and overrides, loaded (and so validated) by the loader.
 
-    ``units`` multiplies the count of every engine, each new unit bringing its own rates
-    (the group throughputs scale with it) and its own per-unit memories; shared levels
-    (L2, DRAM) are unchanged. ``dram_bw`` multiplies the farthest level's bandwidth;
-    ``compute`` every per-unit rate.
+    ``units`` multiplies the count of every replicated unit (``units: {sm: {count:
+    N}}``): each new unit brings its own per-unit rates and per-unit memories; shared
+    levels (L2, DRAM) are unchanged. ``dram_bw`` multiplies the farthest level's
+    bandwidth; ``compute`` every engine's clock (every per-unit rate).
     """
     hw = load_hardware(base)
     doc: dict[str, Any] = {
@@ -153,18 +151,15 @@ def variant(
         "base": str(base),
         "name": f"{hw.name}-u{units}-bw{dram_bw:g}-c{compute:g}",
     }
-    if units != 1 or compute != 1.0:
+    if units != 1:
+        counts = {e.unit: e.count for e in hw.engines.values()}
+        doc["units"] = {
+            unit: {"count": {"value": count * units, "source": SRC}}
+            for unit, count in counts.items()
+        }
+    if compute != 1.0:
         doc["engines"] = {
-            name: {
-                "count": {"value": e.count * units, "source": SRC},
-                "throughput": {
-                    klass: {
-                        prec: {"value": f"{v * units * compute!r} OP/s", "source": SRC}
-                        for prec, v in precs.items()
-                    }
-                    for klass, precs in e.throughput.items()
-                },
-            }
+            name: {"clock": {"value": f"{e.clock_hz * compute!r} Hz", "source": SRC}}
             for name, e in hw.engines.items()
         }
     if dram_bw != 1.0:
