@@ -79,10 +79,17 @@ def peak_rate(hw: Hardware, op_classes: Iterable[str], precisions: Iterable[str]
             for prec in precs:
                 rate = engine.throughput.get(klass, {}).get(prec, 0.0)
                 if klass == "matmul":
-                    rate *= _fraction(hw, "tensor_sustained_fraction")
+                    rate *= _precision_fraction(hw, prec)
                 best = max(best, rate)
         total += best
     return total
+
+
+def _precision_fraction(hw: Hardware, precision: str) -> float:
+    return max(
+        _fraction(hw, "tensor_sustained_fraction"),
+        _fraction(hw, f"tensor_sustained_fraction_{precision}"),
+    )
 
 
 def _class_peak(hw: Hardware, op_class: str, precision: str) -> float:

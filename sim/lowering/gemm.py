@@ -21,6 +21,12 @@ wave re-reads each A row-panel ``ceil(tiles_n / g)`` times and each B column-pan
 ``ceil(tiles_m / g)`` times (CUTLASS's swizzled rasterisation), never more than the
 cache-level traffic and never less than the operand itself. C is written once.
 
+**Stream-K** (``stream_k``). When the tiles do not fill a whole number of waves, a
+stream-K kernel divides all tiles' K iterations evenly over every slot (one wave); a
+tile cut between two slots is finished by one of them, which reads the other's fp32
+partial tile from a workspace (Osama et al., PPoPP 2023; CUTLASS's sm90 stream-K
+scheduler, which cuBLAS picks for such shapes). It is one more candidate plan.
+
 **Pipeline fill** (``pipeline_fill``). A tile cannot overlap its prologue (the first K
 slab must arrive before the first MMA) nor its epilogue (C is stored after the last
 MMA): both pass through the unit's port, unoverlapped, on top of the DRAM latency. It
@@ -60,6 +66,12 @@ GEMM_TILES: tuple[tuple[int, int, int], ...] = (
 #: A/B slabs in flight per tile (software pipeline depth).
 GEMM_STAGES = 3
 
+register_mechanism(
+    "stream_k",
+    "stream-K: the tiles' K iterations divided evenly over every slot (one wave, partial "
+    "tiles fixed up through a workspace), against wave quantisation (off: not a candidate)",
+    "Osama et al., Stream-K (PPoPP 2023); CUTLASS sm90 StreamKScheduler",
+)
 register_mechanism(
     "split_k",
     "GEMMs with fewer tiles than slots may split K and reduce the fp32 partials (off: never split)",
@@ -171,6 +183,50 @@ def _plan(
     return resident, tile
 
 
+def _stream_k_tile(
+    view: TargetView,
+    g: GemmShape,
+    bm: int,
+    bn: int,
+    bk: int,
+    multicast: int,
+    options: LoweringOptions,
+) -> tuple[int, int, TileClass] | None:
+    """(resident, slots, tile class) of a stream-K kernel: every slot runs the same share
+    of all tiles' K iterations; a tile cut between two slots is fixed up by writing and
+    reading one fp32 partial tile. None when the tile does not fit, when the tiles fill
+    whole waves already, or when a slot would get fewer than two K iterations."""
+    planned = _plan(view, g, bm, bn, bk, multicast, 1, options)
+    if planned is None:
+        return None
+    resident, tiled = planned
+    tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
+    slots = view.units * resident
+    k_iters = math.ceil(g.k / bk)
+    if tiles % slots == 0 or tiles * k_iters < 2 * slots:
+        return None
+    share = math.ceil(tiles * k_iters / slots) / k_iters  # tiles' worth of work per slot
+    partial = bm * bn * 4.0
+    reads = {lvl: b * share for lvl, b in tiled.read_bytes.items()}
+    writes = {lvl: b * share for lvl, b in tiled.write_bytes.items()}
+    for lvl, b in traffic(view, partial).items():
+        reads[lvl] = reads.get(lvl, 0.0) + b
+        writes[lvl] = writes.get(lvl, 0.0) + b
+    port = view.unit_bandwidth_cap.get(view.dram.name, math.inf)
+    fixed = tiled.fixed_s + (2 * partial / port if options.enabled("pipeline_fill") else 0.0)
+    tile = TileClass(
+        name=f"gemm {bm}x{bn}x{bk} stream-k ({share:.2f} tiles per slot)",
+        engine_s={e: t * share for e, t in tiled.engine_s.items()},
+        compute_s=tiled.compute_s * share,
+        read_bytes=reads,
+        write_bytes=writes,
+        fixed_s=fixed,
+        ops={k: v * share for k, v in tiled.ops.items()},
+        flops=g.useful_flops / slots,
+    )
+    return resident, slots, tile
+
+
 def gemm_plans(
     name: str,
     view: TargetView,
@@ -217,6 +273,29 @@ def gemm_plans(
                 "resident_per_unit": resident,
             }
             plans.append(Plan(tuple(kernels), notes))
+        if options.enabled("stream_k"):
+            streamed = _stream_k_tile(view, g, bm, bn, bk, multicast, options)
+            if streamed is not None:
+                resident, slots, tile = streamed
+                kernel = Kernel(
+                    name=name,
+                    unit=view.unit,
+                    slots_per_unit=resident,
+                    runs=((tile, slots),),
+                    launch_s=view.launch_s,
+                    order="stream-K: equal K-iteration shares",
+                )
+                plans.append(
+                    Plan(
+                        (kernel,),
+                        {
+                            "tile": f"{bm}x{bn}x{bk}",
+                            "split_k": 1,
+                            "stream_k": 1,
+                            "resident_per_unit": resident,
+                        },
+                    )
+                )
     return plans
 
 

@@ -22,6 +22,8 @@ CALIBRATION_CONSTANTS: dict[str, str] = {
     "launch_overhead": "seconds from one kernel's end to the next kernel's first tile (default 0)",
     "tensor_sustained_fraction": "sustained / peak matmul rate measured by a large GEMM (default 1)",
     "memory_sustained_fraction": "sustained / peak DRAM bandwidth measured by a stream (default 1)",
+    "tensor_sustained_fraction_<prec>": "as tensor_sustained_fraction, for matmuls in one "
+    "precision (e.g. fp8), measured by a GEMM in that precision",
     "mma_sync_sustained_fraction": "on a part whose tensor peak needs asynchronous MMA "
     "(wgmma, tcgen05): the fraction of that peak warp-level mma.sync sustains (absent: "
     "mma.sync is the native instruction)",
@@ -103,7 +105,8 @@ class TargetView:
         precision it has: fp32 on tf32 units, ternary on int8, ...), at its per-unit rate.
 
         Matmul with no matmul engine in that precision falls back to the ``vector`` class
-        (FMA on vector units). Matmul rates are scaled by ``tensor_sustained_fraction``.
+        (FMA on vector units). Matmul rates are scaled by ``tensor_sustained_fraction_<prec>``
+        when the target has one for that precision, else by ``tensor_sustained_fraction``.
         Raises :class:`LoweringError` if nothing on the unit can run it.
         """
         for prec in (precision, *_FALLBACK_PRECISION.get(precision, ())):
@@ -115,7 +118,10 @@ class TargetView:
                         best = (r, name)
                 if best is not None:
                     scale = (
-                        self.calibration("tensor_sustained_fraction", 1.0)
+                        self.calibration(
+                            f"tensor_sustained_fraction_{prec}",
+                            self.calibration("tensor_sustained_fraction", 1.0),
+                        )
                         if klass == "matmul"
                         else 1.0
                     )
