@@ -53,7 +53,9 @@ streams (when a head's tiles take several waves) hit the cache if the K/V of the
 concurrently in flight fits, and miss increasingly as it grows past the cache:
 ``dram_kv = compulsory + max(0, cache_kv / share - compulsory) * max(0, 1 - C / ws)``,
 with ``ws = (ceil(slots / tiles per KV head) + 1) x K/V of one head``. Which KV heads
-are concurrent follows the family's issue order. Each tile is charged DRAM bytes in
+are concurrent follows the family's issue order (FlashAttention-3's longest-first
+scheduler runs heads in sections whose K/V fit 32 MiB, so a section's K/V stays in L2).
+Each tile is charged DRAM bytes in
 proportion to the K/V blocks it reads. More slots never raise the traffic: the share
 grows, and the working set grows only once a head's tiles fit one wave, when there are
 no later streams. Switched off, every tile reads its K/V from DRAM.
@@ -470,7 +472,12 @@ def fused_kernel(
     group = max(1, spec.q_heads // max(1, spec.kv_heads))
     tiles_per_kv_head = nq * group
     kv_bytes_per_head = spec.kv_len * (dqk + dv) * elem
-    concurrent = min(math.ceil(slots / tiles_per_kv_head) + 1, spec.batch * spec.kv_heads)
+    order = style.order if options.enabled("longest_first") else "q_fastest"
+    section = lpt_section_heads(kv_bytes_per_head, group) if order == "longest_first" else 1
+    # KV heads whose tiles are in flight together: the section's (FA3's L2 swizzle), or the
+    # heads a wave of head-major tiles spans
+    concurrent = max(math.ceil(section / group), math.ceil(slots / tiles_per_kv_head)) + 1
+    concurrent = min(concurrent, spec.batch * spec.kv_heads)
     miss = _kv_miss(view, kv_bytes_per_head, concurrent)
     lockstep = view.cache is not None and options.enabled("kv_lockstep")
     compulsory = min(compulsory_kv, cache_kv) if lockstep else cache_kv
@@ -526,8 +533,7 @@ def fused_kernel(
             )
         row_class.append(classes[key])
 
-    order = style.order if options.enabled("longest_first") else "q_fastest"
-    runs = issue_order(order, row_class, blocks, heads)
+    runs = issue_order(order, row_class, blocks, heads, section)
     kernel = Kernel(
         name=f"{style.name} fwd",
         unit=view.unit,
@@ -542,27 +548,56 @@ def fused_kernel(
         "resident_per_unit": resident,
         "kv_dram_fraction": round(dram_frac, 4),
         "order": order,
+        "section_heads": section,
     }
     return kernel, notes
 
 
+#: Bytes of K and V that FlashAttention-3's longest-first scheduler keeps in flight per
+#: section of heads (``hopper/tile_scheduler.hpp``: ``size_l2 = 32 MB for K & V``).
+LPT_SECTION_KV_BYTES = 32 * 1024 * 1024
+
+
+def lpt_section_heads(kv_bytes_per_head: float, group: int) -> int:
+    """Query heads per section of FlashAttention-3's longest-first scheduler: the largest
+    power of two of KV heads whose K/V fit :data:`LPT_SECTION_KV_BYTES` (at least one),
+    times the query heads per KV head."""
+    fit = LPT_SECTION_KV_BYTES // max(1, int(kv_bytes_per_head))
+    return (1 << (int(fit).bit_length() - 1) if fit >= 1 else 1) * max(1, group)
+
+
 def issue_order(
-    order: str, row_class: list[TileClass], work: np.ndarray, heads: int
+    order: str, row_class: list[TileClass], work: np.ndarray, heads: int, section: int = 1
 ) -> tuple[tuple[TileClass, int], ...]:
-    """Run-length encoded issue order of all ``heads x len(row_class)`` tiles: heads
-    outer; within a head grid order or longest first."""
-    idx = list(range(len(row_class)))
-    if order == "longest_first":
-        idx.sort(key=lambda i: (-int(work[i]), i))
-    seq: list[list] = []  # one head's query blocks, run-length encoded
-    for i in idx:
-        if seq and seq[-1][0] is row_class[i]:
-            seq[-1][1] += 1
-        else:
-            seq.append([row_class[i], 1])
-    if len(seq) == 1:
-        return ((seq[0][0], int(seq[0][1]) * heads),)
-    return tuple((tile, int(count)) for _ in range(heads) for tile, count in seq)
+    """Run-length encoded issue order of all ``heads x len(row_class)`` tiles.
+
+    ``q_fastest``: heads outer, query blocks in grid order inner. ``longest_first``:
+    FlashAttention-3's L2-swizzled longest-processing-time-first order -- heads in
+    sections of ``section`` (whose K/V fit the L2 budget), and within a section the
+    query blocks from the most live key blocks to the fewest, each for every head of the
+    section (heads inner)."""
+    n = len(row_class)
+    if order != "longest_first":
+        seq: list[list] = []  # one head's query blocks, run-length encoded
+        for i in range(n):
+            if seq and seq[-1][0] is row_class[i]:
+                seq[-1][1] += 1
+            else:
+                seq.append([row_class[i], 1])
+        if len(seq) == 1:
+            return ((seq[0][0], int(seq[0][1]) * heads),)
+        return tuple((tile, int(count)) for _ in range(heads) for tile, count in seq)
+    idx = sorted(range(n), key=lambda i: (-int(work[i]), i))
+    runs: list[list] = []
+    full, rest = divmod(heads, max(1, section))
+    for size, repeat in ((section, full), (rest, 1 if rest else 0)):
+        for _ in range(repeat):
+            for i in idx:
+                if runs and runs[-1][0] is row_class[i]:
+                    runs[-1][1] += size
+                else:
+                    runs.append([row_class[i], size])
+    return tuple((tile, int(count)) for tile, count in runs)
 
 
 def _lower_decode(

@@ -183,7 +183,7 @@ def _plan(
     return resident, tile
 
 
-def _stream_k_tile(
+def _stream_k_tiles(
     view: TargetView,
     g: GemmShape,
     bm: int,
@@ -191,21 +191,48 @@ def _stream_k_tile(
     bk: int,
     multicast: int,
     options: LoweringOptions,
-) -> tuple[int, int, TileClass] | None:
-    """(resident, slots, tile class) of a stream-K kernel: every slot runs the same share
-    of all tiles' K iterations; a tile cut between two slots is fixed up by writing and
-    reading one fp32 partial tile. None when the tile does not fit, when the tiles fill
-    whole waves already, or when a slot would get fewer than two K iterations."""
+) -> list[tuple[int, int, TileClass]]:
+    """(resident, workers, tile class) of stream-K kernels: each of ``workers`` CTAs runs
+    the same share of all tiles' K iterations; a tile cut between two workers is fixed
+    up by writing and reading one fp32 partial tile. Worker counts are the machine's
+    slots, half of them, a quarter... (so a machine with twice the units has the smaller
+    machine's candidates too); a count is skipped when the tiles divide evenly among the
+    workers or a worker would get fewer than two K iterations."""
     planned = _plan(view, g, bm, bn, bk, multicast, 1, options)
     if planned is None:
-        return None
+        return []
     resident, tiled = planned
     tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
-    slots = view.units * resident
     k_iters = math.ceil(g.k / bk)
-    if tiles % slots == 0 or tiles * k_iters < 2 * slots:
-        return None
-    share = math.ceil(tiles * k_iters / slots) / k_iters  # tiles' worth of work per slot
+    out = []
+    workers = view.units * resident
+    while workers >= 1:
+        if tiles % workers and tiles * k_iters >= 2 * workers:
+            out.append(
+                (
+                    resident,
+                    workers,
+                    _stream_k_tile(view, g, tiled, tiles, workers, bm, bn, bk, options),
+                )
+            )
+        workers //= 2
+    return out
+
+
+def _stream_k_tile(
+    view: TargetView,
+    g: GemmShape,
+    tiled: TileClass,
+    tiles: int,
+    workers: int,
+    bm: int,
+    bn: int,
+    bk: int,
+    options: LoweringOptions,
+) -> TileClass:
+    """The tile class of one stream-K worker (see :func:`_stream_k_tiles`)."""
+    k_iters = math.ceil(g.k / bk)
+    share = math.ceil(tiles * k_iters / workers) / k_iters  # tiles' worth of work per worker
     partial = bm * bn * 4.0
     reads = {lvl: b * share for lvl, b in tiled.read_bytes.items()}
     writes = {lvl: b * share for lvl, b in tiled.write_bytes.items()}
@@ -214,17 +241,16 @@ def _stream_k_tile(
         writes[lvl] = writes.get(lvl, 0.0) + b
     port = view.unit_bandwidth_cap.get(view.dram.name, math.inf)
     fixed = tiled.fixed_s + (2 * partial / port if options.enabled("pipeline_fill") else 0.0)
-    tile = TileClass(
-        name=f"gemm {bm}x{bn}x{bk} stream-k ({share:.2f} tiles per slot)",
+    return TileClass(
+        name=f"gemm {bm}x{bn}x{bk} stream-k ({share:.2f} tiles per worker)",
         engine_s={e: t * share for e, t in tiled.engine_s.items()},
         compute_s=tiled.compute_s * share,
         read_bytes=reads,
         write_bytes=writes,
         fixed_s=fixed,
         ops={k: v * share for k, v in tiled.ops.items()},
-        flops=g.useful_flops / slots,
+        flops=g.useful_flops / workers,
     )
-    return resident, slots, tile
 
 
 def gemm_plans(
@@ -274,28 +300,22 @@ def gemm_plans(
             }
             plans.append(Plan(tuple(kernels), notes))
         if options.enabled("stream_k"):
-            streamed = _stream_k_tile(view, g, bm, bn, bk, multicast, options)
-            if streamed is not None:
-                resident, slots, tile = streamed
+            for resident, workers, tile in _stream_k_tiles(view, g, bm, bn, bk, multicast, options):
                 kernel = Kernel(
                     name=name,
                     unit=view.unit,
                     slots_per_unit=resident,
-                    runs=((tile, slots),),
+                    runs=((tile, workers),),
                     launch_s=view.launch_s,
                     order="stream-K: equal K-iteration shares",
                 )
-                plans.append(
-                    Plan(
-                        (kernel,),
-                        {
-                            "tile": f"{bm}x{bn}x{bk}",
-                            "split_k": 1,
-                            "stream_k": 1,
-                            "resident_per_unit": resident,
-                        },
-                    )
-                )
+                notes = {
+                    "tile": f"{bm}x{bn}x{bk}",
+                    "split_k": 1,
+                    "stream_k_workers": workers,
+                    "resident_per_unit": resident,
+                }
+                plans.append(Plan((kernel,), notes))
     return plans
 
 

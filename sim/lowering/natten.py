@@ -176,7 +176,15 @@ def lower_natten(op: Op, view: TargetView, options: LoweringOptions, style: Natt
         return replace(tasks, family=style.name)
     spec = op.spec
     ndim = len(mask.spatial)
-    q_shape, kv_shape = style.tile_shapes(ndim, max(spec.head_dim_qk, spec.head_dim_v))
+    if options.tile_shapes is not None:
+        q_shape, kv_shape = options.tile_shapes
+        if len(q_shape) != ndim:
+            raise LoweringError(
+                f"{style.name}: tile shapes {options.tile_shapes} have {len(q_shape)} axes; "
+                f"expected {ndim}, one per axis of the token grid {mask.spatial}"
+            )
+    else:
+        q_shape, kv_shape = style.tile_shapes(ndim, max(spec.head_dim_qk, spec.head_dim_v))
     elem = nbytes(op.dtype, 1)
     br, bc = math.prod(q_shape), math.prod(kv_shape)
     if options.enabled("natten_multidim_tiles"):

@@ -53,11 +53,14 @@ class LoweringOptions:
         block_k: keys per attention key block.
         disable: mechanisms switched off (names in :data:`MECHANISMS`), for ablations:
             each family's model without that mechanism.
+        tile_shapes: N-d (query tile, key tile) shapes for NATTEN's families (one
+            entry per axis of the token grid), e.g. ``((2, 8, 8), (2, 8, 8))``.
     """
 
     block_q: int | None = None
     block_k: int | None = None
     disable: frozenset[str] = frozenset()
+    tile_shapes: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
     def __post_init__(self) -> None:
         for name in ("block_q", "block_k"):
@@ -65,6 +68,13 @@ class LoweringOptions:
             if value is not None and value < 1:
                 raise ValueError(f"LoweringOptions.{name} must be >= 1, got {value}")
         object.__setattr__(self, "disable", frozenset(self.disable))
+        if self.tile_shapes is not None:
+            q, kv = self.tile_shapes
+            if len(q) != len(kv) or not q or min(q + kv) < 1:
+                raise ValueError(
+                    f"LoweringOptions.tile_shapes must be two equally long tuples of sizes "
+                    f">= 1, got {self.tile_shapes}"
+                )
 
     def enabled(self, mechanism: str) -> bool:
         """Whether ``mechanism`` (a registered name) is on."""

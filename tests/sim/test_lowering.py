@@ -139,11 +139,28 @@ def test_gemm_flops_and_weight_dtype(toy_gpu):
     )
 
 
-def test_skinny_gemm_uses_split_k_when_it_pays(h100):
+def test_skinny_gemm_spreads_k_over_the_machine(h100):
+    """One 128x128 output tile with K = 65536: stream-K shares the K iterations among
+    many SMs (one kernel); with stream-K off, split-K does (a reduction kernel follows);
+    with both off only small output tiles can spread it, and it is slower."""
     op = GemmOp("g", "bf16", m=128, n=128, k=65536, weight_operand="b")
     r = simulate(h100, one_op(op))
-    assert r.ops[0].notes["split_k"] > 1
-    assert r.ops[0].kernels[-1].endswith("split-k reduce")
+    assert r.ops[0].notes["stream_k_workers"] > 1
+    no_stream = simulate(h100, one_op(op), options=LoweringOptions(disable=frozenset({"stream_k"})))
+    assert no_stream.ops[0].notes["split_k"] > 1
+    assert no_stream.ops[0].kernels[-1].endswith("split-k reduce")
+    neither = simulate(
+        h100, one_op(op), options=LoweringOptions(disable=frozenset({"stream_k", "split_k"}))
+    )
+    assert neither.latency_s > max(r.latency_s, no_stream.latency_s)
+
+
+def test_unknown_mechanisms_are_refused(h100):
+    op = GemmOp("g", "bf16", m=128, n=128, k=128)
+    with pytest.raises(
+        LoweringError, match="unknown mechanism 'stream-k' \\(did you mean 'stream_k'"
+    ):
+        simulate(h100, one_op(op), options=LoweringOptions(disable=frozenset({"stream-k"})))
 
 
 def test_memory_bound_ops_stream_their_bytes(toy_gpu):

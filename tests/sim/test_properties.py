@@ -30,18 +30,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simkit import attention, one_op, variant
 
-#: A sparser mask can still cost slightly more, for two reasons:
-#:  * greedy list scheduling is not monotone (Graham 1969, "Bounds on multiprocessing
-#:    timing anomalies": shorter tasks can give a longer makespan; real GPU block
-#:    schedulers share this);
-#:  * the fluid pool slows every tile by the same fraction of its stand-alone speed when
-#:    DRAM is oversubscribed, so a burst of short, DRAM-hungry tiles slows the long tile
-#:    on the critical path (the pinned worst case below runs in one wave).
-#: The slack is set from the worst case the fuzz found (pinned in
-#: ``test_the_worst_sparser_mask_case_found_is_pinned``). More units, more bandwidth and
-#: more compute need no slack: plans are chosen by simulated makespan among candidates
-#: that include the smaller machine's choice.
-SCHEDULING_SLACK = 0.015
+#: Greedy list scheduling is not monotone (Graham 1969, "Bounds on multiprocessing timing
+#: anomalies"; with a shared resource, Garey & Graham 1975): shorter tiles, more
+#: processors or more bandwidth can change the order in which tiles finish and leave a
+#: worse tail. GPU block schedulers dispatch greedily too, so real kernels share this.
+#: Where that is the only cause the monotonicities hold up to this slack, set from the
+#: worst cases a fuzz of ~2,400 random cases found; they are pinned below (each the same
+#: with tile-by-tile simulation, so not an artefact of chunking):
+#:  * a sparser block-sparse layout: +3.97% (A100, FlashAttention-2's grid order);
+#:  * twice the units: +2.30% (toy GPU, FlashAttention-2, 48 tiles on 16 -> 32 slots);
+#:  * twice the DRAM bandwidth: +2.39% (toy GPU, FlashAttention-2, causal 512);
+#:  * twice the per-unit compute: none found.
+#: Plan choices (GEMM tile and split-K or stream-K, decode splits) are made by simulated
+#: makespan among candidates that include the smaller machine's, so they add nothing
+#: (before, a different tile and split-K made twice the units up to 1.92x slower).
+SCHEDULING_SLACK = 0.05
 
 SETTINGS = settings(
     max_examples=25,
@@ -132,7 +135,9 @@ def _never_slower(machines, data, bigger: str) -> None:
     w = one_op(op)
     t_base = simulate(base, w, family=family, check_capacity=False).latency_s
     t_big = simulate(big, w, family=family, check_capacity=False).latency_s
-    assert t_big <= t_base * (1 + 1e-9), f"{name} {bigger}: {t_big / t_base:.4f}x for {op}"
+    assert t_big <= t_base * (1 + SCHEDULING_SLACK), (
+        f"{name} {bigger}: {t_big / t_base:.4f}x for {op}"
+    )
 
 
 @SETTINGS
@@ -195,6 +200,13 @@ def test_a_sparser_mask_is_never_slower(
     m_sparse, m_dense = (
         BlockSparseMask(128, 128, tuple(map(tuple, lay.tolist()))) for lay in (sparser, denser)
     )
+    op = attention(heads=heads, seq=seq, head_dim=head_dim, mask=m_dense, dtype="bf16")
+    notes = simulate(hw, one_op(op), family=family).ops[0].notes
+    bq, bk = int(notes["block_q"]), int(notes["block_k"])
+    if not _coarser_or_equal(
+        m_sparse.tile_liveness(seq, seq, bq, bk), m_dense.tile_liveness(seq, seq, bq, bk)
+    ):
+        return  # a 192- or 256-row tile (FA3 d64, FA4) cut differently: can honestly cost more
     ratio = _sparse_vs_dense(hw, family, m_sparse, m_dense, heads=heads, seq=seq, head_dim=head_dim)
     assert ratio <= 1 + SCHEDULING_SLACK
 
@@ -224,26 +236,51 @@ def test_a_sparser_window_is_never_slower(toy_gpu, seq, narrow_blocks, extra_blo
 
 
 def test_the_worst_sparser_mask_case_found_is_pinned(machines):
-    """The worst case the sparser-mask fuzz found (8 tiles on 8 units, one wave: the
-    pool's equal-fraction sharing of DRAM, see SCHEDULING_SLACK), pinned so a model
-    change that moves it shows up."""
-    hw = machines["toy-gpu-8"]["base"]
-    rng = np.random.default_rng(186442780)
-    denser = rng.random((4, 4)) < 0.5793559580267652
-    denser[0, 0] = True
-    sparser = denser & (rng.random((4, 4)) < 0.9449117646616352)
-    sparser[0, 0] = True
+    """A block-sparse subset (no tile cut more finely) that FlashAttention-2's grid order
+    runs 3.97% slower than its superset on an A100: a list-scheduling anomaly."""
+    hw = machines["a100-sxm4-80gb"]["base"]
+    rng = np.random.default_rng(472095464)
+    denser = rng.random((16, 16)) < 0.8568772897145001
+    sparser = denser & (rng.random((16, 16)) < 0.7998339442647057)
+    denser[0, 0] = sparser[0, 0] = True
     m_sparse, m_dense = (
         BlockSparseMask(128, 128, tuple(map(tuple, lay.tolist()))) for lay in (sparser, denser)
     )
     assert _coarser_or_equal(
-        m_sparse.tile_liveness(512, 512, 128, 64), m_dense.tile_liveness(512, 512, 128, 64)
+        m_sparse.tile_liveness(2048, 2048, 128, 64), m_dense.tile_liveness(2048, 2048, 128, 64)
     )
     ratio = _sparse_vs_dense(
-        hw, "flash-attention-2", m_sparse, m_dense, heads=2, seq=512, head_dim=64
+        hw, "flash-attention-2", m_sparse, m_dense, heads=16, seq=2048, head_dim=128
     )
-    assert ratio == pytest.approx(1.0122, abs=2e-4)
+    assert ratio == pytest.approx(1.0397, abs=5e-4)
     assert ratio <= 1 + SCHEDULING_SLACK
+
+
+@pytest.mark.parametrize(
+    ("bigger", "op", "ratio"),
+    [
+        (
+            "units x2",
+            attention(batch=3, heads=4, seq=512, mask=SlidingWindowMask(left=1085), dtype="bf16"),
+            1.0230,
+        ),
+        (
+            "dram x2",
+            attention(batch=3, heads=16, seq=512, head_dim=64, mask=CausalMask(), dtype="bf16"),
+            1.0239,
+        ),
+    ],
+)
+def test_the_worst_machine_cases_found_are_pinned(machines, bigger, op, ratio):
+    """The worst 'bigger machine is slower' cases found: 48 (or 192) tiles of
+    FlashAttention-2 in grid order on the toy GPU finish in another order."""
+    base, big = machines["toy-gpu-8"]["base"], machines["toy-gpu-8"][bigger]
+    got = (
+        simulate(big, one_op(op), family="flash-attention-2").latency_s
+        / simulate(base, one_op(op), family="flash-attention-2").latency_s
+    )
+    assert got == pytest.approx(ratio, abs=5e-4)
+    assert got <= 1 + SCHEDULING_SLACK
 
 
 @pytest.mark.parametrize("family", ["flash-attention-3", "flash-attention-2"])
