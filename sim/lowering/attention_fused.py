@@ -335,7 +335,7 @@ def block_cost(
     mma_s = mma_ops / rate
     if on("operand_bandwidth"):
         readers = max(1, br // style.rows_per_reader) if style.rows_per_reader else 1
-        kv_reads = readers * bc * (dqk + dv)
+        kv_reads = float(readers * bc * (dqk + dv))
         if style.cta_pair and on("cta_pair"):
             kv_reads /= 2
         operand_bytes = (br * dqk + kv_reads) * elem

@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 import yaml
 from attnsim.hwconfigs import load_hardware
+from attnsim.sim import LoweringOptions
+from attnsim.sim.calibration.published import load_published_kernels
+
+from attnsim.cli.main import main
 from attnsim.published import (
     PublishedValidationError,
     family_for,
     kernel_group,
     validate_published,
 )
-from attnsim.sim import LoweringOptions
-from attnsim.sim.calibration.published import load_published_kernels
-
-from attnsim.cli.main import main
 
 BUNDLED = resources.files("attnsim.sim.calibration").joinpath("published_kernels.yaml")
 
