@@ -162,6 +162,36 @@ class FluidPool:
         finish = now + max(self._left[slot], 0.0) / rate if rate > 0 else np.inf
         heapq.heappush(self._heap, (finish, int(self._version[slot]), slot))
 
+    def _set_rates(self, slots: np.ndarray, rates: np.ndarray, now: float) -> None:
+        """:meth:`_set_rate` for many slots at once (vectorised; only changed rates are
+        rescheduled). The heap is rebuilt when stale entries outnumber live ones."""
+        changed = rates != self._rate[slots]
+        if not changed.any():
+            return
+        s, r = slots[changed], rates[changed]
+        self._left[s] -= self._rate[s] * (now - self._since[s])
+        self._since[s] = now
+        self._rate[s] = r
+        self._version[s] += 1
+        with np.errstate(divide="ignore"):
+            finish = np.where(r > 0, now + np.maximum(self._left[s], 0.0) / r, np.inf)
+        heap = self._heap
+        if len(heap) > 8 * self._active.size + 1024:
+            live = np.flatnonzero(self._active)
+            keep = np.setdiff1d(live, s, assume_unique=True)
+            with np.errstate(divide="ignore"):
+                rest = np.where(
+                    self._rate[keep] > 0,
+                    self._since[keep] + np.maximum(self._left[keep], 0.0) / self._rate[keep],
+                    np.inf,
+                )
+            heap[:] = list(
+                zip(rest.tolist(), self._version[keep].tolist(), keep.tolist(), strict=True)
+            )
+            heapq.heapify(heap)
+        for entry in zip(finish.tolist(), self._version[s].tolist(), s.tolist(), strict=True):
+            heapq.heappush(heap, entry)
+
     def _unit_fast_rates(self, unit: int) -> None:
         """Recompute the fast rates of ``unit``'s jobs: they share its compute equally
         in proportion (a single capacity, so this is exact max-min)."""
@@ -253,12 +283,12 @@ class FluidPool:
         )
         if oversubscribed:
             rates = self._global_rates()
-            for slot in np.flatnonzero(self._active).tolist():
-                self._set_rate(slot, float(rates[slot]), now)
+            live = np.flatnonzero(self._active)
+            self._set_rates(live, rates[live], now)
             self._global = True
         elif self._global:
-            for slot in np.flatnonzero(self._active).tolist():
-                self._set_rate(slot, float(self._fast[slot]), now)
+            live = np.flatnonzero(self._active)
+            self._set_rates(live, self._fast[live], now)
             self._global = False
         else:
             for unit in changed_units:
