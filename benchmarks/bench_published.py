@@ -25,11 +25,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-from attnsim.published import published_frames, validate_published
 from attnsim.sim import LoweringOptions
 from attnsim.sim.lowering.registry import MECHANISMS
 from rich.console import Console
 from rich.table import Table
+
+from attnsim.published import published_frames, validate_published
 
 OUT = Path(__file__).parent / "results"
 
