@@ -89,7 +89,7 @@ MEMORY_SCOPES = _names(
 )
 
 _FRACTION_REASON = (
-    "the range `attnsim fit-constants` searches; above 1 only where the part runs above "
+    "the range `attnsim fit-constants` searches, above 1 only where the part runs above "
     "its datasheet clock"
 )
 
@@ -98,10 +98,10 @@ _FRACTION_REASON = (
 CALIBRATION_CONSTANTS: Registry[Bounds] = Registry("calibration constant", HardwareConfigError)
 for _name, _bounds in {
     "launch_overhead": Bounds(
-        "time", "0 s", "1 s", "a kernel launch costs microseconds; a second is a hang"
+        "time", "0 s", "1 s", "a kernel launch costs microseconds, a second is a hang"
     ),
     "blas_call_overhead": Bounds(
-        "time", "0 s", "1 s", "a library call costs microseconds; a second is a hang"
+        "time", "0 s", "1 s", "a library call costs microseconds, a second is a hang"
     ),
     "memory_sustained_fraction": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
     "tensor_sustained_fraction": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),

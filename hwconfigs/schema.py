@@ -18,7 +18,6 @@ value never hides the rest of its section.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import math
 import numbers
@@ -54,76 +53,48 @@ __all__ = [
     "one_of",
 ]
 
-#: Physical bounds of every kind of number in a target, with the reason for each.
+#: Physical bounds of every kind of number in a target: (dimension, low, high, reason).
 BOUNDS: dict[str, Bounds] = {
-    "clock": Bounds(
-        "frequency", "1 MHz", "20 GHz", "digital logic clocks between these; outside is a unit typo"
-    ),
-    "ops_per_cycle": Bounds(
-        "dimensionless",
-        "1e-6",
-        "1e7",
-        "at least one op per million cycles; a 2048 x 2048 MAC array does 8.4e6",
-        example="a number of ops per cycle of one unit such as 4096",
-    ),
-    "throughput": Bounds(
-        "throughput",
-        "1 OP/s",
-        "1e24 OP/s",
-        "1e7 ops per cycle x 2^20 units x 20 GHz stays below the top",
-    ),
-    "size": Bounds("size", "1 B", "1 PiB", "from one byte to more than any device holds"),
-    "bandwidth": Bounds(
-        "bandwidth",
-        "1 kB/s",
-        "1 PB/s",
-        "slower is not a memory or link; faster than any chip's aggregate",
-    ),
-    "latency": Bounds(
-        "time", "0 s", "1 s", "memory and link latencies are ns to us; a second is a hang"
-    ),
-    "op_energy": Bounds(
-        "energy_per_op",
-        "0 J",
-        "1 uJ",
-        "zero means not modelled; 1 uJ is a million 45 nm fp32 multiplies",
-    ),
-    "byte_energy": Bounds(
-        "energy_per_byte",
-        "0 J/B",
-        "1 uJ/B",
-        "zero means not modelled; DRAM costs tens of pJ per byte",
-    ),
-    "power": Bounds("power", "0 W", "1 MW", "zero means not modelled; no device draws a megawatt"),
-    "tdp": Bounds("power", "1 uW", "1 MW", "no device runs on less or draws a megawatt"),
-    "area": Bounds(
-        "area",
-        "1e-6 mm2",
-        "1e5 mm2",
-        "a few transistors to more than a 300 mm wafer (7e4 mm2)",
-    ),
-    "area_other": Bounds(
-        "area", "0 mm2", "1e5 mm2", "zero when engines and levels cover the die; at most a wafer"
-    ),
-    "area_density": Bounds(
-        "area_per_size",
-        "1e-15 mm2/B",
-        "1e-3 mm2/B",
-        "denser than any storage to 1000 mm2 per MiB (SRAM is ~0.5 at 7 nm)",
-    ),
-    "power_density": Bounds(
-        "power_per_size",
-        "0 W/B",
-        "1e-3 W/B",
-        "zero means not modelled; 1 kW of leakage per MiB is beyond any memory",
-    ),
-    "param": Bounds(
-        "dimensionless",
-        "-1e15",
-        "1e15",
-        "a unit model's configuration (rows, columns, depths) is a modest number",
-    ),
+    name: Bounds(*spec)
+    for name, spec in {
+        "clock": ("frequency", "1 MHz", "20 GHz", "digital logic clocks between these"),
+        "throughput": ("throughput", "1 OP/s", "1e24 OP/s", "1e7 ops/clk x 2^20 units x 20 GHz"),
+        "size": ("size", "1 B", "1 PiB", "a byte to more than any device holds"),
+        "bandwidth": (
+            "bandwidth",
+            "1 kB/s",
+            "1 PB/s",
+            "slower is no memory, faster beats any chip",
+        ),
+        "latency": ("time", "0 s", "1 s", "latencies are ns to us, a second is a hang"),
+        "op_energy": (
+            "energy_per_op",
+            "0 J",
+            "1 uJ",
+            "0: not modelled, 1 uJ: ~3e5 fp32 multiplies",
+        ),
+        "byte_energy": (
+            "energy_per_byte",
+            "0 J/B",
+            "1 uJ/B",
+            "0: not modelled, DRAM costs ~30 pJ/B",
+        ),
+        "power": ("power", "0 W", "1 MW", "0: not modelled, no device draws a megawatt"),
+        "tdp": ("power", "1 uW", "1 MW", "no device runs on less or draws a megawatt"),
+        "area": ("area", "1e-6 mm2", "1e5 mm2", "a few transistors to more than a wafer"),
+        "area_other": ("area", "0 mm2", "1e5 mm2", "0 when the parts cover the die"),
+        "area_density": ("area_per_size", "1e-15 mm2/B", "1e-3 mm2/B", "SRAM is ~5e-7 at 7 nm"),
+        "power_density": ("power_per_size", "0 W/B", "1e-3 W/B", "1 kW per MiB leaks nowhere"),
+        "param": ("dimensionless", "-1e15", "1e15", "a unit model's rows, columns, depths"),
+    }.items()
 }
+BOUNDS["ops_per_cycle"] = Bounds(
+    "dimensionless",
+    "1e-6",
+    "1e7",
+    "1 op per 1e6 clocks to a 2048 x 2048 MAC array (8.4e6)",
+    example="a number of ops per cycle of one unit such as 4096",
+)
 
 #: (low, high, reason) of whole-number fields.
 COUNTS: dict[str, tuple[int, int, str]] = {
@@ -134,6 +105,9 @@ COUNTS: dict[str, tuple[int, int, str]] = {
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _NAME_RULE = "expected a name of letters, digits, '_' or '-' starting with a letter"
+_NO_SOURCE = (
+    "expected 'source: \"<datasheet, paper, table>\"' on this value or on a mapping above it"
+)
 
 
 class Num(NamedTuple):
@@ -163,6 +137,11 @@ def _fail(*problems: tuple[Loc, str, str]) -> NoReturn:
             for loc, what, expected in problems
         ],
     )
+
+
+def _bad(what: str, expected: str) -> NoReturn:
+    """Raise one problem of the value checked."""
+    _fail(((), what, expected))
 
 
 def _collect(checks: Iterable[tuple[str | int, Callable[[], Any]]]) -> dict[Any, Any]:
@@ -233,9 +212,7 @@ def _leaf(node: object) -> tuple[Any, str | None]:
     if not isinstance(node, Mapping):
         return node, None
     if "value" not in node:
-        _fail(
-            ((), "is a mapping without 'value'", "expected a value, or {value: ..., source: ...}")
-        )
+        _bad("is a mapping without 'value'", "expected a value, or {value: ..., source: ...}")
     extra = [k for k in node if k not in ("value", "source")]
     if extra:
         _fail(*(((_key(k),), "unknown key", one_of(("value", "source"), k)) for k in extra))
@@ -245,13 +222,7 @@ def _leaf(node: object) -> tuple[Any, str | None]:
 
 def _sourced(value: Any, source: str | None) -> Num:
     if source is None:
-        _fail(
-            (
-                (),
-                "has no source",
-                "expected 'source: \"<datasheet, paper, table>\"' on this value or on a mapping above it",
-            )
-        )
+        _bad("has no source", _NO_SOURCE)
     return Num(value, source)
 
 
@@ -287,10 +258,10 @@ class Qty(_Check):
         try:
             number = parse_quantity(value, self.bounds.dimension)
         except QuantityError as exc:
-            _fail(((), exc.what, exc.expected))
+            _bad(exc.what, exc.expected)
         bad = self.bounds.problem(number, _show(value))
         if bad is not None:
-            _fail(((), *bad))
+            _bad(*bad)
         return _sourced(number, source)
 
 
@@ -315,15 +286,12 @@ class Count(_Check):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            _fail(((), f"is {type_name(value)}", f"expected {self.expected}"))
+            _bad(f"is {type_name(value)}", f"expected {self.expected}")
         if not self.low <= int(value) <= self.high:
-            _fail(
-                (
-                    (),
-                    f"{_show(value)} is out of range",
-                    f"expected a whole number of {self.what} from {self.low} to {self.high} "
-                    f"({self.reason})",
-                )
+            _bad(
+                f"{_show(value)} is out of range",
+                f"expected a whole number of {self.what} from {self.low} to {self.high} "
+                f"({self.reason})",
             )
         return _sourced(int(value), source)
 
@@ -344,9 +312,9 @@ class Text(_Check):
 
     def check(self, node: Any) -> str:
         if not isinstance(node, str) or not (node.strip() or self.empty):
-            _fail(((), f"is {type_name(node)}", f"expected {self.expected}"))
+            _bad(f"is {type_name(node)}", f"expected {self.expected}")
         if self.choices is not None and node not in self.choices:
-            _fail(((), f"{node!r} is not known", one_of(self.choices, node)))
+            _bad(f"{node!r} is not known", one_of(self.choices, node))
         return node
 
 
@@ -359,9 +327,9 @@ class Key(_Check):
     def check(self, node: Any) -> str:
         if self.choices is not None:
             if node not in self.choices:
-                _fail(((), f"unknown {self.what} {_show(node)}", one_of(self.choices, node)))
+                _bad(f"unknown {self.what} {_show(node)}", one_of(self.choices, node))
         elif not isinstance(node, str) or not _NAME.match(node):
-            _fail(((), f"{_show(node)} is not a valid {self.what} name", _NAME_RULE))
+            _bad(f"{_show(node)} is not a valid {self.what} name", _NAME_RULE)
         return str(node)
 
 
@@ -381,9 +349,9 @@ class Map:
     def guard(self, node: Any) -> Any:
         if not isinstance(node, Mapping) or _is_leaf(node):
             shown = node["value"] if _is_leaf(node) else node
-            _fail(((), f"is {type_name(shown)}", f"expected {self.expected}"))
+            _bad(f"is {type_name(shown)}", f"expected {self.expected}")
         if self.empty is not None and not node:
-            _fail(((), "is empty", self.empty))
+            _bad("is empty", self.empty)
         return node
 
     def __get_pydantic_core_schema__(
@@ -392,62 +360,44 @@ class Map:
         return core_schema.no_info_before_validator_function(self.guard, handler(source))
 
 
-class Table(_Check):
+class Items(_Check):
+    """A mapping whose keys pass ``key`` and whose values pass ``value`` (or the check
+    ``value(key)`` returns); every item is checked and all problems raised together."""
+
+    def __init__(self, expected: str, key: Key, value: _Check | Callable[[str], _Check]) -> None:
+        self.map, self.key, self.value = Map(expected), key, value
+        self.expected = expected
+
+    def check(self, node: Any) -> dict[str, Any]:
+        node = self.map.guard(node)
+        return _collect((_key(k), partial(self._item, k, node[k])) for k in node)
+
+    def _item(self, key: Any, node: Any) -> Any:
+        key = self.key.check(key)
+        value = self.value if isinstance(self.value, _Check) else self.value(key)
+        return value.check(node)
+
+
+def _table(bounds: str, example: str) -> Items:
     """An ``op class -> precision -> quantity`` table."""
-
-    def __init__(self, bounds: str, example: str) -> None:
-        self.qty = QTY[bounds]
-        self.outer = Map(f"a mapping of op class -> precision -> {example}")
-        self.inner = Map(f"a mapping of precision -> {example}")
-        self.expected = self.outer.expected
-        self.op, self.precision = Key("op class", OP_CLASSES), Key("precision", PRECISIONS)
-
-    def check(self, node: Any) -> dict[str, dict[str, Num]]:
-        node = self.outer.guard(node)
-        return _collect((_key(op), partial(self._precisions, op, node[op])) for op in node)
-
-    def _precisions(self, op: Any, table: Any) -> dict[str, Num]:
-        self.op.check(op)
-        table = self.inner.guard(table)
-        return _collect((_key(p), partial(self._rate, p, table[p])) for p in table)
-
-    def _rate(self, precision: Any, node: Any) -> Num:
-        self.precision.check(precision)
-        return self.qty.check(node)
+    precisions = Items(
+        f"a mapping of precision -> {example}", Key("precision", PRECISIONS), QTY[bounds]
+    )
+    return Items(
+        f"a mapping of op class -> precision -> {example}", Key("op class", OP_CLASSES), precisions
+    )
 
 
-class Params(_Check):
-    """An engine's unit-model parameters: name -> number (with a source), text or
-    true/false."""
+class Param(_Check):
+    """A unit-model parameter: a number (with a source), text or true/false."""
 
-    expected = "a mapping of parameter name -> value, such as {rows: 64}"
-
-    def check(self, node: Any) -> dict[str, Num]:
-        def param(name: Any) -> Num:
-            Key("parameter").check(name)
-            value, source = _leaf(node[name])
-            if isinstance(value, bool | str):
-                return Num(value, source)
-            if isinstance(value, numbers.Real) and math.isfinite(value):
-                return QTY["param"].check(node[name])
-            _fail(((), f"is {type_name(value)}", "expected a finite number, text or true/false"))
-
-        node = Map(self.expected).guard(node)
-        return _collect((_key(k), partial(param, k)) for k in node)
-
-
-class Calibration(_Check):
-    """Named constants, each of the dimension and bounds its registration gives."""
-
-    expected = "a mapping of constant name -> value with a source"
-
-    def check(self, node: Any) -> dict[str, Num]:
-        def constant(name: Any) -> Num:
-            Key("calibration constant", CALIBRATION_CONSTANTS).check(name)
-            return Qty(CALIBRATION_CONSTANTS[name]).check(node[name])
-
-        node = Map(self.expected).guard(node)
-        return _collect((_key(k), partial(constant, k)) for k in node)
+    def check(self, node: Any) -> Num:
+        value, source = _leaf(node)
+        if isinstance(value, bool | str):
+            return Num(value, source)
+        if isinstance(value, numbers.Real) and math.isfinite(value):
+            return QTY["param"].check(node)
+        _bad(f"is {type_name(value)}", "expected a finite number, text or true/false")
 
 
 class Families(_Check):
@@ -457,24 +407,16 @@ class Families(_Check):
 
     def check(self, node: Any) -> tuple[str, ...]:
         if not isinstance(node, list):
-            _fail(((), f"is {type_name(node)}", f"expected {self.expected}"))
-        problems: list[tuple[Loc, str, str]] = []
-        for i, family in enumerate(node):
-            if not isinstance(family, str) or not _NAME.match(family):
-                what = f"is {type_name(family)}"
-                problems.append(
-                    ((f"[{i}]",), what, "expected a kernel family name such as 'flash-attention-2'")
-                )
-            elif family in node[:i]:
-                problems.append(
-                    (
-                        (f"[{i}]",),
-                        f"{family!r} is listed twice",
-                        "expected each family once, best first",
-                    )
-                )
-        if problems:
-            _fail(*problems)
+            _bad(f"is {type_name(node)}", f"expected {self.expected}")
+        bad = [
+            ((f"[{i}]",), f"is {type_name(f)}", "expected a kernel family name such as 'unfused'")
+            if not isinstance(f, str) or not _NAME.match(f)
+            else ((f"[{i}]",), f"{f!r} is listed twice", "expected each family once, best first")
+            for i, f in enumerate(node)
+            if not isinstance(f, str) or not _NAME.match(f) or f in node[:i]
+        ]
+        if bad:
+            _fail(*bad)
         return tuple(node)
 
 
@@ -501,14 +443,24 @@ class Section(BaseModel):
     def _is_mapping(cls, data: Any) -> Any:
         if not isinstance(data, Mapping) or _is_leaf(data):
             shown = data["value"] if _is_leaf(data) else data
-            keys = ", ".join(cls.model_fields)
-            _fail(((), f"is {type_name(shown)}", f"expected a mapping with keys {keys}"))
+            _bad(
+                f"is {type_name(shown)}",
+                f"expected a mapping with keys {', '.join(cls.model_fields)}",
+            )
         if all(isinstance(k, str) for k in data):
             return data
         return {k if isinstance(k, str) else repr(k): v for k, v in data.items()}
 
 
 OpTable = dict[str, dict[str, Num]]
+_PARAMS = Items(
+    "a mapping of parameter name -> value, such as {rows: 64}", Key("parameter"), Param()
+)
+_CALIBRATION = Items(
+    "a mapping of constant name -> value with a source",
+    Key("calibration constant", CALIBRATION_CONSTANTS),
+    lambda name: Qty(CALIBRATION_CONSTANTS[name]),
+)
 
 
 class Unit(Section):
@@ -524,13 +476,13 @@ class Engine(Section):
     unit: Annotated[str | None, Text("the name of the replicated unit, such as 'sm'")] = None
     count: Annotated[Num | None, COUNT] = None
     clock: Annotated[Num | None, QTY["clock"], REQUIRED] = None
-    ops_per_cycle: Annotated[OpTable | None, Table("ops_per_cycle", "ops per cycle")] = None
-    throughput: Annotated[OpTable | None, Table("throughput", "throughput")] = None
+    ops_per_cycle: Annotated[OpTable | None, _table("ops_per_cycle", "ops per cycle")] = None
+    throughput: Annotated[OpTable | None, _table("throughput", "throughput")] = None
     buffer: Annotated[Num | None, QTY["size"]] = None
-    energy: Annotated[OpTable | None, Table("op_energy", "energy")] = None
+    energy: Annotated[OpTable | None, _table("op_energy", "energy")] = None
     static_power: Annotated[Num | None, QTY["power"]] = None
     area: Annotated[Num | None, QTY["area"]] = None
-    params: Annotated[dict[str, Num] | None, Params()] = None
+    params: Annotated[dict[str, Num] | None, _PARAMS] = None
 
 
 class Level(Section):
@@ -564,7 +516,7 @@ class Energy(Section):
 
     per_op: Annotated[
         OpTable | None,
-        Table("op_energy", "energy"),
+        _table("op_energy", "energy"),
         Required("a mapping of op class -> precision -> energy such as {matmul: {fp16: '0.2 pJ'}}"),
     ] = None
     static_power: Annotated[Num | None, QTY["power"], REQUIRED] = None
@@ -617,7 +569,7 @@ class Document(Section):
     )
     area: Area | None = None
     kernel_families: Annotated[tuple[str, ...] | None, Families()] = None
-    calibration: Annotated[dict[str, Num] | None, Calibration()] = None
+    calibration: Annotated[dict[str, Num] | None, _CALIBRATION] = None
 
 
 # -- from pydantic errors to our lines -------------------------------------------------------
@@ -668,23 +620,27 @@ def _walk(node: Any, path: str, pruned: set[str], sources: dict[str, str], p: Pr
 
 
 def _without(doc: Mapping[Any, Any], locs: Iterable[Loc]) -> tuple[dict[Any, Any], set[str]]:
-    """A copy of ``doc`` without the values at ``locs`` (the deepest key of each that the
-    document holds), and the key paths removed."""
-    out = copy.deepcopy(dict(doc))
-    removed: set[str] = set()
+    """``doc`` without the values at ``locs`` (the deepest key of each that the document
+    holds; mappings on the way are copied, ``doc`` is not changed), and the key paths
+    removed."""
+    out = dict(doc)
+    copied, removed = {id(out)}, set()
     for loc in locs:
         node: Any = out
-        parent: dict[Any, Any] | None = None
-        key: Any = None
-        path = ""
+        parent, key, path = None, None, ""
         for part in loc:
-            if not isinstance(node, dict):
-                break
-            found = [k for k in node if k == part or _key(k) == part]
+            found = (
+                [k for k in node if k == part or _key(k) == part] if part not in node else [part]
+            )
             if not found:
                 break
-            parent, key, node = node, found[0], node[found[0]]
-            path = join_path(path, key)
+            child = node[found[0]]
+            if isinstance(child, Mapping) and id(child) not in copied:
+                child = node[found[0]] = dict(child)
+                copied.add(id(child))
+            parent, key, node, path = node, found[0], child, join_path(path, found[0])
+            if not isinstance(node, dict):
+                break
         if parent is not None and key in parent:
             del parent[key]
             removed.add(path)

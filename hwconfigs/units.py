@@ -306,6 +306,8 @@ _PREFIXES = tuple(
     )
 )
 _BINARY = (("Ti", 2.0**40), ("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10))
+#: The smallest prefix people use for a dimension (0.35 pJ/B, not 350 fJ/B).
+_SMALLEST = {"time": 1e-9, "energy_per_byte": 1e-12, "energy_per_op": 1e-12, "energy": 1e-12}
 
 
 def format_human(value: float, dimension: str, unit: str | None = None) -> str:
@@ -316,17 +318,17 @@ def format_human(value: float, dimension: str, unit: str | None = None) -> str:
     unit = unit if unit is not None else _HUMAN_UNITS[dimension]
     if dimension in ("area_per_size", "power_per_size"):
         value *= 2.0**20
-    if dimension == "size":
-        for prefix, scale in _BINARY:
-            if value >= scale and (value / scale * 100).is_integer():
-                return f"{value / scale:.4g} {prefix}{unit}"
+    prefix, scale = next(((p, s) for p, s in _BINARY if value >= s), ("", 1.0))
+    if dimension == "size" and prefix and (value / scale * 100).is_integer():
+        return f"{value / scale:.4g} {prefix}{unit}"
     if (
         value == 0
         or not math.isfinite(value)
         or dimension in ("area", "area_per_size", "dimensionless")
     ):
         return f"{value:.4g} {unit}".strip()
+    smallest = _SMALLEST.get(dimension, 1e-15)
     for prefix, scale in _PREFIXES:
-        if abs(value) >= scale:
+        if abs(value) >= scale or scale <= smallest:
             return f"{value / scale:.4g} {prefix}{unit}"
     return f"{value:.4g} {unit}"
