@@ -1,10 +1,10 @@
 """Reading a target's YAML text safely: bounded in nodes and depth, no aliases, no
 duplicate keys, no Python objects; every problem is one ``(key path, what, expected)``.
 
-The checks run on the node graph that libyaml composes (in C) *before* any Python
-object is built from it, so a hostile file costs milliseconds: an alias bomb (a few
-hundred bytes that expand into gigabytes through ``*aliases``) is refused at its first
-repeated node, and a deeply nested or huge document at the bound. The size of the text
+The checks run on libyaml's event stream *before* any node or Python object is built, so
+a hostile file costs milliseconds: an alias bomb (a few hundred bytes that expand into
+gigabytes through ``*aliases``) is refused at its first alias, and a deeply nested or
+huge document at the bound. The size of the text
 itself is bounded by the caller (:data:`MAX_FILE_BYTES`, read with
 :func:`attnsim.fileio.read_input_text`).
 
@@ -61,54 +61,35 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def check_shape(
-    root: Any, children: Callable[[Any], Iterable[Any] | None], *, repeats: str | None = None
-) -> Problem | None:
+_TOO_MANY = (
+    "<document>",
+    f"holds more than {MAX_NODES} values",
+    "expected a target file (the largest bundled one holds about 1000)",
+)
+_TOO_DEEP = (
+    "<document>",
+    f"nests deeper than {MAX_DEPTH} levels",
+    "expected a target file (its deepest key path has 8 levels)",
+)
+
+
+def check_shape(root: Any, children: Callable[[Any], Iterable[Any] | None]) -> Problem | None:
     """A problem if ``root`` holds more than :data:`MAX_NODES` values or nests deeper
-    than :data:`MAX_DEPTH`; with ``repeats`` (the text of the problem), also if a node is
-    reached twice (a YAML alias, or a cycle). ``children(node)`` lists a node's children,
-    or None for a scalar. Iterative, and stops at the first problem."""
-    seen: set[int] = set()
+    than :data:`MAX_DEPTH` (a cycle does both); ``children(node)`` lists a node's
+    children, or None for a scalar. Iterative, and stops at the first problem."""
     stack: list[tuple[Any, int]] = [(root, 1)]
     count = 0
     while stack:
         node, depth = stack.pop()
         count += 1
         if count > MAX_NODES:
-            return (
-                "<document>",
-                f"holds more than {MAX_NODES} values",
-                "expected a target file (the largest bundled one holds about 1000)",
-            )
+            return _TOO_MANY
         if depth > MAX_DEPTH:
-            return (
-                "<document>",
-                f"nests deeper than {MAX_DEPTH} levels",
-                "expected a target file (its deepest key path has 8 levels)",
-            )
-        if repeats is not None:
-            if id(node) in seen:
-                line = getattr(getattr(node, "start_mark", None), "line", -1) + 1
-                return ("<document>", repeats.format(line=line), _NO_ALIASES)
-            seen.add(id(node))
+            return _TOO_DEEP
         kids = children(node)
         if kids is not None:
             stack.extend((kid, depth + 1) for kid in kids)
     return None
-
-
-_NO_ALIASES = (
-    "expected every value written out (YAML anchors and aliases are not accepted: a few "
-    "aliases can expand a small file into gigabytes)"
-)
-
-
-def _node_children(node: Any) -> Iterable[Any] | None:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return ()
 
 
 def data_children(node: Any) -> Iterable[Any] | None:
@@ -120,6 +101,46 @@ def data_children(node: Any) -> Iterable[Any] | None:
     return None
 
 
+def _scan(text: str) -> Problem | None:
+    """Walk libyaml's events (before any node is built): a problem at the first alias,
+    past :data:`MAX_NODES` values or past :data:`MAX_DEPTH` levels."""
+    loader = _Loader(text)
+    count = depth = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                line, column = event.start_mark.line + 1, event.start_mark.column + 1  # type: ignore[union-attr]
+                return (
+                    "<document>",
+                    f"has a YAML alias at line {line}, column {column}",
+                    "expected every value written out (YAML anchors and aliases are not "
+                    "accepted: a few aliases can expand a small file into gigabytes)",
+                )
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+            count += isinstance(event, yaml.NodeEvent)
+            if count > MAX_NODES:
+                return _TOO_MANY
+            if depth > MAX_DEPTH:
+                return _TOO_DEEP
+    finally:
+        loader.dispose()
+    return None
+
+
+def _syntax(exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    return (
+        "<document>",
+        f"YAML syntax error{where}: {exc.problem or exc.context}",
+        "expected valid YAML (check indentation, colons and quotes)",
+    )
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
@@ -129,32 +150,19 @@ def parse_yaml(text: str) -> tuple[Any, tuple[Problem, ...]]:
     """``(document, problems)`` of YAML ``text``; the document is None when it cannot be
     read (the problems say why) and for an empty text (no problems)."""
     try:
-        loader = _Loader(text)
-    except yaml.YAMLError as exc:  # the reader refuses control characters up front
-        return None, (
-            ("<document>", f"YAML error: {_first_line(exc)}", "expected valid YAML text"),
-        )
-    loader.duplicates = []
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None, ()
-        shape = check_shape(
-            node, _node_children, repeats="repeats the value at line {line} through an alias"
-        )
+        shape = _scan(text)
         if shape is not None:
             return None, (shape,)
-        doc = loader.construct_document(node)
+        loader = _Loader(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return None, (
-            (
-                "<document>",
-                f"YAML syntax error{where}: {exc.problem or exc.context}",
-                "expected valid YAML (check indentation, colons and quotes)",
-            ),
-        )
+        return None, (_syntax(exc),)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        return None, (("<document>", f"YAML error: {_first_line(exc)}", "expected valid YAML"),)
+    loader.duplicates = []
+    try:
+        doc = loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        return None, (_syntax(exc),)
     except yaml.YAMLError as exc:
         return None, (("<document>", f"YAML error: {_first_line(exc)}", "expected valid YAML"),)
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 5000 digits

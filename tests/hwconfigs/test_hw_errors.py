@@ -311,7 +311,7 @@ def test_fixture_itself_is_valid(tiny: dict[str, Any], write: Callable[..., Path
         ),
         (
             "a: &a [*a]\n",
-            r"tiny\.yaml: <document>: repeats the value at line 1 through an alias; expected every value written out",
+            r"tiny\.yaml: <document>: has a YAML alias at line 1, column 8; expected every value written out",
         ),
     ],
 )
