@@ -156,6 +156,13 @@ def override_layer(
     """The layer that ``overrides`` (dotted path -> value) stand for, sources pushed
     down, and the problem lines of paths that name nothing in ``doc``."""
     p = Problems(origin)
+    if not isinstance(overrides, Mapping):
+        p.add(
+            "<overrides>",
+            f"is a {type(overrides).__name__}",
+            "expected a mapping of key path -> value",
+        )
+        return {}, p.lines
     if len(overrides) > MAX_OVERRIDES:
         p.add("<overrides>", f"{len(overrides)} paths", f"expected at most {MAX_OVERRIDES}")
         return {}, p.lines

@@ -483,6 +483,9 @@ def hardware_from_dict(doc: Mapping[str, Any], display: str = "<dict>") -> Hardw
     Messages name ``display`` as the file.
     """
     p = Problems(one_line(display))
+    if not isinstance(doc, Mapping):
+        p.add("<document>", f"top level is {_kind(doc)}", _TOP)
+        p.raise_if_any()
     checked = _check_version(doc, p)
     if checked is None:
         p.raise_if_any()

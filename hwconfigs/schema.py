@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, NamedTuple, NoReturn
+from typing import Annotated, Any, NamedTuple, NoReturn, get_args
 
 from attnsim.hwconfigs.errors import Problems, join_path
 from attnsim.hwconfigs.registry import (
@@ -314,7 +314,7 @@ class Text(_Check):
         if not isinstance(node, str) or not (node.strip() or self.empty):
             _bad(f"is {type_name(node)}", f"expected {self.expected}")
         if self.choices is not None and node not in self.choices:
-            _bad(f"{node!r} is not known", one_of(self.choices, node))
+            _bad(f"{_show(node)} is not known", one_of(self.choices, node))
         return node
 
 
@@ -420,6 +420,27 @@ class Families(_Check):
         return tuple(node)
 
 
+def _keys(section: type[BaseModel]) -> str:
+    return f"a mapping with keys {', '.join(section.model_fields)}"
+
+
+class NotNull:
+    """Annotated metadata for an optional section: written empty (null) is a problem, not
+    an absent section."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        keys = _keys(get_args(source)[0])
+
+        def guard(node: Any) -> Any:
+            if node is None:
+                _bad("is empty (null)", f"expected {keys}")
+            return node
+
+        return core_schema.no_info_before_validator_function(guard, handler(source))
+
+
 @dataclass(frozen=True)
 class Required:
     """Annotated marker of a key that must be given (``expected``: what to write)."""
@@ -443,10 +464,7 @@ class Section(BaseModel):
     def _is_mapping(cls, data: Any) -> Any:
         if not isinstance(data, Mapping) or _is_leaf(data):
             shown = data["value"] if _is_leaf(data) else data
-            _bad(
-                f"is {type_name(shown)}",
-                f"expected a mapping with keys {', '.join(cls.model_fields)}",
-            )
+            _bad(f"is {type_name(shown)}", f"expected {_keys(cls)}")
         if all(isinstance(k, str) for k in data):
             return data
         return {k if isinstance(k, str) else repr(k): v for k, v in data.items()}
@@ -563,11 +581,9 @@ class Document(Section):
         ),
         REQUIRED,
     ] = None
-    interconnect: Interconnect | None = None
-    energy: Annotated[Energy | None, Required("a mapping with keys per_op, static_power, tdp")] = (
-        None
-    )
-    area: Area | None = None
+    interconnect: Annotated[Interconnect | None, NotNull()] = None
+    energy: Annotated[Energy | None, NotNull(), Required(_keys(Energy))] = None
+    area: Annotated[Area | None, NotNull()] = None
     kernel_families: Annotated[tuple[str, ...] | None, Families()] = None
     calibration: Annotated[dict[str, Num] | None, _CALIBRATION] = None
 

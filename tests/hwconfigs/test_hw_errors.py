@@ -151,6 +151,11 @@ CASES: list[tuple[str, Mutation, str]] = [
     ),
     ("empty engines", _set("engines", {}), r"engines: is empty; expected at least one engine"),
     (
+        "section written empty",
+        _set("interconnect", None),
+        r"tiny\.yaml: interconnect: is empty \(null\); expected a mapping with keys name, links, bandwidth, latency",
+    ),
+    (
         "engine that is not a mapping",
         _set("engines.mac", "fast"),
         r"engines\.mac: is the text 'fast'; expected a mapping with keys kind, unit, count, clock, ops_per_cycle, throughput",

@@ -161,6 +161,15 @@ def test_overrides_that_are_not_plain_data_are_one_line() -> None:
         load_hardware("h100-sxm5-80gb", {"units.sm.count": 10**400})
 
 
+def test_documents_and_overrides_that_are_not_mappings_are_one_line() -> None:
+    from attnsim.hwconfigs import hardware_from_dict
+
+    with pytest.raises(HardwareConfigError, match=r"^<dict>: <document>: top level is a list"):
+        hardware_from_dict(["x"])  # type: ignore[arg-type]
+    with pytest.raises(HardwareConfigError, match=r"^overrides: <overrides>: is a list; expected"):
+        load_hardware("h100-sxm5-80gb", [1, 2])  # type: ignore[arg-type]
+
+
 def test_numpy_numbers_are_numbers() -> None:
     np = pytest.importorskip("numpy")
     hw = load_hardware("h100-sxm5-80gb", {"units.sm.count": np.int64(100)})
