@@ -296,6 +296,8 @@ class Hardware:
         doc = _strip_sources(self.to_dict())
         for key in ("name", "description"):
             doc.pop(key, None)
+        if self.calibration:  # SI floats, as digests were taken before constants had units
+            doc["calibration"] = dict(self.calibration)
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -53,6 +53,9 @@ class _Rules:
         counts: dict[str, tuple[int, str]] = {}
         for name, e in self.engines.items():
             path, unit = f"engines.{name}", engine_unit(name, e)
+            if f"{path}.unit" in self.pruned:  # which unit it lives in is not known
+                self.rates(name, e, None)
+                continue
             declared = unit in self.units or f"units.{unit}" in self.pruned
             if declared and self.given(e.count, f"{path}.count"):
                 self.p.add(
@@ -68,7 +71,7 @@ class _Rules:
                 )
             count = engine_count(self.doc, name, e)
             self.rates(name, e, count)
-            if count is None or f"{path}.unit" in self.pruned:
+            if count is None:
                 continue
             if unit in counts and counts[unit][0] != count.value:
                 first, other = counts[unit]
