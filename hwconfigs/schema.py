@@ -43,7 +43,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError, core_schema
 
 __all__ = [
     "BOUNDS",
+    "COUNTS",
+    "COUNT",
+    "QTY",
     "Num",
+    "Section",
     "Document",
     "Engine",
     "Level",
@@ -51,6 +55,7 @@ __all__ = [
     "check_value",
     "suggest",
     "one_of",
+    "type_name",
 ]
 
 #: Physical bounds of every kind of number in a target: (dimension, low, high, reason).
@@ -400,6 +405,9 @@ class Param(_Check):
         _bad(f"is {type_name(value)}", "expected a finite number, text or true/false")
 
 
+_FAMILY = "expected a kernel family name such as 'flash-attention-2'"
+
+
 class Families(_Check):
     """Kernel family names, best first, each once."""
 
@@ -409,7 +417,7 @@ class Families(_Check):
         if not isinstance(node, list):
             _bad(f"is {type_name(node)}", f"expected {self.expected}")
         bad = [
-            ((f"[{i}]",), f"is {type_name(f)}", "expected a kernel family name such as 'unfused'")
+            ((f"[{i}]",), f"is {type_name(f)}", _FAMILY)
             if not isinstance(f, str) or not _NAME.match(f)
             else ((f"[{i}]",), f"{f!r} is listed twice", "expected each family once, best first")
             for i, f in enumerate(node)
