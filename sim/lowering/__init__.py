@@ -14,8 +14,10 @@ from attnsim.sim.lowering import (  # noqa: F401  (imported to register the fami
 )
 from attnsim.sim.lowering.registry import (
     FAMILIES,
+    BlockTasks,
     LoweringFamily,
     LoweringOptions,
+    choose_block_family,
     choose_family,
     register_family,
 )
@@ -23,6 +25,8 @@ from attnsim.sim.lowering.target import LoweringError, TargetView
 
 __all__ = [
     "FAMILIES",
+    "BlockTasks",
+    "choose_block_family",
     "LoweringError",
     "LoweringFamily",
     "LoweringOptions",

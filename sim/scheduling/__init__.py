@@ -1,0 +1,22 @@
+"""Scheduling policies for the chip engine (one module each, registered by name).
+
+Importing this package registers every bundled policy: ``das`` (dependency-aware, the
+default). See :mod:`sim.scheduling.policy` for the interface.
+"""
+
+from attnsim.sim.scheduling import das  # noqa: F401  (imported to register the policy)
+from attnsim.sim.scheduling.policy import (
+    DEFAULT_POLICY,
+    POLICIES,
+    SchedulingError,
+    SchedulingPolicy,
+    register_policy,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "POLICIES",
+    "SchedulingError",
+    "SchedulingPolicy",
+    "register_policy",
+]
