@@ -76,6 +76,26 @@ def test_das_hides_nonlinear_work_behind_the_next_head():
     assert run.tasks[1].end_s == pytest.approx(3 * US)
 
 
+def test_in_order_makes_nonlinear_work_a_barrier():
+    # mm1 waits for nl0: mm0 0-2, nl0 2-3, mm1 3-5, nl1 5-6
+    in_order = POLICIES["in-order"]
+    g = in_order.prepare(_two_heads())
+    assert g.tasks[2].deps == (1,)
+    run = run_graph(g, CHIP, priorities=in_order.priorities(g, [0.0] * 4))
+    assert run.makespan_s == pytest.approx(6 * US)
+    assert run.tasks[2].ready_s == pytest.approx(3 * US)
+
+
+def test_critical_path_serves_the_task_with_most_work_behind_it():
+    # a (1 us) has nothing behind it; b (1 us) has c (3 us on nl) behind it
+    g = TaskGraph((task("a", "mx", US), task("b", "mx", US), task("c", "nl", 3 * US, [1])))
+    pol = POLICIES["critical-path"]
+    est = [estimate_s(t.kernel, CHIP) for t in g.tasks]
+    run = run_graph(g, CHIP, priorities=pol.priorities(g, est))
+    assert run.makespan_s == pytest.approx(4 * US)  # program order would give 5 us
+    assert makespan(g.tasks) == pytest.approx(5 * US)
+
+
 def test_engines_share_dram_bandwidth():
     # two 1000 B transfers on different engines, 1 GB/s DRAM: 2 us together, 1 us alone
     alone = makespan([task("a", "mx", 1e-9, dram=1000.0)])
