@@ -103,7 +103,8 @@ class KernelTotals:
             (tiles that give ``engine_energy_j``).
         read_bytes / write_bytes: memory level -> bytes.
         ops: (op class, precision) -> operations; engine_ops: engine -> the same, for the
-            ops attributed to an engine of the tile (see :func:`attribute_ops`).
+            ops to be charged at an energy per op (see :func:`attribute_ops`; ops whose
+            engine has a unit-model energy are not in here).
         flops: useful operations.
     """
 
@@ -123,11 +124,14 @@ def attribute_ops(
 ) -> dict[str, dict[tuple[str, str], float]]:
     """The tile's ops by the engine that ran them: an op class/precision goes to the first
     engine of ``tile.engine_s`` that ``runs_on(engine, class, precision)`` accepts (the
-    engine lowering charged time to); ops no engine accepts go under ``""`` (the chip)."""
+    engine lowering charged time to); ops no engine accepts go under ``""`` (the chip),
+    unless the tile's energy comes from a unit model (``engine_energy_j``): then they
+    belong to that engine (whose unit model counted them)."""
     out: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+    modelled = next(iter(tile.engine_energy_j), "")
     for key, n in tile.ops.items():
-        owner = ""
-        if runs_on is not None:
+        owner = modelled
+        if runs_on is not None and not modelled:
             for engine in tile.engine_s:
                 if runs_on(engine, key[0], key[1]):
                     owner = engine
@@ -159,6 +163,8 @@ def kernel_totals(
         for key_op, n in tile.ops.items():
             ops[key_op] += n * count
         for engine, table in attribute_ops(tile, runs_on).items():
+            if engine in tile.engine_energy_j:
+                continue  # its energy is the unit model's, not ops x energy per op
             for key_op, n in table.items():
                 engine_ops[engine][key_op] += n * count
         flops += tile.flops * count

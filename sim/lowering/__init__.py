@@ -11,6 +11,7 @@ from attnsim.sim.lowering import (  # noqa: F401  (imported to register the fami
     gemm,
     linear_attention,
     memory_bound,
+    vitallm,
 )
 from attnsim.sim.lowering.registry import (
     FAMILIES,
