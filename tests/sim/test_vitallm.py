@@ -262,3 +262,19 @@ def test_family_needs_its_engines(tmp_path):
     path.write_text(yaml.safe_dump(src, sort_keys=False))
     with pytest.raises(LoweringError, match=r"needs an engine with params.model 'booth_array'"):
         simulate(load_hardware(path), model(layers=1))
+
+
+def test_timeline_has_a_process_per_engine_and_nesting_rows(vita):
+    from attnsim.reports.perfetto import trace_events
+
+    doc = trace_events(simulate(vita, model(layers=1), timeline=True))
+    procs = {e["args"]["name"] for e in doc["traceEvents"] if e.get("name") == "process_name"}
+    assert {"engine tint", "engine boothflex", "engine nlu"} <= procs
+    rows: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            rows.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for spans in rows.values():  # complete events on one row nest or follow each other
+        spans.sort()
+        for (_s0, e0), (s1, e1) in zip(spans, spans[1:], strict=False):
+            assert s1 >= e0 - 1e-6 or e1 <= e0 + 1e-6
