@@ -244,6 +244,13 @@ class _Builder:
     notes: dict[int, dict[str, str | int | float]] = field(default_factory=dict)
     lop_active: bool = False  # the block's attention prunes: keys get a leading-one plane
 
+    def fallback(self, idx: int, text: str) -> None:
+        """State, on op ``idx``, that it runs in another precision than it asks for."""
+        note = self.notes.setdefault(idx, {})
+        old = str(note.get("precision_fallback", ""))
+        if text not in old.split("; "):
+            note["precision_fallback"] = f"{old}; {text}" if old else text
+
     def add(self, name: str, kernel: Kernel, deps: Sequence[int], role: str, op: int) -> int:
         self.tasks.append(GraphTask(name, kernel, tuple(sorted(set(deps))), role, op))
         return len(self.tasks) - 1
@@ -519,14 +526,15 @@ def _weight_bits(op: GemmOp) -> float:
     return nbytes(op.weight_dtype or op.dtype, 1) * 8.0
 
 
-def _gemm_engines(op: GemmOp, view: TargetView) -> str:
+def _gemm_engines(op: GemmOp, bld: _Builder, idx: int) -> str:
     if op.weight_dtype == "ternary":
         return "tint"
     if op.dtype != "int8" or (op.weight_dtype not in (None, "int8")):
-        view.note_fallback(
-            f"{op.kind} {op.name} ({op.dtype} x {op.weight_dtype or op.dtype}) ran as int8 x int8 "
-            f"on boothflex (weights absmax-quantised to int8; no engine of {FAMILY} runs "
-            f"{op.weight_dtype or op.dtype} matmul)"
+        bld.fallback(
+            idx,
+            f"{op.dtype} x {op.weight_dtype or op.dtype} matmul ran as int8 x int8 on "
+            f"{bld.c.booth.engine} (weights absmax-quantised to int8; no engine runs "
+            f"{op.weight_dtype or op.dtype} matmul)",
         )
     return "booth-int8"
 
@@ -585,10 +593,11 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
     (BoothFlex). Returns the head's last tasks."""
     c = bld.c
     s = op.spec
-    if op.dtype not in ("int8",):
-        bld.view.note_fallback(
-            f"attention {op.name} ({op.dtype}) ran as int8 x int8 on boothflex (Q, K, V "
-            f"absmax-quantised to int8 per token)"
+    if op.dtype != "int8":
+        bld.fallback(
+            idx,
+            f"{op.dtype} attention ran as int8 x int8 on {c.booth.engine} (Q, K, V "
+            f"absmax-quantised to int8 per token)",
         )
     group = max(1, s.q_heads // s.kv_heads)
     d_qk, d_v = s.head_dim_qk, s.head_dim_v
@@ -652,6 +661,8 @@ def _nonlinear(
     bld: _Builder, op: Op, idx: int, deps: list[int], label: str, parts: int, part: int
 ) -> int:
     """One part of a nonlinear op on the NLU."""
+    if op.dtype not in ("int8", "int32", "int64", "bool"):
+        bld.fallback(idx, f"{op.dtype} {op.kind} ran in fixed point on {bld.c.nlu.engine}")
     io = op.io_bytes()
     scale = 1.0 / parts
     if isinstance(op, NormOp):
@@ -767,7 +778,7 @@ def _lower_part(
     n_parts = parts[idx]
     label = op.name if n_parts == 1 else f"{op.name} h{part}"
     if isinstance(op, GemmOp):
-        engines = _gemm_engines(op, bld.view)
+        engines = _gemm_engines(op, bld, idx)
         deps: list[int] = []
         for p in reads[idx]:
             src = out_tasks[p]

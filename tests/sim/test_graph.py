@@ -251,3 +251,35 @@ def test_graph_runs_are_deterministic(graph):
     a = run_graph(graph, MACHINE2, record=True)
     b = run_graph(graph, MACHINE2, record=True)
     assert a == b
+
+
+def test_a_gpu_simulation_uses_one_environment_for_every_block(toy_gpu, monkeypatch):
+    from attnsim.sim import simulate
+    from attnsim.workloads import Block, GemmOp, Workload
+    from simkit import attention
+
+    made = []
+    original = simpy.Environment.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(simpy.Environment, "__init__", counting)
+    g = GemmOp("g", "fp16", 256, 256, 256, weight_operand="b")
+    w = Workload("w", (Block("a", (attention(seq=512), g), 3), Block("b", (g, g), 1)))
+    r = simulate(toy_gpu, w)
+    assert len(made) == 1
+    assert r.stats["replayed"] >= 1  # the second identical GEMM of block b is replayed
+
+
+def test_precision_fallbacks_are_stated_per_op(toy_gpu):
+    from attnsim.sim import simulate
+    from attnsim.workloads import GemmOp
+    from simkit import one_op
+
+    # the toy GPU has no fp32 matmul engine: the GEMM runs as vector FMAs, and says so
+    r = simulate(toy_gpu, one_op(GemmOp("g", "fp32", 256, 256, 256, weight_operand="b")))
+    (line,) = r.precision_fallbacks
+    assert "matmul in fp32 ran as vector in fp32 on cuda" in line
+    assert "precision_fallback" in r.ops[0].notes
