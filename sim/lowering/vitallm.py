@@ -615,9 +615,10 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
         q_rows = min(block_q, rows_total - qb * block_q)
         keep, frac = _lop_fetch(c, m_keys, d_qk, q_rows)
         n_keys = max(1, min(m_keys, round(frac * m_keys))) if keep < m_keys else m_keys
+        prune = keep < m_keys and c.lop is not None and n_keys < m_keys
         prev = list(deps)
         label = f"{op.name} h{h} q{qb}"
-        if keep < m_keys and c.lop is not None:
+        if prune and c.lop is not None:  # (a tile whose queries keep every key bypasses it)
             cost = c.lop.cost(TileShape(q_rows, d_qk, m_keys))
             t = _Bytes()
             t.read(c.dram, cost.port_bytes.get("lo_codes_in", 0.0))
@@ -653,7 +654,7 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
         mean = float(note.get("kv_fetched_fraction", 0.0))
         note["kv_fetched_fraction"] = round((mean * seen + n_keys / m_keys) / (seen + 1), 4)
         note["attention_tiles"] = int(seen) + 1
-        note["lop"] = "on" if keep < m_keys and c.lop is not None else note.get("lop", "off")
+        note["lop"] = "on" if prune else note.get("lop", "off")
     return ends or list(deps)
 
 
