@@ -8,8 +8,8 @@ and by the property tests for every op of every result. It checks:
    must read — every input and weight byte once (:meth:`Op.io_bytes`; for attention
    only the queries and keys that some live pair uses) — and writes at least its
    outputs once.
-2. **Bandwidth.** No memory level moves bytes faster than its peak while the kernel
-   runs (per-unit levels: averaged over every unit instance).
+2. **Bandwidth.** No shared memory level (L2, DRAM: the capacities the engine divides)
+   moves bytes faster than its peak while the kernel runs.
 3. **Engine rates.** No engine is busy more than 100% of the kernel's time, and no
    class of work (matmul, vector, exp) runs faster than the engines that can run it
    allow.
@@ -32,6 +32,7 @@ from attnsim.sim.engine.kernel_sim import KernelRun
 from attnsim.workloads.dtypes import nbytes
 from attnsim.workloads.masks import FullMask
 from attnsim.workloads.ops import AttentionOp, GemmOp, Op
+from attnsim.workloads.workload import Block
 
 #: Relative slack of every comparison (floating-point noise, not physics).
 TOLERANCE = 1e-6
@@ -93,11 +94,16 @@ def _precision_fraction(hw: Hardware, precision: str) -> float:
 
 
 def _class_peak(hw: Hardware, op_class: str, precision: str) -> float:
-    """Peak ops/s for ``op_class`` work recorded in ``precision``: matmul may fall back to
-    FMA on vector units, and exp may be emulated on them (FlashAttention-4)."""
+    """Peak ops/s for ``op_class`` work recorded in ``precision``: per engine its fastest
+    listed rate of any class in a compatible precision (a family may count work on the
+    class it models it as -- a CPU's sgemm as vector work, an exp emulated on FMA lanes),
+    summed over engines. 0 when no engine lists one, and on a target with a unit-model
+    engine (``params.model``): that engine's rate comes from its model's tile cost, not
+    from the listed ``ops_per_cycle``, so its busy time is checked instead."""
+    if any(e.params.get("model") for e in hw.engines.values()):
+        return 0.0
     precs = _RUNS_IN.get(precision, (precision,)) + ("fp32",)
-    classes = {"matmul": ("matmul", "vector"), "exp": ("exp", "vector")}.get(op_class, (op_class,))
-    return peak_rate(hw, classes, precs)
+    return peak_rate(hw, ("matmul", "vector", "exp", op_class), precs)
 
 
 def _live_rows_and_keys(op: AttentionOp) -> tuple[int, int]:
@@ -142,7 +148,11 @@ def _fail(op: Op, hw: Hardware, invariant: str, numbers: str) -> PhysicsError:
 
 
 def check_kernel(hw: Hardware, op: Op, run: KernelRun, units: int) -> None:
-    """Bandwidth and engine-rate invariants of one simulated kernel of ``op``."""
+    """Bandwidth and engine-rate invariants of one simulated kernel of ``op``.
+
+    Bandwidth is checked at the shared levels, the capacities the engine divides among
+    tiles; a per-unit level (registers, shared memory, a unit model's buffers) is not a
+    capacity of the engine, so its bandwidth is the lowering's contract, not checked."""
     busy = run.time_s - run.launch_s
     moved = {k: run.read_bytes.get(k, 0.0) + run.write_bytes.get(k, 0.0) for k in run.read_bytes}
     for k, v in run.write_bytes.items():
@@ -153,10 +163,9 @@ def check_kernel(hw: Hardware, op: Op, run: KernelRun, units: int) -> None:
         return
     for level in hw.memory:
         nbytes_moved = moved.get(level.name, 0.0)
-        if nbytes_moved <= 0:
+        if nbytes_moved <= 0 or level.scope == "per_unit":
             continue
-        instances = units if level.scope == "per_unit" else 1
-        achieved = nbytes_moved / busy / instances
+        achieved = nbytes_moved / busy
         peak = peak_bandwidth(hw, level)
         if achieved > peak * (1 + TOLERANCE):
             raise _fail(
@@ -179,7 +188,7 @@ def check_kernel(hw: Hardware, op: Op, run: KernelRun, units: int) -> None:
     for (op_class, precision), n in run.ops.items():
         peak = _class_peak(hw, op_class, precision)
         achieved = n / busy
-        if n > 0 and achieved > peak * (1 + TOLERANCE):
+        if n > 0 and peak > 0 and achieved > peak * (1 + TOLERANCE):
             raise _fail(
                 op,
                 hw,
@@ -188,9 +197,24 @@ def check_kernel(hw: Hardware, op: Op, run: KernelRun, units: int) -> None:
             )
 
 
-def check_op(hw: Hardware, op: Op, runs: Sequence[KernelRun], units: int) -> None:
+def check_op(
+    hw: Hardware,
+    op: Op,
+    runs: Sequence[KernelRun],
+    units: int,
+    *,
+    latency: float | None = None,
+    on_chip_io: bool = False,
+) -> None:
     """Every invariant for one simulated op (see module docstring); raises
-    :class:`PhysicsError` naming the op, the invariant and the numbers."""
+    :class:`PhysicsError` naming the op, the invariant and the numbers.
+
+    ``latency`` is the op's time (default: its kernels' times added up, one after
+    another). ``on_chip_io``: the op's activations may stay on chip -- it is part of a
+    block lowered as a whole, whose bytes may be charged to a neighbouring op, or it runs
+    on an accelerator whose on-chip SRAM holds activations between ops: only the
+    bandwidth and engine invariants apply per op, and :func:`check_block_weights`
+    checks the block's DRAM reads."""
     for run in runs:
         check_kernel(hw, op, run, units)
     dram = hw.memory[-1].name
@@ -201,6 +225,8 @@ def check_op(hw: Hardware, op: Op, runs: Sequence[KernelRun], units: int) -> Non
             reads[k] += v
         for k, v in run.write_bytes.items():
             writes[k] += v
+    if on_chip_io:
+        return
     must_read, must_write = compulsory_bytes(op)
     if reads[dram] < must_read * (1 - TOLERANCE):
         raise _fail(
@@ -216,7 +242,8 @@ def check_op(hw: Hardware, op: Op, runs: Sequence[KernelRun], units: int) -> Non
             f"writes fewer {dram} bytes than its outputs",
             f"{writes[dram]:.6g} B < {must_write:.6g} B",
         )
-    latency = sum(r.time_s for r in runs)
+    if latency is None:
+        latency = sum(r.time_s for r in runs)
     bound = roofline_s(hw, op)
     if latency < bound * (1 - TOLERANCE):
         raise _fail(
@@ -224,4 +251,15 @@ def check_op(hw: Hardware, op: Op, runs: Sequence[KernelRun], units: int) -> Non
             hw,
             "runs faster than its roofline",
             f"{latency:.6g} s < {bound:.6g} s",
+        )
+
+
+def check_block_weights(hw: Hardware, block: Block, dram_reads: float) -> None:
+    """A block lowered as a whole reads every weight byte of its ops from DRAM at least
+    once (its activations may stay on chip)."""
+    weights = sum(op.io_bytes().weights for op in block.ops)
+    if dram_reads < weights * (1 - TOLERANCE):
+        raise PhysicsError(
+            f"block {block.name!r} on {hw.name}: reads fewer {hw.memory[-1].name} bytes than "
+            f"its weights: {dram_reads:.6g} B < {weights:.6g} B"
         )

@@ -51,9 +51,11 @@ def _water_fill(demand: np.ndarray, capacity: float) -> np.ndarray:
     if capped.size == 0:
         return np.ones(n)
     fair = level[capped[0]]
-    out = np.ones(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out[order] = np.where(d > fair, fair / d, 1.0)
+    share = np.ones(n)
+    over = d > fair  # only these are divided: d > fair >= 0, so no overflow
+    share[over] = fair / d[over]
+    out = np.empty(n)
+    out[order] = share
     return out
 
 

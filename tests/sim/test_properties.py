@@ -35,16 +35,22 @@ from simkit import attention, one_op, variant
 #: processors or more bandwidth can change the order in which tiles finish and leave a
 #: worse tail. GPU block schedulers dispatch greedily too, so real kernels share this.
 #: Where that is the only cause the monotonicities hold up to this slack, set from the
-#: worst cases a fuzz of ~2,400 random cases found; they are pinned below (each the same
-#: with tile-by-tile simulation, so not an artefact of chunking):
+#: worst cases a fuzz of ~2,400 random cases and the property tests found; they are
+#: pinned below (the same with tile-by-tile simulation, so not an artefact of chunking):
 #:  * a sparser block-sparse layout: +3.97% (A100, FlashAttention-2's grid order);
-#:  * twice the units: +2.30% (toy GPU, FlashAttention-2, 48 tiles on 16 -> 32 slots);
+#:  * twice the units: +7.69% (toy GPU, FlashAttention-2, 48 tiles on 16 -> 32 slots)
+#:    and a worse one from GPU block dispatch (breadth-first: every SM's first slot, then
+#:    second slots from SM 0 on): +12.50% on H100, FlashAttention-2 causal 3000 tokens,
+#:    288 tiles -- on 264 SMs the last head's 24 tiles land as second residents next to
+#:    the first head's, so the two longest tiles share SM 23; on 132 SMs every SM has two
+#:    mixed tiles. It gets its own, larger slack (UNITS_SLACK).
 #:  * twice the DRAM bandwidth: +2.39% (toy GPU, FlashAttention-2, causal 512);
 #:  * twice the per-unit compute: none found.
 #: Plan choices (GEMM tile and split-K or stream-K, decode splits) are made by simulated
 #: makespan among candidates that include the smaller machine's, so they add nothing
 #: (before, a different tile and split-K made twice the units up to 1.92x slower).
 SCHEDULING_SLACK = 0.05
+UNITS_SLACK = 0.15
 
 SETTINGS = settings(
     max_examples=25,
@@ -125,7 +131,7 @@ def ops(draw: st.DrawFn) -> Op:
     )
 
 
-def _never_slower(machines, data, bigger: str) -> None:
+def _never_slower(machines, data, bigger: str, slack: float = SCHEDULING_SLACK) -> None:
     name = data.draw(st.sampled_from(sorted(machines)))
     base, big = machines[name]["base"], machines[name][bigger]
     op = data.draw(ops())
@@ -143,7 +149,7 @@ def _never_slower(machines, data, bigger: str) -> None:
 @SETTINGS
 @given(data=st.data())
 def test_twice_the_units_is_never_slower(machines, data):
-    _never_slower(machines, data, "units x2")
+    _never_slower(machines, data, "units x2", UNITS_SLACK)
 
 
 @SETTINGS
@@ -262,7 +268,7 @@ def test_the_worst_sparser_mask_case_found_is_pinned(machines):
         (
             "units x2",
             attention(batch=3, heads=4, seq=512, mask=SlidingWindowMask(left=1085), dtype="bf16"),
-            1.0230,
+            1.0769,
         ),
         (
             "dram x2",
@@ -272,15 +278,15 @@ def test_the_worst_sparser_mask_case_found_is_pinned(machines):
     ],
 )
 def test_the_worst_machine_cases_found_are_pinned(machines, bigger, op, ratio):
-    """The worst 'bigger machine is slower' cases found: 48 (or 192) tiles of
-    FlashAttention-2 in grid order on the toy GPU finish in another order."""
+    """The worst 'bigger machine is slower' cases found on the toy GPU: 48 (or 192)
+    tiles of FlashAttention-2 in grid order finish in another order."""
     base, big = machines["toy-gpu-8"]["base"], machines["toy-gpu-8"][bigger]
     got = (
         simulate(big, one_op(op), family="flash-attention-2").latency_s
         / simulate(base, one_op(op), family="flash-attention-2").latency_s
     )
     assert got == pytest.approx(ratio, abs=5e-4)
-    assert got <= 1 + SCHEDULING_SLACK
+    assert got <= 1 + (UNITS_SLACK if bigger.startswith("units") else SCHEDULING_SLACK)
 
 
 @pytest.mark.parametrize("family", ["flash-attention-3", "flash-attention-2"])
@@ -328,3 +334,16 @@ def test_simulation_is_deterministic(toy_gpu, seq, mask, family):
     a = simulate(toy_gpu, w, family=family, timeline=True)
     b = simulate(toy_gpu, w, family=family, timeline=True)
     assert a == b
+
+
+def test_the_worst_dispatch_anomaly_found_is_pinned(machines):
+    """Twice the SMs, +12.5%: breadth-first block dispatch pairs the two longest tiles of
+    FlashAttention-2's causal grid on one SM (see UNITS_SLACK)."""
+    op = attention(batch=3, heads=4, seq=3000, head_dim=64, mask=CausalMask(), dtype="bf16")
+    base, big = machines["h100-sxm5-80gb"]["base"], machines["h100-sxm5-80gb"]["units x2"]
+    got = (
+        simulate(big, one_op(op), family="flash-attention-2").latency_s
+        / simulate(base, one_op(op), family="flash-attention-2").latency_s
+    )
+    assert got == pytest.approx(1.1250, abs=5e-4)
+    assert got <= 1 + UNITS_SLACK
