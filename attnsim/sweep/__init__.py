@@ -6,8 +6,13 @@ executors (process pool or Dask), and a durable, resumable Parquet results folde
     run.results      # one row per (point, workload): parameters, objectives, status
     run.points       # one row per point: weighted metrics of its workloads
 
-See ``docs/SWEEPS.md``.
+See ``docs/SWEEPS.md``. ``attnsim.sweep(spec, out)`` (this package called as a
+function) is :func:`attnsim.api.sweep`.
 """
+
+import sys
+import types
+from typing import Any
 
 from attnsim.sweep.errors import SweepError
 from attnsim.sweep.executors import EXECUTORS, make_executor
@@ -44,3 +49,18 @@ __all__ = [
     "run_sweep",
     "spec_from_dict",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``attnsim.sweep`` is both this package and the public function
+    :func:`attnsim.api.sweep`: once the package is imported, ``attnsim.sweep`` names the
+    package (Python binds submodules on their parent), so the package itself is callable
+    and forwards to the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from attnsim.api import sweep
+
+        return sweep(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
