@@ -256,7 +256,10 @@ class OptunaStrategy(Strategy):
         def constraints(trial: Any) -> Sequence[float]:
             return trial.user_attrs.get("constraints", [1.0] * max(1, len(self.constraints)))
 
-        cf = constraints if self.constraints else None
+        # optuna >= 5 records constraints on the trial; older versions read them through
+        # a constraints_func
+        self._per_trial = hasattr(optuna.trial.Trial, "set_constraint")
+        cf = constraints if self.constraints and not self._per_trial else None
         if sampler_name == "nsga2":
             sampler: Any = optuna.samplers.NSGAIISampler(
                 population_size=self.batch, seed=self.spec.seed, constraints_func=cf
@@ -305,7 +308,12 @@ class OptunaStrategy(Strategy):
     def _tell(self, trial: Any, outcome: Outcome) -> None:
         TrialState = self._optuna.trial.TrialState
         if self.constraints:
-            trial.set_user_attr("constraints", list(outcome.violations) or [1.0] * len(self.constraints))
+            violations = list(outcome.violations) or [1.0] * len(self.constraints)
+            if self._per_trial:
+                for c, v in zip(self.constraints, violations, strict=True):
+                    trial.set_constraint(c.text, float(v))
+            else:
+                trial.set_user_attr("constraints", violations)
         worst = [math.inf if d == "minimize" else -math.inf for _, d in self.objectives]
         if outcome.status == "pruned" or (outcome.status == "infeasible" and outcome.metrics is None):
             self._study.tell(trial, worst)
