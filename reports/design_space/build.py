@@ -244,15 +244,14 @@ def build_report(
     for name, df in best.items():
         col, direction = spec_known[name]
         unit = known[name][1]
-        for rank, (_, r) in enumerate(df.iterrows(), 1):
+        for rank, (_, r) in enumerate(df.iterrows(), 1):  # every objective, so rows line up
             best_rows.append(
                 {
                     "objective": f"{name} ({'min' if direction == 'minimize' else 'max'})",
                     "rank": rank,
                     "point": int(r["point"]),
                     "design": ("base: " if bool(r["is_base"]) else "") + _design_text(r, axes, texts),
-                    "value": f"{_fmt(r[col])} {unit}",
-                    **{f"{n} ({known[n][1]})": _fmt(r.get(known[n][0])) for n in spec_objs if n != name and n in known},
+                    **{f"{n} ({known[n][1]})": _fmt(r.get(known[n][0])) for n in spec_objs if n in known},
                 }
             )
     if best_rows:
@@ -282,10 +281,11 @@ def build_report(
                 f"swept parameter {p} changes no objective ({', '.join(obj_cols.values())}): the simulator "
                 "does not read it for these workloads, or every value gives the same design"
             )
-        tab = (effect * 100).round(2)
+        signed = effect.where(~(corr < 0), -effect)
+        tab = (signed * 100).round(2)
         tab.insert(0, "parameter", tab.index)
         w.table("sensitivity", tab)
-        s.tables.append(("Main effect (% of the mean; sign from the rank correlation in the figure)", _display(tab)))
+        s.tables.append(("Main effect (% of the mean; negative: the objective falls as the parameter grows)", _display(tab)))
         s.paragraphs.append(
             "Main effect: the range of an objective's mean over a parameter's values, relative to its "
             "overall mean. A parameter is flagged when no pair of points that differ only in it has "

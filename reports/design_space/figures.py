@@ -59,7 +59,7 @@ def pareto_figure(
     ``front`` a mask over ``points``; ``knee``/``base`` point ids (or None)."""
     xn, xc, xu, xd = x
     yn, yc, yu, yd = y
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
     feasible = points["feasible"].to_numpy(dtype=bool)
     data: FigureData = {
         "title": f"Pareto front: {xn} vs {yn}",
@@ -103,7 +103,7 @@ def pareto_figure(
     _logscale_if_wide(ax, points[xc], "x")
     _logscale_if_wide(ax, points[yc], "y")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig, data
 
@@ -196,7 +196,9 @@ def sensitivity_figure(effect: pd.DataFrame, corr: pd.DataFrame, no_effect: Sequ
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
-            ax.text(j, i, "-" if not math.isfinite(v) else f"{v:+.1f}%", ha="center", va="center", fontsize=7)
+            dark = math.isfinite(v) and abs(v) > 0.6 * vmax
+            ax.text(j, i, "-" if not math.isfinite(v) else f"{v:+.1f}%", ha="center", va="center",
+                    fontsize=7, color="white" if dark else "black")
     fig.colorbar(im, ax=ax, label="main effect (% of mean)")
     ax.set_title("Sensitivity of each objective to each swept parameter", fontsize=10)
     fig.tight_layout()
@@ -222,7 +224,7 @@ def breakdown_figure(
     point: ``energy_compute_j``, ``energy_static_j``, ``energy_memory_<level>_j``,
     ``bytes_<level>_b``)."""
     labels = [d[0] for d in designs]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 5.6))
     data: FigureData = {"title": "breakdowns of the chosen designs", "designs": labels, "panels": {}}
 
     def stacked(ax: Any, table: pd.DataFrame, title: str, ylabel: str) -> None:
@@ -234,7 +236,7 @@ def breakdown_figure(
         ax.set_xticks(range(len(table.index)), [str(i) for i in table.index], rotation=20, ha="right", fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
         data["panels"][title] = {
             "ylabel": ylabel,
             "segments": {str(c): _floats(table[c]) for c in table.columns},

@@ -67,9 +67,8 @@ figure { margin: 10px 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 12px; color: #555; }
 table.tbl { border-collapse: collapse; font-size: 12px; margin: 6px 0 14px 0; }
-table.tbl th, table.tbl td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; vertical-align: top; }
+table.tbl th, table.tbl td { border: 1px solid #ddd; padding: 3px 7px; text-align: left; vertical-align: top; }
 table.tbl th { background: #f0f3f7; }
-table.tbl td:first-child, table.tbl th:first-child { text-align: left; }
 .caption { font-weight: 600; font-size: 13px; margin-top: 10px; }
 .scroll { overflow-x: auto; }
 </style>
