@@ -146,7 +146,9 @@ def report(
             OBJECTIVES.lookup(value, where=name)
     manifest, table, points, ops = read_results(results)
     if validation is not None and not Path(validation).is_dir():
-        raise SweepError(f"--validation {validation}: not a folder; expected the folder of attnsim validate -o")
+        raise SweepError(
+            f"--validation {validation}: not a folder; expected the folder of attnsim validate -o"
+        )
     return build_report(
         manifest,
         table,

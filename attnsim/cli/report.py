@@ -25,10 +25,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("results", metavar="RESULTS", help="results folder of attnsim sweep")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="report folder (created if its parent exists)")
+    p.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="report folder (created if its parent exists)",
+    )
     p.add_argument("--validation", metavar="DIR", help="folder written by attnsim validate -o DIR")
-    p.add_argument("--x", metavar="OBJECTIVE", help="Pareto x objective (default: the spec's report.x)")
-    p.add_argument("--y", metavar="OBJECTIVE", help="Pareto y objective (default: the spec's report.y)")
+    p.add_argument(
+        "--x", metavar="OBJECTIVE", help="Pareto x objective (default: the spec's report.x)"
+    )
+    p.add_argument(
+        "--y", metavar="OBJECTIVE", help="Pareto y objective (default: the spec's report.y)"
+    )
     p.set_defaults(func=run)
 
 

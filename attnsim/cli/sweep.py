@@ -33,16 +33,48 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("spec", nargs="+", metavar="[plan] SPEC", help="the sweep spec YAML (prefix 'plan' to plan only)")
-    p.add_argument("-o", "--out", metavar="RESULTS", help="results folder (created if its parent exists; re-use it to resume)")
-    p.add_argument("--executor", default="local", help="local (process pool, default), dask, or serial")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (default: a LocalCluster on loopback)")
-    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default: the CPUs available)")
-    p.add_argument("--retry-failed", action="store_true", help="simulate again the runs that failed or timed out before")
-    p.add_argument("--no-memo", action="store_true", help="do not reuse kernel simulations across points")
+    p.add_argument(
+        "spec",
+        nargs="+",
+        metavar="[plan] SPEC",
+        help="the sweep spec YAML (prefix 'plan' to plan only)",
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        metavar="RESULTS",
+        help="results folder (created if its parent exists; re-use it to resume)",
+    )
+    p.add_argument(
+        "--executor", default="local", help="local (process pool, default), dask, or serial"
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address (default: a LocalCluster on loopback)",
+    )
+    p.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: the CPUs available)"
+    )
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="simulate again the runs that failed or timed out before",
+    )
+    p.add_argument(
+        "--no-memo", action="store_true", help="do not reuse kernel simulations across points"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--results", metavar="RESULTS", help="(plan) count the runs already in this results folder")
-    p.add_argument("--timed-points", type=int, default=3, metavar="K", help="(plan) points to simulate for the time estimate (default 3)")
+    p.add_argument(
+        "--results", metavar="RESULTS", help="(plan) count the runs already in this results folder"
+    )
+    p.add_argument(
+        "--timed-points",
+        type=int,
+        default=3,
+        metavar="K",
+        help="(plan) points to simulate for the time estimate (default 3)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -63,7 +95,9 @@ def _plan(args: argparse.Namespace, path: str) -> int:
     if args.timed_points < 0:
         raise SweepError(f"--timed-points: {args.timed_points}; expected 0 or more")
     spec = load_spec(path)
-    plan = plan_sweep(spec, timed_points=args.timed_points, workers=args.workers, results=args.results)
+    plan = plan_sweep(
+        spec, timed_points=args.timed_points, workers=args.workers, results=args.results
+    )
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
         return 0
@@ -129,5 +163,7 @@ def run(args: argparse.Namespace) -> int:
         + ", ".join(f"{v} {k}" for k, v in by.items() if v)
         + f"; simulated {summary.get('simulated_runs', 0)} runs, reused {summary.get('reused_runs', 0)}"
     )
-    print(f"results: {args.out} (results.parquet, points.parquet, ops.parquet); report: attnsim report {args.out} -o REPORT")
+    print(
+        f"results: {args.out} (results.parquet, points.parquet, ops.parquet); report: attnsim report {args.out} -o REPORT"
+    )
     return 0

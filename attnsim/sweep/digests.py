@@ -53,7 +53,9 @@ def model_digest() -> str:
 
 
 def _digest(doc: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
 
 
 def run_key(
@@ -75,9 +77,16 @@ def run_key(
     )
 
 
-def point_key(hardware: str, precision: str | None, family: str | None, options: Mapping[str, Any]) -> str:
+def point_key(
+    hardware: str, precision: str | None, family: str | None, options: Mapping[str, Any]
+) -> str:
     """The key of a design point (its runs share it): the resolved target (or, for a
     variant the loader refused, the base and overrides), precision, family, options."""
     return _digest(
-        {"hardware": hardware, "precision": precision, "family": family or "best", "options": dict(options)}
+        {
+            "hardware": hardware,
+            "precision": precision,
+            "family": family or "best",
+            "options": dict(options),
+        }
     )

@@ -1,8 +1,9 @@
 """Where runs execute: in this process, a local process pool, or Dask distributed.
 
 Every executor offers the same three calls -- :meth:`Executor.start` (hand the
-:class:`~attnsim.sweep.worker.WorkerContext` to the workers once), :meth:`submit` (one
-:class:`~attnsim.sweep.worker.RunTask`) and :meth:`wait` (the futures finished so far)
+:class:`~attnsim.sweep.worker.WorkerContext` to the workers once), :meth:`submit` (a chunk
+of consecutive :class:`~attnsim.sweep.worker.RunTask` objects, run one after another by one
+worker, so neighbouring points share that worker's kernel memo) and :meth:`wait` (the futures finished so far)
 -- so a sweep runs on a laptop or a cluster with no other change.
 
 * ``serial`` -- in this process, one run at a time (tests, debugging);
@@ -22,12 +23,19 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from attnsim.registry import Registry
 from attnsim.sweep.errors import SweepError
-from attnsim.sweep.worker import RunResult, RunTask, WorkerContext, init_worker, run_in_pool, run_task
+from attnsim.sweep.worker import (
+    RunResult,
+    RunTask,
+    WorkerContext,
+    init_worker,
+    run_in_pool,
+    run_task,
+)
 
 __all__ = ["Executor", "EXECUTORS", "make_executor", "default_workers"]
 
@@ -54,8 +62,8 @@ class Executor(ABC):
         """Make ``context`` available to every worker."""
 
     @abstractmethod
-    def submit(self, task: RunTask) -> Any:
-        """Start ``task``; returns a future."""
+    def submit(self, tasks: Sequence[RunTask]) -> Any:
+        """Start a chunk of tasks on one worker; returns a future of their results."""
 
     @abstractmethod
     def wait(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]:
@@ -63,8 +71,8 @@ class Executor(ABC):
         or ``timeout`` seconds)."""
 
     @abstractmethod
-    def result(self, future: Any, task: RunTask) -> RunResult:
-        """The result of a finished future (a worker lost on the way gives ``failed``)."""
+    def result(self, future: Any, tasks: Sequence[RunTask]) -> list[RunResult]:
+        """The results of a finished future (a worker lost on the way gives ``failed``)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -77,8 +85,8 @@ class Executor(ABC):
         self.close()
 
 
-def _lost(task: RunTask, why: str) -> RunResult:
-    return RunResult(task.run_key, "failed", why, {}, {}, (), 0.0, "", task.timeout_s)
+def _lost(tasks: Sequence[RunTask], why: str) -> list[RunResult]:
+    return [RunResult(t.run_key, "failed", why, {}, {}, (), 0.0, "", t.timeout_s) for t in tasks]
 
 
 class SerialExecutor(Executor):
@@ -89,15 +97,15 @@ class SerialExecutor(Executor):
     def start(self, context: WorkerContext) -> None:
         self._context = context
 
-    def submit(self, task: RunTask) -> cf.Future[RunResult]:
-        future: cf.Future[RunResult] = cf.Future()
-        future.set_result(run_task(self._context, task))
+    def submit(self, tasks: Sequence[RunTask]) -> cf.Future[list[RunResult]]:
+        future: cf.Future[list[RunResult]] = cf.Future()
+        future.set_result([run_task(self._context, t) for t in tasks])
         return future
 
     def wait(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]:
         return {f for f in futures if f.done()}
 
-    def result(self, future: Any, task: RunTask) -> RunResult:
+    def result(self, future: Any, tasks: Sequence[RunTask]) -> list[RunResult]:
         return future.result()  # type: ignore[no-any-return]
 
     def close(self) -> None:
@@ -121,25 +129,25 @@ class LocalExecutor(Executor):
             initargs=(self._context,),
         )
 
-    def submit(self, task: RunTask) -> cf.Future[RunResult]:
+    def submit(self, tasks: Sequence[RunTask]) -> cf.Future[list[RunResult]]:
         try:
-            return self._pool.submit(run_in_pool, task)
+            return self._pool.submit(run_in_pool, list(tasks))
         except cf.process.BrokenProcessPool:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = self._new_pool()
-            return self._pool.submit(run_in_pool, task)
+            return self._pool.submit(run_in_pool, list(tasks))
 
     def wait(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]:
         done, _ = cf.wait(list(futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
         return set(done)
 
-    def result(self, future: Any, task: RunTask) -> RunResult:
+    def result(self, future: Any, tasks: Sequence[RunTask]) -> list[RunResult]:
         try:
             return future.result()  # type: ignore[no-any-return]
         except cf.process.BrokenProcessPool:
-            return _lost(task, "the worker process died (killed or out of memory)")
-        except Exception as exc:  # pickling or transport problems: the run is lost, not the sweep
-            return _lost(task, f"{type(exc).__name__}: {exc}")
+            return _lost(tasks, "the worker process died (killed or out of memory)")
+        except Exception as exc:  # pickling or transport problems: the runs are lost, not the sweep
+            return _lost(tasks, f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         pool = getattr(self, "_pool", None)
@@ -147,10 +155,10 @@ class LocalExecutor(Executor):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask_run(context: WorkerContext, task: RunTask) -> RunResult:
+def _dask_run(context: WorkerContext, tasks: list[RunTask]) -> list[RunResult]:
     from attnsim.sweep import worker
 
-    return worker.run_task(context, task)
+    return [worker.run_task(context, t) for t in tasks]
 
 
 class DaskExecutor(Executor):
@@ -187,8 +195,8 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
         self._context = self._client.scatter(context, broadcast=True, hash=False)
 
-    def submit(self, task: RunTask) -> Any:
-        return self._client.submit(_dask_run, self._context, task, pure=False)
+    def submit(self, tasks: Sequence[RunTask]) -> Any:
+        return self._client.submit(_dask_run, self._context, list(tasks), pure=False)
 
     def wait(self, futures: Iterable[Any], timeout: float | None = None) -> set[Any]:
         from distributed import wait
@@ -202,11 +210,11 @@ class DaskExecutor(Executor):
             return set()
         return set(done)
 
-    def result(self, future: Any, task: RunTask) -> RunResult:
+    def result(self, future: Any, tasks: Sequence[RunTask]) -> list[RunResult]:
         try:
             return future.result()  # type: ignore[no-any-return]
-        except Exception as exc:  # KilledWorker, lost connection: the run fails, the sweep goes on
-            return _lost(task, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # KilledWorker, lost connection: the runs fail, the sweep goes on
+            return _lost(tasks, f"{type(exc).__name__}: {exc}")
 
     def close(self) -> None:
         client = getattr(self, "_client", None)

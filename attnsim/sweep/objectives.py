@@ -64,7 +64,9 @@ class Objective:
         if self.dimension == "dimensionless":
             t = re.sub(r"\s*(tokens?/s|tokens?/J|FLOP/J|FLOP/s/mm2|J\s*s)$", "", t)
         try:
-            return parse_quantity(t if self.dimension != "dimensionless" else _plain(t), self.dimension)
+            return parse_quantity(
+                t if self.dimension != "dimensionless" else _plain(t), self.dimension
+            )
         except QuantityError as exc:
             raise ValueError(f"{exc.what} for {self.name}; {exc.expected}") from None
 
@@ -78,21 +80,100 @@ def _plain(text: str) -> float | str:
 
 OBJECTIVES: Registry[Objective] = Registry("objective", SweepError)
 for _o in (
-    Objective("latency", "latency_s", "s", "minimize", "time", False, "end-to-end time of the weighted workloads"),
-    Objective("tokens_per_s", "tokens_per_s", "tokens/s", "maximize", "dimensionless", False, "tokens processed per second"),
-    Objective("throughput", "throughput_flop_per_s", "FLOP/s", "maximize", "throughput", False, "useful FLOP/s achieved"),
-    Objective("energy", "energy_j", "J", "minimize", "energy", False, "energy of the weighted workloads (compute + memory + static)"),
-    Objective("power", "power_w", "W", "minimize", "power", False, "average power while running (energy / time)"),
-    Objective("area", "area_mm2", "mm²", "minimize", "area", True, "modelled die area of the design"),
-    Objective("static_power", "static_power_w", "W", "minimize", "power", True, "leakage of the design (engines, memories, rest of chip)"),
+    Objective(
+        "latency",
+        "latency_s",
+        "s",
+        "minimize",
+        "time",
+        False,
+        "end-to-end time of the weighted workloads",
+    ),
+    Objective(
+        "tokens_per_s",
+        "tokens_per_s",
+        "tokens/s",
+        "maximize",
+        "dimensionless",
+        False,
+        "tokens processed per second",
+    ),
+    Objective(
+        "throughput",
+        "throughput_flop_per_s",
+        "FLOP/s",
+        "maximize",
+        "throughput",
+        False,
+        "useful FLOP/s achieved",
+    ),
+    Objective(
+        "energy",
+        "energy_j",
+        "J",
+        "minimize",
+        "energy",
+        False,
+        "energy of the weighted workloads (compute + memory + static)",
+    ),
+    Objective(
+        "power",
+        "power_w",
+        "W",
+        "minimize",
+        "power",
+        False,
+        "average power while running (energy / time)",
+    ),
+    Objective(
+        "area", "area_mm2", "mm²", "minimize", "area", True, "modelled die area of the design"
+    ),
+    Objective(
+        "static_power",
+        "static_power_w",
+        "W",
+        "minimize",
+        "power",
+        True,
+        "leakage of the design (engines, memories, rest of chip)",
+    ),
     Objective("edp", "edp_j_s", "J·s", "minimize", "dimensionless", False, "energy-delay product"),
-    Objective("perf_per_w", "perf_per_w_flop_per_j", "FLOP/J", "maximize", "dimensionless", False, "useful FLOP/s per watt (= FLOP per joule)"),
-    Objective("perf_per_mm2", "perf_per_mm2_flop_per_s_mm2", "FLOP/s/mm²", "maximize", "dimensionless", False, "useful FLOP/s per mm² of die"),
-    Objective("tokens_per_j", "tokens_per_j", "tokens/J", "maximize", "dimensionless", False, "tokens per joule"),
+    Objective(
+        "perf_per_w",
+        "perf_per_w_flop_per_j",
+        "FLOP/J",
+        "maximize",
+        "dimensionless",
+        False,
+        "useful FLOP/s per watt (= FLOP per joule)",
+    ),
+    Objective(
+        "perf_per_mm2",
+        "perf_per_mm2_flop_per_s_mm2",
+        "FLOP/s/mm²",
+        "maximize",
+        "dimensionless",
+        False,
+        "useful FLOP/s per mm² of die",
+    ),
+    Objective(
+        "tokens_per_j",
+        "tokens_per_j",
+        "tokens/J",
+        "maximize",
+        "dimensionless",
+        False,
+        "tokens per joule",
+    ),
 ):
     OBJECTIVES.register(_o.name, _o)
 
-_OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
+_OPS = {
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+}
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*(.+?)\s*$")
 
 
@@ -135,7 +216,9 @@ class Constraint:
 def parse_constraint(text: object, where: str) -> Constraint:
     """A constraint from its text; :class:`SweepError` naming ``where`` otherwise."""
     if not isinstance(text, str):
-        raise SweepError(f"{where}: {text!r} is not text; expected a constraint such as 'area <= 400 mm2'")
+        raise SweepError(
+            f"{where}: {text!r} is not text; expected a constraint such as 'area <= 400 mm2'"
+        )
     m = _CONSTRAINT.match(text)
     if m is None:
         raise SweepError(
@@ -152,7 +235,15 @@ def parse_constraint(text: object, where: str) -> Constraint:
 
 
 #: Metrics that add up over the weighted workloads of a point.
-ADDITIVE = ("latency_s", "energy_j", "energy_compute_j", "energy_memory_j", "energy_static_j", "flops", "tokens")
+ADDITIVE = (
+    "latency_s",
+    "energy_j",
+    "energy_compute_j",
+    "energy_memory_j",
+    "energy_static_j",
+    "flops",
+    "tokens",
+)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -167,7 +258,11 @@ def derived(metrics: Mapping[str, Any]) -> dict[str, float]:
     f = float(metrics.get("flops", math.nan))
     tok = metrics.get("tokens")
     area = metrics.get("area_mm2")
-    tok_f = float(tok) if tok is not None and not (isinstance(tok, float) and math.isnan(tok)) else math.nan
+    tok_f = (
+        float(tok)
+        if tok is not None and not (isinstance(tok, float) and math.isnan(tok))
+        else math.nan
+    )
     thr = _ratio(f, t)
     return {
         "tokens_per_s": _ratio(tok_f, t),

@@ -88,17 +88,23 @@ def plan_sweep(
 
     notes: list[str] = []
     space = DesignSpace(spec.dimensions)
-    strategy = STRATEGIES[spec.strategy.kind](spec.strategy, space, spec.objectives, spec.constraints)
+    strategy = STRATEGIES[spec.strategy.kind](
+        spec.strategy, space, spec.objectives, spec.constraints
+    )
     cases = build_workloads(spec.workloads, spec.source)
     n_points = strategy.total()
     if strategy.adaptive:
         indices = list(range(space.size))
-        notes.append(f"{spec.strategy.kind} chooses its points as it goes: counts are for the grid it searches")
+        notes.append(
+            f"{spec.strategy.kind} chooses its points as it goes: counts are for the grid it searches"
+        )
     else:
         indices = [space.grid_index(c.point) for c in strategy.ask(n_points)]
     sample = [indices[i] for i in _spread(len(indices), MAX_CHECKED)]
     if len(sample) < len(indices):
-        notes.append(f"invalid and pruned counts are estimated from {len(sample)} evenly spread points of {len(indices)}")
+        notes.append(
+            f"invalid and pruned counts are estimated from {len(sample)} evenly spread points of {len(indices)}"
+        )
     done: Mapping[str, Any] = {}
     if results is not None and os.path.isdir(results):
         done = ResultsStore(ResultsStore.open(results).root).load_runs()
@@ -110,7 +116,9 @@ def plan_sweep(
     for gi in sample:
         point = space.from_grid_index(gi)
         try:
-            hw = load_hardware(spec.base, space.overrides(point), origin=f"{spec.source}: point {gi}")
+            hw = load_hardware(
+                spec.base, space.overrides(point), origin=f"{spec.source}: point {gi}"
+            )
         except HardwareConfigError:
             invalid += 1
             continue
@@ -127,10 +135,18 @@ def plan_sweep(
         for widx, case in enumerate(cases):
             key = (widx, precision)
             if key not in wd_cache:
-                wd_cache[key] = case.digest if precision is None else workload_digest(with_precision(case.workload, precision))
+                wd_cache[key] = (
+                    case.digest
+                    if precision is None
+                    else workload_digest(with_precision(case.workload, precision))
+                )
             if run_key(hw.digest, wd_cache[key], spec.family, options, model) in done:
                 cached += 1
-    scale = n_points / len(sample) if sample and not strategy.adaptive else (n_points / max(1, len(sample)))
+    scale = (
+        n_points / len(sample)
+        if sample and not strategy.adaptive
+        else (n_points / max(1, len(sample)))
+    )
     est_invalid = round(invalid * scale)
     est_pruned = round(pruned * scale)
     est_cached = round(cached * scale)
@@ -142,7 +158,12 @@ def plan_sweep(
             w = with_precision(case.workload, space.precision(point))
             t0 = time.perf_counter()
             try:
-                simulate(hw, w, family=spec.family, options=LoweringOptions(block_q=spec.block_q, block_k=spec.block_k))
+                simulate(
+                    hw,
+                    w,
+                    family=spec.family,
+                    options=LoweringOptions(block_q=spec.block_q, block_k=spec.block_k),
+                )
             except LoweringError:
                 pass
             timings.append(time.perf_counter() - t0)

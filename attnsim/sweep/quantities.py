@@ -66,7 +66,9 @@ def parse_value(value: object) -> Quantity:
     """A spec value (``132``, ``"4.8 TB/s"``) as a :class:`Quantity`; ``ValueError`` with a
     finished message when it is neither a number nor a number with a known unit."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is true/false; expected a number or a quantity such as '4.8 TB/s'")
+        raise ValueError(
+            f"{value!r} is true/false; expected a number or a quantity such as '4.8 TB/s'"
+        )
     if isinstance(value, int | float):
         if not math.isfinite(value):
             raise ValueError(f"{value!r} is not finite; expected a finite number")
@@ -75,7 +77,9 @@ def parse_value(value: object) -> Quantity:
         raise ValueError(f"{value!r} is not a number; expected a number or a quantity")
     m = _NUMBER.match(value)
     if m is None:
-        raise ValueError(f"{value!r} is not a number; expected a number or a quantity such as '4.8 TB/s'")
+        raise ValueError(
+            f"{value!r} is not a number; expected a number or a quantity such as '4.8 TB/s'"
+        )
     number = float(m.group(1).replace("_", ""))
     unit = m.group(2)
     if not unit:
@@ -106,7 +110,9 @@ def _in_unit(ref: Quantity, other: Quantity, what: str) -> float:
     if other.dimension != ref.dimension:
         shown = other.unit or "no unit"
         want = ref.unit or "no unit"
-        raise ValueError(f"{what} has {shown} but 'from' has {want}; expected the same kind of quantity")
+        raise ValueError(
+            f"{what} has {shown} but 'from' has {want}; expected the same kind of quantity"
+        )
     if not ref.unit:
         return other.si
     scale = ref.si / ref.number if ref.number != 0 else parse_value(f"1 {ref.unit}").si

@@ -41,6 +41,9 @@ __all__ = ["SweepRun", "run_sweep", "as_spec", "STATUS_ORDER", "base_params"]
 #: Statuses from best to worst; a point takes the worst status of its runs.
 STATUS_ORDER = ("ok", "infeasible", "pruned", "invalid", "timeout", "failed")
 
+#: Most runs handed to one worker at once (consecutive points share its kernel memo).
+CHUNK = 8
+
 #: Run statuses stored in the log and re-used on a re-run (``failed`` and ``timeout``
 #: are retried on request, see ``retry_failed``).
 FINAL = ("ok", "infeasible")
@@ -157,7 +160,7 @@ class _Runner:
         self._wdigest: dict[tuple[int, str | None], str] = {}
         self._waiters: dict[str, list[tuple[_PointState, int]]] = {}
         self._queue: list[RunTask] = []
-        self._in_flight: dict[Any, RunTask] = {}
+        self._in_flight: dict[Any, list[RunTask]] = {}
         self._base_hw = load_hardware(spec.base)
 
     def _load_done(self, retry_failed: bool) -> dict[str, dict[str, Any]]:
@@ -295,9 +298,14 @@ class _Runner:
         return task.workload_digest
 
     def _submit_some(self, limit: int) -> None:
+        """Hand out chunks of consecutive runs while fewer than ``limit`` chunks are out.
+        A chunk runs on one worker, so neighbouring points (which differ in one value)
+        share its kernel memo; chunks shrink as the queue drains to keep workers busy."""
+        workers = self.executor.workers
         while self._queue and len(self._in_flight) < limit:
-            task = self._queue.pop(0)
-            self._in_flight[self.executor.submit(task)] = task
+            size = max(1, min(CHUNK, len(self._queue) // (2 * workers) or 1))
+            chunk, self._queue = self._queue[:size], self._queue[size:]
+            self._in_flight[self.executor.submit(chunk)] = chunk
 
     def _collect(self, timeout: float) -> int:
         if not self._in_flight:
@@ -308,16 +316,16 @@ class _Runner:
         rows, ops = [], []
         results = []
         for fut in finished:
-            task = self._in_flight.pop(fut)
-            result = self.executor.result(fut, task)
-            row = self._stored_row(result, task)
-            results.append((task, row))
-            rows.append(row)
-            ops.extend(result.ops)
-            self.simulated += 1
-            self.sim_wall_s += result.wall_s
-            self.memo_hits += int(result.extra.get("memo_hits", 0))
-            self.memo_misses += int(result.extra.get("memo_misses", 0))
+            chunk = self._in_flight.pop(fut)
+            for task, result in zip(chunk, self.executor.result(fut, chunk), strict=True):
+                row = self._stored_row(result, task)
+                results.append((task, row))
+                rows.append(row)
+                ops.extend(result.ops)
+                self.simulated += 1
+                self.sim_wall_s += result.wall_s
+                self.memo_hits += int(result.extra.get("memo_hits", 0))
+                self.memo_misses += int(result.extra.get("memo_misses", 0))
         self.store.append(rows, ops)
         n = 0
         for task, row in results:
@@ -339,7 +347,11 @@ class _Runner:
             viol = []
             for c in cons:
                 if c.target_only:
-                    value = state.hw.area_mm2 if c.objective.column == "area_mm2" else state.hw.static_power_w
+                    value = (
+                        state.hw.area_mm2
+                        if c.objective.column == "area_mm2"
+                        else state.hw.static_power_w
+                    )
                     viol.append(c.violation(value))
                 else:
                     viol.append(1.0)
@@ -373,7 +385,7 @@ class _Runner:
         )
         counted: set[int] = set()
         states: list[_PointState] = []
-        limit = max(2, self.executor.workers * 2)
+        limit = max(2, self.executor.workers * 2)  # chunks out at once
 
         def tick() -> None:
             for st in states:
@@ -381,7 +393,10 @@ class _Runner:
                     counted.add(id(st))
                     bar.update(n_w)
             ok = sum(1 for st in states if st.complete(n_w) and st.status is None)
-            bar.set_postfix_str(f"simulated={self.simulated} reused={self.reused_at_start} points_done={ok}", refresh=False)
+            bar.set_postfix_str(
+                f"simulated={self.simulated} reused={self.reused_at_start} points_done={ok}",
+                refresh=False,
+            )
 
         started = time.perf_counter()
         self.executor.start(
@@ -395,8 +410,8 @@ class _Runner:
             else:
                 exhausted = False
                 while True:
-                    while not exhausted and len(self._queue) < limit:
-                        asked = self.strategy.ask(limit)
+                    while not exhausted and len(self._queue) < limit * CHUNK:
+                        asked = self.strategy.ask(limit * CHUNK)
                         if not asked:
                             exhausted = True
                         states.extend(self.prepare(c) for c in asked)
@@ -485,7 +500,9 @@ def _assemble(
                     }
                 )
                 if st.hw is not None:
-                    row["area_mm2"] = float(st.hw.area_mm2) if st.hw.area_mm2 is not None else math.nan
+                    row["area_mm2"] = (
+                        float(st.hw.area_mm2) if st.hw.area_mm2 is not None else math.nan
+                    )
                     row["static_power_w"] = float(st.hw.static_power_w)
             else:
                 run = dict(st.runs[widx])
@@ -504,9 +521,9 @@ def _assemble(
         prow["status"] = _worst(statuses)
         prow["reason"] = next((r["reason"] for r in point_rows if r.get("reason")), "")
         prow["feasible"] = prow["status"] == "ok"
-        if all(r["status"] in ("ok", "infeasible") and "latency_s" in r for r in point_rows) and all(
-            not _isnan(r.get("latency_s")) for r in point_rows
-        ):
+        if all(
+            r["status"] in ("ok", "infeasible") and "latency_s" in r for r in point_rows
+        ) and all(not _isnan(r.get("latency_s")) for r in point_rows):
             prow.update(point_metrics(point_rows, [c.weight for c in cases]))
         else:
             for col in ("area_mm2", "static_power_w"):
@@ -520,7 +537,9 @@ def _isnan(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def sweep_metadata(spec: SweepSpec, cases: tuple[WorkloadCase, ...], base_name: str) -> dict[str, Any]:
+def sweep_metadata(
+    spec: SweepSpec, cases: tuple[WorkloadCase, ...], base_name: str
+) -> dict[str, Any]:
     """What a report needs to know about the sweep beside its tables."""
     return {
         "spec": {
@@ -556,12 +575,26 @@ def sweep_metadata(spec: SweepSpec, cases: tuple[WorkloadCase, ...], base_name: 
             for o, d in spec.objectives
         ],
         "constraints": [
-            {"text": c.text, "objective": c.objective.name, "column": c.objective.column, "op": c.op, "bound": c.bound, "target_only": c.target_only}
+            {
+                "text": c.text,
+                "objective": c.objective.name,
+                "column": c.objective.column,
+                "op": c.op,
+                "bound": c.bound,
+                "target_only": c.target_only,
+            }
             for c in spec.constraints
         ],
         "report": {"x": spec.report_x, "y": spec.report_y},
         "workloads": [
-            {"label": c.label, "weight": c.weight, "digest": c.digest, "name": c.workload.name, "tokens": c.workload.tokens, "flops": c.workload.total_flops()}
+            {
+                "label": c.label,
+                "weight": c.weight,
+                "digest": c.digest,
+                "name": c.workload.name,
+                "tokens": c.workload.tokens,
+                "flops": c.workload.total_flops(),
+            }
             for c in cases
         ],
     }
@@ -596,7 +629,9 @@ def run_sweep(
     load0 = os.getloadavg()
     store = ResultsStore.create(out)
     cases = build_workloads(spec.workloads, spec.source)
-    runner = _Runner(spec, store, cases, executor, workers, scheduler, progress, retry_failed, memo, log)
+    runner = _Runner(
+        spec, store, cases, executor, workers, scheduler, progress, retry_failed, memo, log
+    )
     meta = sweep_metadata(spec, cases, runner._base_hw.name)
     store.write_manifest({"state": "running", "started": wall0, **meta})
     states, timing = runner.run()
@@ -604,7 +639,9 @@ def run_sweep(
     ops = store.load_ops(run_keys)
     sweep_points = points[~points["is_base"]] if len(points) else points
     elapsed = timing["elapsed_s"]
-    counts = {s: int((sweep_points["status"] == s).sum()) for s in STATUS_ORDER} if len(points) else {}
+    counts = (
+        {s: int((sweep_points["status"] == s).sum()) for s in STATUS_ORDER} if len(points) else {}
+    )
     summary = {
         "points": int(len(sweep_points)),
         "runs": int(len(results)),

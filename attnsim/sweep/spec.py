@@ -365,7 +365,11 @@ def _keys_at(model: type[BaseModel], loc: Sequence[Any]) -> list[str] | None:
 def _pydantic_lines(exc: PydanticValidationError, model: type[BaseModel], prefix: str) -> list[str]:
     lines = []
     for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function")))]
+        loc = [
+            p
+            for p in err["loc"]
+            if not (isinstance(p, str) and ("[" in p or p.startswith("function")))
+        ]
         where = _loc_text(prefix, loc)
         kind = err["type"]
         if kind == "extra_forbidden":
@@ -398,7 +402,9 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, where: str, text: str) -> None:
-        self.lines.append(f"{self.display}: {where}: {text}" if where else f"{self.display}: {text}")
+        self.lines.append(
+            f"{self.display}: {where}: {text}" if where else f"{self.display}: {text}"
+        )
 
     def extend_raw(self, lines: Sequence[str]) -> None:
         self.lines.extend(lines)
@@ -428,7 +434,9 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SweepError(f"{display}: YAML syntax error{at}: {problem}; expected valid YAML") from None
+        raise SweepError(
+            f"{display}: YAML syntax error{at}: {problem}; expected valid YAML"
+        ) from None
     return spec_from_dict(doc, display=display, root=p.parent, default_name=p.stem)
 
 
@@ -442,10 +450,15 @@ def spec_from_dict(
     """Check a parsed spec document; relative paths are resolved against ``root``."""
     p = _Problems(display)
     if not isinstance(doc, Mapping):
-        raise SweepError(f"{display}: the document is {type(doc).__name__}; expected a mapping of sections")
+        raise SweepError(
+            f"{display}: the document is {type(doc).__name__}; expected a mapping of sections"
+        )
     for key in doc:
         if key not in _TOP:
-            p.add(str(key), f"unknown key; expected one of: {', '.join(_TOP)}{_suggest(str(key), list(_TOP))}")
+            p.add(
+                str(key),
+                f"unknown key; expected one of: {', '.join(_TOP)}{_suggest(str(key), list(_TOP))}",
+            )
     _check_version(doc, p)
     root_path = Path(root)
 
@@ -505,7 +518,10 @@ def spec_from_dict(
                 continue
             if v not in OBJECTIVES:
                 known = list(OBJECTIVES)
-                p.add(f"report.{key}", f"unknown objective {v!r}{_suggest(v, known)}; expected one of {', '.join(known)}")
+                p.add(
+                    f"report.{key}",
+                    f"unknown objective {v!r}{_suggest(v, known)}; expected one of {', '.join(known)}",
+                )
             elif key == "x":
                 rx = v
             else:
@@ -542,7 +558,10 @@ def _check_version(doc: Mapping[str, Any], p: _Problems) -> None:
     if isinstance(v, bool) or not isinstance(v, int):
         p.add("version", f"{v!r} is not a whole number; expected 'version: {SPEC_VERSION}'")
     elif v > SPEC_VERSION:
-        p.add("version", f"version {v} is newer than this attnsim reads (version {SPEC_VERSION}); expected an older file or a newer attnsim")
+        p.add(
+            "version",
+            f"version {v} is newer than this attnsim reads (version {SPEC_VERSION}); expected an older file or a newer attnsim",
+        )
     elif v < 1:
         p.add("version", f"version {v} does not exist; expected 'version: {SPEC_VERSION}'")
 
@@ -551,7 +570,10 @@ def _check_base(doc: Mapping[str, Any], p: _Problems, root: Path) -> str | None:
     from attnsim.hwconfigs import HardwareConfigError, list_targets, load_hardware
 
     if "base" not in doc:
-        p.add("base", "missing; expected a bundled target name (attnsim hw list) or a target YAML path")
+        p.add(
+            "base",
+            "missing; expected a bundled target name (attnsim hw list) or a target YAML path",
+        )
         return None
     raw = doc["base"]
     if not isinstance(raw, str) or not raw:
@@ -561,7 +583,10 @@ def _check_base(doc: Mapping[str, Any], p: _Problems, root: Path) -> str | None:
     base = str((root / raw).resolve()) if looks_like_path else raw
     if not looks_like_path and raw not in list_targets():
         known = list_targets()
-        p.add("base", f"{raw!r} is neither a bundled target nor a file{_suggest(raw, known)}; expected one of {', '.join(known)} or a YAML path")
+        p.add(
+            "base",
+            f"{raw!r} is neither a bundled target nor a file{_suggest(raw, known)}; expected one of {', '.join(known)} or a YAML path",
+        )
         return None
     try:
         load_hardware(base)
@@ -612,7 +637,10 @@ def _check_one_axis(axis: _AxisModel, where: str, p: _Problems, base: str | None
 
         for i, v in enumerate(values):
             if v not in PRECISIONS:
-                p.add(f"{where}.values[{i}]", f"{v!r} is not a precision{_suggest(str(v), PRECISIONS)}; expected one of {', '.join(PRECISIONS)}")
+                p.add(
+                    f"{where}.values[{i}]",
+                    f"{v!r} is not a precision{_suggest(str(v), PRECISIONS)}; expected one of {', '.join(PRECISIONS)}",
+                )
                 ok = False
     elif base is not None:
         ok = _check_against_target(axis.path, values, where, gen, p, base)
@@ -627,7 +655,9 @@ def _check_one_axis(axis: _AxisModel, where: str, p: _Problems, base: str | None
     return Axis(axis.path, tuple(values), si, unit, where)
 
 
-def _check_against_target(path: str, values: Sequence[Any], where: str, gen: str, p: _Problems, base: str) -> bool:
+def _check_against_target(
+    path: str, values: Sequence[Any], where: str, gen: str, p: _Problems, base: str
+) -> bool:
     """Each value through the target loader on its own (so a unit that does not fit the
     key, or a path that names nothing, is reported here with the axis that gave it)."""
     from attnsim.hwconfigs import HardwareConfigError, load_hardware
@@ -635,7 +665,9 @@ def _check_against_target(path: str, values: Sequence[Any], where: str, gen: str
     ok = True
     seen_lines: set[str] = set()
     for i, value in enumerate(values):
-        origin = f"{p.display}: {where}.{gen}" + (f"[{i}]" if gen == "values" else f" value {value!r}")
+        origin = f"{p.display}: {where}.{gen}" + (
+            f"[{i}]" if gen == "values" else f" value {value!r}"
+        )
         try:
             load_hardware(base, {path: value}, origin=origin)
         except HardwareConfigError as exc:
@@ -646,8 +678,12 @@ def _check_against_target(path: str, values: Sequence[Any], where: str, gen: str
                 if key in seen_lines:
                     continue
                 seen_lines.add(key)
-                p.extend_raw([line if line.startswith(p.display) else f"{p.display}: {where}: {line}"])
-            if any("is not in the target" in line or "unknown key" in line for line in exc.problems):
+                p.extend_raw(
+                    [line if line.startswith(p.display) else f"{p.display}: {where}: {line}"]
+                )
+            if any(
+                "is not in the target" in line or "unknown key" in line for line in exc.problems
+            ):
                 break
     return ok
 
@@ -656,7 +692,10 @@ def _check_axes(raw: Any, p: _Problems, base: str | None) -> tuple[Dimension, ..
     if raw is None:
         raw = []
     if not isinstance(raw, list):
-        p.add("axes", f"is {type(raw).__name__}; expected a list of axes ({{path: ..., values: [...]}})")
+        p.add(
+            "axes",
+            f"is {type(raw).__name__}; expected a list of axes ({{path: ..., values: [...]}})",
+        )
         return ()
     dims: list[Dimension] = []
     seen_paths: dict[str, str] = {}
@@ -668,7 +707,10 @@ def _check_axes(raw: Any, p: _Problems, base: str | None) -> tuple[Dimension, ..
         if model.zip is not None:
             others = [g for g in ("path", *_GENERATORS) if getattr(model, g) is not None]
             if others:
-                p.add(where, f"has 'zip' and {', '.join(others)}; expected either a zip group or one axis")
+                p.add(
+                    where,
+                    f"has 'zip' and {', '.join(others)}; expected either a zip group or one axis",
+                )
                 continue
             members = []
             for j, sub in enumerate(model.zip):
@@ -685,7 +727,10 @@ def _check_axes(raw: Any, p: _Problems, base: str | None) -> tuple[Dimension, ..
                 continue
             sizes = {len(a.values) for a in members}
             if len(sizes) > 1:
-                p.add(f"{where}.zip", f"members have {', '.join(str(len(a.values)) for a in members)} values; expected the same number (zipped axes advance together)")
+                p.add(
+                    f"{where}.zip",
+                    f"members have {', '.join(str(len(a.values)) for a in members)} values; expected the same number (zipped axes advance together)",
+                )
                 continue
             dims.append(Dimension(tuple(members)))
         else:
@@ -695,16 +740,24 @@ def _check_axes(raw: Any, p: _Problems, base: str | None) -> tuple[Dimension, ..
     for d in dims:
         for a in d.axes:
             if a.path in seen_paths:
-                p.add(a.where, f"sweeps {a.path!r} again (also {seen_paths[a.path]}); expected each key path once")
+                p.add(
+                    a.where,
+                    f"sweeps {a.path!r} again (also {seen_paths[a.path]}); expected each key path once",
+                )
             seen_paths[a.path] = a.where
     if dims:
         size = math.prod(d.size for d in dims)
         if size > MAX_GRID_POINTS:
-            p.add("axes", f"the grid has {size} points; expected at most {MAX_GRID_POINTS} (use strategy random, sobol or optuna with a budget)")
+            p.add(
+                "axes",
+                f"the grid has {size} points; expected at most {MAX_GRID_POINTS} (use strategy random, sobol or optuna with a budget)",
+            )
     return tuple(dims)
 
 
-def _check_workloads(doc: Mapping[str, Any], p: _Problems, root: Path) -> tuple[WorkloadRecipe, ...]:
+def _check_workloads(
+    doc: Mapping[str, Any], p: _Problems, root: Path
+) -> tuple[WorkloadRecipe, ...]:
     raw = doc.get("workloads")
     if raw is None:
         p.add("workloads", "missing; expected a list of workloads (file, trace or attention)")
@@ -720,7 +773,10 @@ def _check_workloads(doc: Mapping[str, Any], p: _Problems, root: Path) -> tuple[
             continue
         kinds = [k for k in ("file", "trace", "attention") if getattr(model, k) is not None]
         if len(kinds) != 1:
-            p.add(where, f"gives {' and '.join(kinds) or 'no workload'}; expected exactly one of file, trace, attention")
+            p.add(
+                where,
+                f"gives {' and '.join(kinds) or 'no workload'}; expected exactly one of file, trace, attention",
+            )
             continue
         kind = kinds[0]
         if not model.weight > 0 or not math.isfinite(model.weight):
@@ -731,9 +787,15 @@ def _check_workloads(doc: Mapping[str, Any], p: _Problems, root: Path) -> tuple[
             path = Path(model.file or "")
             path = path if path.is_absolute() else root / path
             if not path.is_file():
-                p.add(f"{where}.file", f"{one_line(model.file)}: no such file; expected a workload JSON file (attnsim trace / attnsim workload ... -o FILE)")
+                p.add(
+                    f"{where}.file",
+                    f"{one_line(model.file)}: no such file; expected a workload JSON file (attnsim trace / attnsim workload ... -o FILE)",
+                )
             if axes or variants:
-                p.add(where, "a file has no axes or variants; expected them only with trace or attention")
+                p.add(
+                    where,
+                    "a file has no axes or variants; expected them only with trace or attention",
+                )
             params: dict[str, Any] = {"path": str(path)}
         else:
             recipe_model = _RECIPES[kind]
@@ -742,13 +804,19 @@ def _check_workloads(doc: Mapping[str, Any], p: _Problems, root: Path) -> tuple[
             known = list(recipe_model.model_fields)
             for k, vals in axes.items():
                 if k not in known:
-                    p.add(f"{where}.axes.{k}", f"is not a {kind} parameter{_suggest(k, known)}; expected one of {', '.join(known)}")
+                    p.add(
+                        f"{where}.axes.{k}",
+                        f"is not a {kind} parameter{_suggest(k, known)}; expected one of {', '.join(known)}",
+                    )
                 elif not vals:
                     p.add(f"{where}.axes.{k}", "is empty; expected at least one value")
             for j, var in enumerate(variants):
                 for k in var:
                     if k not in known:
-                        p.add(f"{where}.variants[{j}].{k}", f"is not a {kind} parameter{_suggest(k, known)}; expected one of {', '.join(known)}")
+                        p.add(
+                            f"{where}.variants[{j}].{k}",
+                            f"is not a {kind} parameter{_suggest(k, known)}; expected one of {', '.join(known)}",
+                        )
             # check the base parameters with every axis / variant value in place
             combos = [dict(params)]
             for k, vals in axes.items():
@@ -774,7 +842,10 @@ def _check_family(family: str, base: str | None, p: _Problems) -> None:
 
     if family not in FAMILIES:
         known = sorted(FAMILIES)
-        p.add("family", f"unknown kernel family {family!r}{_suggest(family, known)}; expected 'best' or one of {', '.join(known)}")
+        p.add(
+            "family",
+            f"unknown kernel family {family!r}{_suggest(family, known)}; expected 'best' or one of {', '.join(known)}",
+        )
 
 
 def _check_objectives(raw: Any, p: _Problems) -> tuple[tuple[Objective, str], ...]:
@@ -791,7 +862,10 @@ def _check_objectives(raw: Any, p: _Problems) -> tuple[tuple[Objective, str], ..
             continue
         if model.name not in OBJECTIVES:
             known = list(OBJECTIVES)
-            p.add(where, f"unknown objective {model.name!r}{_suggest(model.name, known)}; expected one of {', '.join(known)}")
+            p.add(
+                where,
+                f"unknown objective {model.name!r}{_suggest(model.name, known)}; expected one of {', '.join(known)}",
+            )
             continue
         obj = OBJECTIVES[model.name]
         direction = model.direction or obj.direction
@@ -809,7 +883,9 @@ def _check_constraints(raw: Any, p: _Problems) -> tuple[Constraint, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        p.add("constraints", f"is {type(raw).__name__}; expected a list such as ['area <= 400 mm2']")
+        p.add(
+            "constraints", f"is {type(raw).__name__}; expected a list such as ['area <= 400 mm2']"
+        )
         return ()
     out = []
     for i, text in enumerate(raw):
@@ -829,7 +905,10 @@ def _check_strategy(raw: Any, p: _Problems, dims: Sequence[Dimension]) -> Strate
         return None
     if model.kind not in STRATEGIES:
         known = list(STRATEGIES)
-        p.add("strategy.kind", f"unknown strategy {model.kind!r}{_suggest(model.kind, known)}; expected one of {', '.join(known)}")
+        p.add(
+            "strategy.kind",
+            f"unknown strategy {model.kind!r}{_suggest(model.kind, known)}; expected one of {', '.join(known)}",
+        )
         return None
     spec = StrategySpec(model.kind, model.budget, model.seed, model.sampler, model.batch)
     for line in STRATEGIES[model.kind].check(spec, dims):

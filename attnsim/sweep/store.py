@@ -74,7 +74,9 @@ class ResultsStore:
         """Open ``path`` for writing, creating the folder (not its parents) if needed."""
         root = Path(path)
         if root.exists() and not root.is_dir():
-            raise SweepError(f"-o {one_line(root)}: exists and is not a folder; expected a results folder")
+            raise SweepError(
+                f"-o {one_line(root)}: exists and is not a folder; expected a results folder"
+            )
         if not root.exists():
             parent = root.parent if str(root.parent) else Path(".")
             if not parent.is_dir():
@@ -88,7 +90,11 @@ class ResultsStore:
                 pass
             except OSError as exc:
                 raise SweepError(f"-o {one_line(root)}: {exc.strerror or exc}") from None
-        elif any(root.iterdir()) and not (root / "manifest.json").exists() and not (root / "runs").is_dir():
+        elif (
+            any(root.iterdir())
+            and not (root / "manifest.json").exists()
+            and not (root / "runs").is_dir()
+        ):
             raise SweepError(
                 f"-o {one_line(root)}: is a folder that holds other files; expected a new folder or "
                 "an attnsim results folder"
@@ -188,7 +194,9 @@ class ResultsStore:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise SweepError(f"{one_line(path)}: not JSON ({exc.msg}); expected an attnsim results manifest") from None
+            raise SweepError(
+                f"{one_line(path)}: not JSON ({exc.msg}); expected an attnsim results manifest"
+            ) from None
         if not isinstance(doc, dict) or doc.get("format") != RESULTS_FORMAT:
             raise SweepError(f"{one_line(path)}: format: expected {RESULTS_FORMAT!r}")
         if doc.get("version", 0) > RESULTS_VERSION:
@@ -199,7 +207,9 @@ class ResultsStore:
         return doc
 
 
-def read_results(path: str | os.PathLike[str]) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def read_results(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(manifest, results, points, ops)`` of a finished sweep's folder."""
     store = ResultsStore.open(path)
     manifest = store.manifest()

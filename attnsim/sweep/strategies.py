@@ -127,9 +127,7 @@ class _ListStrategy(Strategy):
     def ask(self, n: int) -> list[Candidate]:
         out = []
         while n > 0 and self._next < len(self._indices):
-            out.append(
-                Candidate(self._next, self.space.from_grid_index(self._indices[self._next]))
-            )
+            out.append(Candidate(self._next, self.space.from_grid_index(self._indices[self._next])))
             self._next += 1
             n -= 1
         return out
@@ -142,7 +140,9 @@ class GridStrategy(_ListStrategy):
     def check(cls, spec: StrategySpec, dims: Sequence[Dimension]) -> list[str]:
         out = []
         if spec.budget is not None:
-            out.append("budget: not used by the grid (it runs every point); expected no budget, or kind random/sobol/lhs/optuna")
+            out.append(
+                "budget: not used by the grid (it runs every point); expected no budget, or kind random/sobol/lhs/optuna"
+            )
         if spec.sampler is not None:
             out.append("sampler: only for kind optuna")
         return out
@@ -175,7 +175,9 @@ class _QmcStrategy(_ListStrategy):
     def check(cls, spec: StrategySpec, dims: Sequence[Dimension]) -> list[str]:
         out = _budget_problems(spec, "a quasi-random strategy")
         if not dims:
-            out.append("kind: a quasi-random strategy needs at least one axis; expected axes or kind grid")
+            out.append(
+                "kind: a quasi-random strategy needs at least one axis; expected axes or kind grid"
+            )
         if spec.sampler is not None:
             out.append("sampler: only for kind optuna")
         return out
@@ -238,7 +240,9 @@ class OptunaStrategy(Strategy):
     def check(cls, spec: StrategySpec, dims: Sequence[Dimension]) -> list[str]:
         out = _budget_problems(spec, "optuna")
         if spec.sampler is not None and spec.sampler not in _SAMPLERS:
-            out.append(f"sampler: unknown sampler {spec.sampler!r}; expected one of {', '.join(_SAMPLERS)}")
+            out.append(
+                f"sampler: unknown sampler {spec.sampler!r}; expected one of {', '.join(_SAMPLERS)}"
+            )
         if spec.batch is not None and spec.batch < 2:
             out.append(f"batch: {spec.batch}; expected at least 2 points per batch")
         if not dims:
@@ -266,7 +270,10 @@ class OptunaStrategy(Strategy):
             )
         else:
             sampler = optuna.samplers.TPESampler(
-                seed=self.spec.seed, constraints_func=cf, multivariate=True, n_startup_trials=self.batch
+                seed=self.spec.seed,
+                constraints_func=cf,
+                multivariate=True,
+                n_startup_trials=self.batch,
             )
         self._study = optuna.create_study(
             directions=[d for _, d in self.objectives], sampler=sampler
@@ -315,7 +322,9 @@ class OptunaStrategy(Strategy):
             else:
                 trial.set_user_attr("constraints", violations)
         worst = [math.inf if d == "minimize" else -math.inf for _, d in self.objectives]
-        if outcome.status == "pruned" or (outcome.status == "infeasible" and outcome.metrics is None):
+        if outcome.status == "pruned" or (
+            outcome.status == "infeasible" and outcome.metrics is None
+        ):
             self._study.tell(trial, worst)
             return
         if outcome.status not in ("ok", "infeasible") or outcome.metrics is None:

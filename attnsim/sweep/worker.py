@@ -158,9 +158,7 @@ class KernelMemo:
         """``fn`` memoised by its full arguments."""
 
         def memoised(*args: Any, **kwargs: Any) -> Any:
-            key = hashlib.sha256(
-                pickle.dumps((args, sorted(kwargs.items())), protocol=5)
-            ).digest()
+            key = hashlib.sha256(pickle.dumps((args, sorted(kwargs.items())), protocol=5)).digest()
             hit = self._entries.get(key)
             if hit is not None:
                 self._entries.move_to_end(key)
@@ -212,10 +210,11 @@ def init_worker(context: WorkerContext) -> None:
     _RETYPED.clear()
 
 
-def run_in_pool(task: RunTask) -> RunResult:
-    """Entry point of a process-pool worker (the context came with the initializer)."""
+def run_in_pool(tasks: list[RunTask]) -> list[RunResult]:
+    """Entry point of a process-pool worker: a chunk of tasks, one after another (the
+    context came with the initializer)."""
     assert _CONTEXT is not None, "init_worker was not called"
-    return run_task(_CONTEXT, task)
+    return [run_task(_CONTEXT, t) for t in tasks]
 
 
 def run_task(context: WorkerContext, task: RunTask) -> RunResult:

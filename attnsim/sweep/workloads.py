@@ -110,11 +110,15 @@ def _mask(p: Mapping[str, Any], where: str) -> tuple[MaskPattern, int, int]:
     if kind == "shared-prefix":
         prefix, cont_n = p.get("prefix"), p.get("continuations")
         if prefix is None or cont_n is None:
-            raise SweepError(f"{where}: shared-prefix needs prefix and continuations; expected both")
+            raise SweepError(
+                f"{where}: shared-prefix needs prefix and continuations; expected both"
+            )
         cont = p.get("continuation_len")
         if cont is None:
             if seq is None or (seq - prefix) < cont_n or (seq - prefix) % cont_n:
-                raise SweepError(f"{where}.seq: {seq} does not split into prefix {prefix} + {cont_n} equal continuations; expected prefix + N x length")
+                raise SweepError(
+                    f"{where}.seq: {seq} does not split into prefix {prefix} + {cont_n} equal continuations; expected prefix + N x length"
+                )
             cont = (seq - prefix) // cont_n
         total = prefix + cont_n * cont
         return SharedPrefixMask(prefix, cont_n, cont, True), total, total
@@ -128,7 +132,9 @@ def _mask(p: Mapping[str, Any], where: str) -> tuple[MaskPattern, int, int]:
     if kind == "window":
         w = p.get("window")
         if not isinstance(w, int) or not 1 <= w <= kv:
-            raise SweepError(f"{where}.window: {w!r}; expected a window in tokens, 1 <= window <= {kv}")
+            raise SweepError(
+                f"{where}.window: {w!r}; expected a window in tokens, 1 <= window <= {kv}"
+            )
         return SlidingWindowMask(left=w - 1, right=0), seq, kv
     if kind == "block-sparse":
         density = float(p.get("density") or 0.1)

@@ -100,7 +100,9 @@ def _equal(values: pd.Series) -> bool:
     return bool(np.allclose(v, v[0], rtol=1e-9, atol=0.0))
 
 
-def sensitivity(points: pd.DataFrame, params: Sequence[str], objectives: Sequence[str]) -> Sensitivity:
+def sensitivity(
+    points: pd.DataFrame, params: Sequence[str], objectives: Sequence[str]
+) -> Sensitivity:
     """:class:`Sensitivity` of ``objectives`` (columns) to ``params`` (columns) over
     ``points`` (rows with finite objectives)."""
     effect = pd.DataFrame(index=list(params), columns=list(objectives), dtype=float)

@@ -24,12 +24,12 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
-from attnsim.errors import OutputFileError, one_line
-from attnsim.fileio import atomic_write
 from attnsim.reports.design_space import figures as figs
 from attnsim.reports.design_space.analysis import best_designs, knee_index, pareto_mask, sensitivity
 from attnsim.reports.design_space.render import render_html, render_markdown
+
+from attnsim.errors import OutputFileError, one_line
+from attnsim.fileio import atomic_write
 
 __all__ = ["build_report", "Section", "ReportDoc"]
 
@@ -103,7 +103,9 @@ class _Writer:
         plt.close(fig)
         png = buf.getvalue()
         atomic_write(self.out / "figures" / f"{name}.png", png, option="-o")
-        atomic_write(self.out / "figures" / f"{name}.json", figs.dump_data(dict(data)) + "\n", option="-o")
+        atomic_write(
+            self.out / "figures" / f"{name}.json", figs.dump_data(dict(data)) + "\n", option="-o"
+        )
         return png
 
     def table(self, name: str, df: pd.DataFrame) -> None:
@@ -114,18 +116,22 @@ def _value_text(manifest: Mapping[str, Any]) -> dict[str, dict[Any, str]]:
     """Axis column -> SI value -> the value as the spec wrote it."""
     out: dict[str, dict[Any, str]] = {}
     for axis in manifest.get("axes", []):
-        out[axis["column"]] = {si: str(v) for si, v in zip(axis["si"], axis["values"], strict=False)}
+        out[axis["column"]] = {
+            si: str(v) for si, v in zip(axis["si"], axis["values"], strict=False)
+        }
     return out
 
 
-def _design_text(row: pd.Series, axes: list[dict[str, Any]], texts: Mapping[str, Mapping[Any, str]]) -> str:
+def _design_text(
+    row: pd.Series, axes: list[dict[str, Any]], texts: Mapping[str, Mapping[Any, str]]
+) -> str:
     parts = []
     for axis in axes:
         col = axis["column"]
         v = row.get(col)
         shown = texts.get(col, {}).get(v)
         if shown is None:
-            shown = _fmt(v) + (f" (SI)" if axis.get("unit") else "")
+            shown = _fmt(v) + (" (SI)" if axis.get("unit") else "")
         parts.append(f"{axis['path']}={shown}")
     return ", ".join(parts)
 
@@ -173,29 +179,49 @@ def build_report(
     rows = [
         ("sweep", f"{spec.get('name', '')}: {spec.get('description', '')}"),
         ("base target", f"{spec.get('base_name', spec.get('base', ''))}"),
-        ("strategy", json.dumps({k: v for k, v in spec.get("strategy", {}).items() if v is not None})),
+        (
+            "strategy",
+            json.dumps({k: v for k, v in spec.get("strategy", {}).items() if v is not None}),
+        ),
         ("kernel family", spec.get("family", "best")),
-        ("workloads", "; ".join(f"{wl['label']} (weight {_fmt(wl['weight'])})" for wl in manifest.get("workloads", []))),
+        (
+            "workloads",
+            "; ".join(
+                f"{wl['label']} (weight {_fmt(wl['weight'])})"
+                for wl in manifest.get("workloads", [])
+            ),
+        ),
         ("points", summary.get("points", len(sweep_pts))),
         ("points ok", by.get("ok", 0)),
         ("points infeasible (broke a constraint or did not fit)", by.get("infeasible", 0)),
         ("points pruned before simulation", by.get("pruned", 0)),
         ("points invalid (target loader refused the variant)", by.get("invalid", 0)),
         ("points failed / timed out", f"{by.get('failed', 0)} / {by.get('timeout', 0)}"),
-        ("runs simulated / reused from the results folder", f"{summary.get('simulated_runs', '-')} / {summary.get('reused_runs', '-')}"),
+        (
+            "runs simulated / reused from the results folder",
+            f"{summary.get('simulated_runs', '-')} / {summary.get('reused_runs', '-')}",
+        ),
         ("elapsed", f"{_fmt(summary.get('elapsed_s'))} s"),
         ("points per second", _fmt(summary.get("points_per_s"))),
         ("executor", f"{summary.get('executor', '-')} x {summary.get('workers', '-')} workers"),
-        ("kernel memo (hits / misses)", f"{summary.get('kernel_memo', {}).get('hits', '-')} / {summary.get('kernel_memo', {}).get('misses', '-')}"),
+        (
+            "kernel memo (hits / misses)",
+            f"{summary.get('kernel_memo', {}).get('hits', '-')} / {summary.get('kernel_memo', {}).get('misses', '-')}",
+        ),
         ("load average at start", ", ".join(_fmt(v) for v in summary.get("loadavg_start", []))),
-        ("attnsim version / model digest", f"{summary.get('attnsim_version', '-')} / {str(summary.get('model_digest', '-'))[:16]}"),
+        (
+            "attnsim version / model digest",
+            f"{summary.get('attnsim_version', '-')} / {str(summary.get('model_digest', '-'))[:16]}",
+        ),
         ("constraints", "; ".join(c["text"] for c in manifest.get("constraints", [])) or "none"),
     ]
     s.tables.append(("Run summary", pd.DataFrame(rows, columns=["", "value"]).astype(str)))
     bad = results[results["status"] != "ok"]
     if len(bad):
         cols = [c for c in ("point", "workload", "status", "reason") if c in bad]
-        s.tables.append((f"Runs that are not ok (first 20 of {len(bad)})", _display(bad[cols].head(20))))
+        s.tables.append(
+            (f"Runs that are not ok (first 20 of {len(bad)})", _display(bad[cols].head(20)))
+        )
     sections.append(s)
 
     # -- Pareto ----------------------------------------------------------------------------
@@ -211,28 +237,48 @@ def build_report(
         yc, yu, yd = known[yname]
         feas = points["feasible"].to_numpy(dtype=bool)
         mask = np.zeros(len(points), dtype=bool)
-        fm = pareto_mask(points[xc].to_numpy(dtype=float)[feas], points[yc].to_numpy(dtype=float)[feas], xd, yd)
+        fm = pareto_mask(
+            points[xc].to_numpy(dtype=float)[feas], points[yc].to_numpy(dtype=float)[feas], xd, yd
+        )
         mask[np.flatnonzero(feas)[fm]] = True
         front = points[mask].sort_values(xc)
         k = knee_index(front[xc].to_numpy(dtype=float), front[yc].to_numpy(dtype=float), xd, yd)
         knee_id = int(front["point"].iloc[k]) if k is not None else None
         front_ids = [int(p) for p in front["point"]]
-        fig, data = figs.pareto_figure(points, (xname, xc, xu, xd), (yname, yc, yu, yd), mask, knee_id, base_id)
+        fig, data = figs.pareto_figure(
+            points, (xname, xc, xu, xd), (yname, yc, yu, yd), mask, knee_id, base_id
+        )
         data["front_points"] = front_ids
         data["knee_point"] = knee_id
         data["base_point"] = base_id
-        s.figures.append(("pareto", f"{xname} vs {yname}: every point, the front, the knee and the base design", w.figure("pareto", fig, data)))
+        s.figures.append(
+            (
+                "pareto",
+                f"{xname} vs {yname}: every point, the front, the knee and the base design",
+                w.figure("pareto", fig, data),
+            )
+        )
         s.paragraphs.append(
             f"{len(front)} of {int(feas.sum())} feasible points are on the front"
             + (f"; the knee is point {knee_id}" if knee_id is not None else "")
-            + (f"; the base design is point {base_id}" + (" (on the front)" if base_id in front_ids else " (dominated)") if base_id is not None else "")
+            + (
+                f"; the base design is point {base_id}"
+                + (" (on the front)" if base_id in front_ids else " (dominated)")
+                if base_id is not None
+                else ""
+            )
             + "."
         )
         cols = ["point", *[a["column"] for a in axes], xc, yc]
         ftab = front[[c for c in cols if c in front]].copy()
         ftab.insert(1, "design", [_design_text(r, axes, texts) for _, r in front.iterrows()])
         w.table("pareto_front", front[[c for c in cols if c in front]])
-        s.tables.append(("Points on the front", _display(ftab.drop(columns=[a["column"] for a in axes if a["column"] in ftab]))))
+        s.tables.append(
+            (
+                "Points on the front",
+                _display(ftab.drop(columns=[a["column"] for a in axes if a["column"] in ftab])),
+            )
+        )
         sections.append(s)
 
     # -- best designs ------------------------------------------------------------------------
@@ -243,15 +289,19 @@ def build_report(
     best_rows = []
     for name, df in best.items():
         col, direction = spec_known[name]
-        unit = known[name][1]
         for rank, (_, r) in enumerate(df.iterrows(), 1):  # every objective, so rows line up
             best_rows.append(
                 {
                     "objective": f"{name} ({'min' if direction == 'minimize' else 'max'})",
                     "rank": rank,
                     "point": int(r["point"]),
-                    "design": ("base: " if bool(r["is_base"]) else "") + _design_text(r, axes, texts),
-                    **{f"{n} ({known[n][1]})": _fmt(r.get(known[n][0])) for n in spec_objs if n in known},
+                    "design": ("base: " if bool(r["is_base"]) else "")
+                    + _design_text(r, axes, texts),
+                    **{
+                        f"{n} ({known[n][1]})": _fmt(r.get(known[n][0]))
+                        for n in spec_objs
+                        if n in known
+                    },
                 }
             )
     if best_rows:
@@ -275,7 +325,13 @@ def build_report(
         corr = sens.rank_corr.rename(index=labels, columns=obj_cols)
         no_effect = [labels[p] for p in sens.no_effect]
         fig, data = figs.sensitivity_figure(effect, corr, no_effect)
-        s.figures.append(("sensitivity", "main effect of each parameter on each objective (% of the objective's mean)", w.figure("sensitivity", fig, data)))
+        s.figures.append(
+            (
+                "sensitivity",
+                "main effect of each parameter on each objective (% of the objective's mean)",
+                w.figure("sensitivity", fig, data),
+            )
+        )
         for p in no_effect:
             s.warnings.append(
                 f"swept parameter {p} changes no objective ({', '.join(obj_cols.values())}): the simulator "
@@ -285,7 +341,12 @@ def build_report(
         tab = (signed * 100).round(2)
         tab.insert(0, "parameter", tab.index)
         w.table("sensitivity", tab)
-        s.tables.append(("Main effect (% of the mean; negative: the objective falls as the parameter grows)", _display(tab)))
+        s.tables.append(
+            (
+                "Main effect (% of the mean; negative: the objective falls as the parameter grows)",
+                _display(tab),
+            )
+        )
         s.paragraphs.append(
             "Main effect: the range of an objective's mean over a parameter's values, relative to its "
             "overall mean. A parameter is flagged when no pair of points that differ only in it has "
@@ -299,8 +360,14 @@ def build_report(
     chosen: list[tuple[str, int]] = []
     for label, pid in (
         ("base", base_id),
-        (f"best {xname}", int(best[xname].iloc[0]["point"]) if xname in best and len(best[xname]) else None),
-        (f"best {yname}", int(best[yname].iloc[0]["point"]) if yname in best and len(best[yname]) else None),
+        (
+            f"best {xname}",
+            int(best[xname].iloc[0]["point"]) if xname in best and len(best[xname]) else None,
+        ),
+        (
+            f"best {yname}",
+            int(best[yname].iloc[0]["point"]) if yname in best and len(best[yname]) else None,
+        ),
         ("knee", knee_id),
     ):
         if pid is None:
@@ -314,44 +381,85 @@ def build_report(
     weights = {wl["label"]: wl["weight"] for wl in manifest.get("workloads", [])}
     for label, pid in chosen:
         runs = results[(results["point"] == pid) & (results["status"].isin(["ok", "infeasible"]))]
-        runs = runs[runs.get("run_key", pd.Series(dtype=str)).astype(str) != ""] if "run_key" in runs else runs
+        runs = (
+            runs[runs.get("run_key", pd.Series(dtype=str)).astype(str) != ""]
+            if "run_key" in runs
+            else runs
+        )
         if runs.empty:
             continue
-        pops = ops[ops["run_key"].isin(runs["run_key"])].merge(runs[["run_key", "workload"]], on="run_key")
+        pops = ops[ops["run_key"].isin(runs["run_key"])].merge(
+            runs[["run_key", "workload"]], on="run_key"
+        )
         pops["weight"] = pops["workload"].map(weights).fillna(1.0)
         roofs_text = runs["roofs_json"].iloc[0] if "roofs_json" in runs else ""
         roofs = json.loads(roofs_text) if roofs_text else {}
         name = f"point {pid} ({label})"
         designs_roof.append((name, roofs, pops))
         prow = points[points["point"] == pid].iloc[0]
-        metrics = {c: float(prow[c]) for c in points.columns if (c.startswith("energy_") or c.startswith("bytes_")) and pd.notna(prow[c])}
+        metrics = {
+            c: float(prow[c])
+            for c in points.columns
+            if (c.startswith("energy_") or c.startswith("bytes_")) and pd.notna(prow[c])
+        }
         if not any(k.startswith("bytes_") for k in metrics):
             for c in runs.columns:
                 if c.startswith("bytes_") or c.startswith("energy_memory_"):
-                    metrics[c] = float((runs[c].fillna(0) * runs["workload"].map(weights).fillna(1.0)).sum())
+                    metrics[c] = float(
+                        (runs[c].fillna(0) * runs["workload"].map(weights).fillna(1.0)).sum()
+                    )
         designs_break.append((name, pops, metrics))
     s = Section("Roofline of the chosen designs", "roofline")
     if designs_roof:
         fig, data = figs.roofline_figure(designs_roof)
-        s.figures.append(("roofline", "each op of each workload at its arithmetic intensity and achieved FLOP/s", w.figure("roofline", fig, data)))
-        s.paragraphs.append("Chosen designs: " + "; ".join(f"point {p} = {lab}" for lab, p in chosen) + ".")
+        s.figures.append(
+            (
+                "roofline",
+                "each op of each workload at its arithmetic intensity and achieved FLOP/s",
+                w.figure("roofline", fig, data),
+            )
+        )
+        s.paragraphs.append(
+            "Chosen designs: " + "; ".join(f"point {p} = {lab}" for lab, p in chosen) + "."
+        )
     else:
         s.warnings.append("no simulated design to draw")
     sections.append(s)
     s = Section("Latency and energy breakdowns of the chosen designs", "breakdown")
     if designs_break:
-        for _, pops, metrics in designs_break:
-            for c in [c for c in points.columns if c.startswith("bytes_") or c.startswith("energy_memory_")]:
+        for _, _ops, metrics in designs_break:
+            for c in [
+                c
+                for c in points.columns
+                if c.startswith("bytes_") or c.startswith("energy_memory_")
+            ]:
                 metrics.setdefault(c, 0.0)
         fig, data = figs.breakdown_figure(designs_break)
-        s.figures.append(("breakdown", "weighted over each design's workloads", w.figure("breakdown", fig, data)))
+        s.figures.append(
+            ("breakdown", "weighted over each design's workloads", w.figure("breakdown", fig, data))
+        )
         top_ops = []
         for name, pops, _ in designs_break:
-            t = pops.assign(weighted_s=pops["total_latency_s"] * pops["weight"]).sort_values("weighted_s", ascending=False).head(5)
+            t = (
+                pops.assign(weighted_s=pops["total_latency_s"] * pops["weight"])
+                .sort_values("weighted_s", ascending=False)
+                .head(5)
+            )
             for _, r in t.iterrows():
-                top_ops.append({"design": name, "workload": r["workload"], "op": r["name"], "kind": r["kind"], "bound": r["bound"], "weighted time (ms)": _fmt(r["weighted_s"] * 1e3)})
+                top_ops.append(
+                    {
+                        "design": name,
+                        "workload": r["workload"],
+                        "op": r["name"],
+                        "kind": r["kind"],
+                        "bound": r["bound"],
+                        "weighted time (ms)": _fmt(r["weighted_s"] * 1e3),
+                    }
+                )
         if top_ops:
-            s.tables.append(("Costliest ops of each chosen design", pd.DataFrame(top_ops).astype(str)))
+            s.tables.append(
+                ("Costliest ops of each chosen design", pd.DataFrame(top_ops).astype(str))
+            )
     sections.append(s)
 
     # -- validation ------------------------------------------------------------------------
@@ -365,7 +473,9 @@ def build_report(
         sections=sections,
     )
     atomic_write(w.out / "index.md", render_markdown(doc), option="-o")
-    html = render_html(doc, lambda png: "data:image/png;base64," + base64.b64encode(png).decode("ascii"))
+    html = render_html(
+        doc, lambda png: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    )
     index = w.out / "index.html"
     atomic_write(index, html, option="-o")
     return index
@@ -376,28 +486,50 @@ def _validation_section(folder: Path, w: _Writer) -> Section:
     cases_path = folder / "cases.csv"
     sp_path = folder / "speedups.csv"
     if not cases_path.is_file():
-        s.warnings.append(f"{one_line(cases_path)} not found: expected the folder of attnsim validate -o DIR")
+        s.warnings.append(
+            f"{one_line(cases_path)} not found: expected the folder of attnsim validate -o DIR"
+        )
         return s
     cases = pd.read_csv(cases_path)
     need = {"measured_s", "predicted_s"}
     if not need <= set(cases.columns):
-        s.warnings.append(f"{one_line(cases_path)} has no {', '.join(sorted(need - set(cases.columns)))} column")
+        s.warnings.append(
+            f"{one_line(cases_path)} has no {', '.join(sorted(need - set(cases.columns)))} column"
+        )
         return s
     fig, data = figs.validation_figure(cases)
-    s.figures.append(("validation", "time per call of each validation case", w.figure("validation", fig, data)))
+    s.figures.append(
+        ("validation", "time per call of each validation case", w.figure("validation", fig, data))
+    )
     err = ((cases["predicted_s"] - cases["measured_s"]) / cases["measured_s"]).abs()
     s.paragraphs.append(
         f"{len(cases)} cases: median |error| {err.median():.1%}, 90th percentile {err.quantile(0.9):.1%}."
     )
-    cols = [c for c in ("name", "kernel", "target", "measured_s", "predicted_s", "rel_error") if c in cases]
+    cols = [
+        c
+        for c in ("name", "kernel", "target", "measured_s", "predicted_s", "rel_error")
+        if c in cases
+    ]
     s.tables.append(("Cases", _display(cases[cols])))
     if sp_path.is_file():
         sp = pd.read_csv(sp_path)
         if {"variant", "measured_speedup", "predicted_speedup"} <= set(sp.columns) and len(sp):
             fig, data = figs.speedup_figure(sp)
-            s.figures.append(("speedups", "speedup of each sparse variant over dense attention on the same problem", w.figure("speedups", fig, data)))
-            serr = ((sp["predicted_speedup"] - sp["measured_speedup"]) / sp["measured_speedup"]).abs()
+            s.figures.append(
+                (
+                    "speedups",
+                    "speedup of each sparse variant over dense attention on the same problem",
+                    w.figure("speedups", fig, data),
+                )
+            )
+            serr = (
+                (sp["predicted_speedup"] - sp["measured_speedup"]) / sp["measured_speedup"]
+            ).abs()
             s.paragraphs.append(f"{len(sp)} speedups: median |error| {serr.median():.1%}.")
-            cols = [c for c in ("variant", "dense", "measured_speedup", "predicted_speedup", "rel_error") if c in sp]
+            cols = [
+                c
+                for c in ("variant", "dense", "measured_speedup", "predicted_speedup", "rel_error")
+                if c in sp
+            ]
             s.tables.append(("Speedups over dense", _display(sp[cols])))
     return s

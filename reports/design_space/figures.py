@@ -94,12 +94,26 @@ def pareto_figure(
         row = points[points["point"] == pid]
         if row.empty:
             continue
-        ax.scatter(row[xc], row[yc], s=190 if marker == "*" else 70, marker=marker, color=color,
-                   edgecolor="k", zorder=4, label=f"{label} (point {pid})")
-        data["series"].append({"label": label, "point": [int(pid)], "x": _floats(row[xc]), "y": _floats(row[yc])})
+        ax.scatter(
+            row[xc],
+            row[yc],
+            s=190 if marker == "*" else 70,
+            marker=marker,
+            color=color,
+            edgecolor="k",
+            zorder=4,
+            label=f"{label} (point {pid})",
+        )
+        data["series"].append(
+            {"label": label, "point": [int(pid)], "x": _floats(row[xc]), "y": _floats(row[yc])}
+        )
     ax.set_xlabel(data["xlabel"])
     ax.set_ylabel(data["ylabel"])
-    ax.set_title(data["title"] + f"  ({'lower' if xd == 'minimize' else 'higher'} / {'lower' if yd == 'minimize' else 'higher'} is better)", fontsize=10)
+    ax.set_title(
+        data["title"]
+        + f"  ({'lower' if xd == 'minimize' else 'higher'} / {'lower' if yd == 'minimize' else 'higher'} is better)",
+        fontsize=10,
+    )
     _logscale_if_wide(ax, points[xc], "x")
     _logscale_if_wide(ax, points[yc], "y")
     ax.grid(alpha=0.3)
@@ -150,18 +164,38 @@ def roofline_figure(
         else:
             ai = perf = np.array([])
         xs_all += list(ai)
-        ax.scatter(ai, perf, s=28, color=color, edgecolor="k", linewidth=0.4, alpha=0.8,
-                   label=f"{label}: ops")
-        data["series"].append(
-            {"label": label, "x": _floats(ai), "y": _floats(perf), "op": [str(n) for n in sub.get("name", [])],
-             "kind": [str(k) for k in sub.get("kind", [])]}
+        ax.scatter(
+            ai,
+            perf,
+            s=28,
+            color=color,
+            edgecolor="k",
+            linewidth=0.4,
+            alpha=0.8,
+            label=f"{label}: ops",
         )
-        data["roofs"].append({"label": label, "peak_flop_per_s": peak, "dram": dram, "dram_b_per_s": memory[dram]})
+        data["series"].append(
+            {
+                "label": label,
+                "x": _floats(ai),
+                "y": _floats(perf),
+                "op": [str(n) for n in sub.get("name", [])],
+                "kind": [str(k) for k in sub.get("kind", [])],
+            }
+        )
+        data["roofs"].append(
+            {"label": label, "peak_flop_per_s": peak, "dram": dram, "dram_b_per_s": memory[dram]}
+        )
         lo = 1e-2
         hi = 1e5
         grid = np.logspace(math.log10(lo), math.log10(hi), 200)
-        ax.plot(grid, np.minimum(peak, grid * memory[dram]), color=color, lw=1.4,
-                label=f"{label}: {peak / 1e12:.0f} TFLOP/s, {dram} {memory[dram] / 1e12:.2f} TB/s")
+        ax.plot(
+            grid,
+            np.minimum(peak, grid * memory[dram]),
+            color=color,
+            lw=1.4,
+            label=f"{label}: {peak / 1e12:.0f} TFLOP/s, {dram} {memory[dram] / 1e12:.2f} TB/s",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(data["xlabel"])
@@ -177,7 +211,9 @@ def roofline_figure(
     return fig, data
 
 
-def sensitivity_figure(effect: pd.DataFrame, corr: pd.DataFrame, no_effect: Sequence[str]) -> tuple[Figure, FigureData]:
+def sensitivity_figure(
+    effect: pd.DataFrame, corr: pd.DataFrame, no_effect: Sequence[str]
+) -> tuple[Figure, FigureData]:
     """A heat map: rows = swept parameters, columns = objectives, cells = relative main
     effect (%), signed by the rank correlation; parameters that change nothing flagged."""
     signed = effect.copy()
@@ -187,18 +223,33 @@ def sensitivity_figure(effect: pd.DataFrame, corr: pd.DataFrame, no_effect: Sequ
             if isinstance(c, float) and math.isfinite(c) and c < 0:
                 signed.loc[p, o] = -effect.loc[p, o]
     values = signed.to_numpy(dtype=float) * 100
-    fig, ax = plt.subplots(figsize=(1.6 + 1.35 * len(effect.columns), 1.2 + 0.55 * len(effect.index)))
+    fig, ax = plt.subplots(
+        figsize=(1.6 + 1.35 * len(effect.columns), 1.2 + 0.55 * len(effect.index))
+    )
     vmax = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
     im = ax.imshow(values, cmap="RdBu_r", vmin=-vmax or -1, vmax=vmax or 1, aspect="auto")
-    ax.set_xticks(range(len(effect.columns)), [str(c) for c in effect.columns], rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(
+        range(len(effect.columns)),
+        [str(c) for c in effect.columns],
+        rotation=30,
+        ha="right",
+        fontsize=8,
+    )
     ylabels = [f"{p}{'  (no effect!)' if p in no_effect else ''}" for p in effect.index]
     ax.set_yticks(range(len(effect.index)), ylabels, fontsize=8)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
             dark = math.isfinite(v) and abs(v) > 0.6 * vmax
-            ax.text(j, i, "-" if not math.isfinite(v) else f"{v:+.1f}%", ha="center", va="center",
-                    fontsize=7, color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                "-" if not math.isfinite(v) else f"{v:+.1f}%",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
     fig.colorbar(im, ax=ax, label="main effect (% of mean)")
     ax.set_title("Sensitivity of each objective to each swept parameter", fontsize=10)
     fig.tight_layout()
@@ -208,7 +259,9 @@ def sensitivity_figure(effect: pd.DataFrame, corr: pd.DataFrame, no_effect: Sequ
         "ylabel": "swept parameter",
         "params": list(map(str, effect.index)),
         "objectives": list(map(str, effect.columns)),
-        "effect_percent": [[None if not math.isfinite(v) else float(v) for v in row] for row in values],
+        "effect_percent": [
+            [None if not math.isfinite(v) else float(v) for v in row] for row in values
+        ],
         "no_effect": list(no_effect),
     }
     return fig, data
@@ -225,43 +278,86 @@ def breakdown_figure(
     ``bytes_<level>_b``)."""
     labels = [d[0] for d in designs]
     fig, axes = plt.subplots(1, 3, figsize=(13, 5.6))
-    data: FigureData = {"title": "breakdowns of the chosen designs", "designs": labels, "panels": {}}
+    data: FigureData = {
+        "title": "breakdowns of the chosen designs",
+        "designs": labels,
+        "panels": {},
+    }
 
     def stacked(ax: Any, table: pd.DataFrame, title: str, ylabel: str) -> None:
         bottom = np.zeros(len(table.index))
         for j, col in enumerate(table.columns):
             vals = table[col].to_numpy(dtype=float)
-            ax.bar(range(len(table.index)), vals, bottom=bottom, label=str(col), color=plt.cm.tab20(j % 20))
+            ax.bar(
+                range(len(table.index)),
+                vals,
+                bottom=bottom,
+                label=str(col),
+                color=plt.cm.tab20(j % 20),
+            )
             bottom += np.nan_to_num(vals)
-        ax.set_xticks(range(len(table.index)), [str(i) for i in table.index], rotation=20, ha="right", fontsize=8)
+        ax.set_xticks(
+            range(len(table.index)),
+            [str(i) for i in table.index],
+            rotation=20,
+            ha="right",
+            fontsize=8,
+        )
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+        ax.legend(
+            fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False
+        )
         data["panels"][title] = {
             "ylabel": ylabel,
             "segments": {str(c): _floats(table[c]) for c in table.columns},
         }
 
-    combos = {(wl, k) for _, ops, _ in designs for wl, k in zip(ops["workload"], ops["kind"], strict=True)}
+    combos = {
+        (wl, k) for _, ops, _ in designs for wl, k in zip(ops["workload"], ops["kind"], strict=True)
+    }
     by_workload = len(combos) <= 10 and len({wl for wl, _ in combos}) > 1
     lat = pd.DataFrame(
         {
             lab: ops.assign(
                 w=ops["total_latency_s"] * ops["weight"],
                 seg=(ops["workload"] + " · " + ops["kind"]) if by_workload else ops["kind"],
-            ).groupby("seg")["w"].sum()
+            )
+            .groupby("seg")["w"]
+            .sum()
             for lab, ops, _ in designs
         }
     ).T.fillna(0.0)
-    stacked(axes[0], lat * 1e3, "latency by workload and op kind" if by_workload else "latency by op kind", "weighted time (ms)")
+    stacked(
+        axes[0],
+        lat * 1e3,
+        "latency by workload and op kind" if by_workload else "latency by op kind",
+        "weighted time (ms)",
+    )
     energy_rows, bytes_rows = {}, {}
     for lab, _, m in designs:
         e = {"compute": m.get("energy_compute_j", 0.0), "static": m.get("energy_static_j", 0.0)}
-        e.update({k[len("energy_memory_"):-2]: v for k, v in m.items() if k.startswith("energy_memory_") and k != "energy_memory_j"})
+        e.update(
+            {
+                k[len("energy_memory_") : -2]: v
+                for k, v in m.items()
+                if k.startswith("energy_memory_") and k != "energy_memory_j"
+            }
+        )
         energy_rows[lab] = e
-        bytes_rows[lab] = {k[len("bytes_"):-2]: v for k, v in m.items() if k.startswith("bytes_")}
-    stacked(axes[1], pd.DataFrame(energy_rows).T.fillna(0.0), "energy by component / memory level", "weighted energy (J)")
-    stacked(axes[2], pd.DataFrame(bytes_rows).T.fillna(0.0) / 1e9, "bytes by memory level", "weighted traffic (GB)")
+        bytes_rows[lab] = {k[len("bytes_") : -2]: v for k, v in m.items() if k.startswith("bytes_")}
+    stacked(
+        axes[1],
+        pd.DataFrame(energy_rows).T.fillna(0.0),
+        "energy by component / memory level",
+        "weighted energy (J)",
+    )
+    stacked(
+        axes[2],
+        pd.DataFrame(bytes_rows).T.fillna(0.0) / 1e9,
+        "bytes by memory level",
+        "weighted traffic (GB)",
+    )
     fig.tight_layout()
     return fig, data
 
@@ -275,15 +371,21 @@ def validation_figure(cases: pd.DataFrame) -> tuple[Figure, FigureData]:
     lo = float(np.nanmin(np.r_[ms, ps])) * 0.8
     hi = float(np.nanmax(np.r_[ms, ps])) * 1.25
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="predicted = measured")
-    ax.fill_between([lo, hi], [lo * 0.85, hi * 0.85], [lo * 1.15, hi * 1.15], color="0.9", label="±15%")
+    ax.fill_between(
+        [lo, hi], [lo * 0.85, hi * 0.85], [lo * 1.15, hi * 1.15], color="0.9", label="±15%"
+    )
     ax.set(xscale="log", yscale="log", xlabel="measured (ms)", ylabel="predicted (ms)")
     ax.set_title("Predicted vs measured time per call", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     names = [str(n) for n in cases.get("name", range(len(cases)))]
-    return fig, {"title": "predicted vs measured", "xlabel": "measured (ms)", "ylabel": "predicted (ms)",
-                 "series": [{"label": "cases", "name": names, "x": _floats(ms), "y": _floats(ps)}]}
+    return fig, {
+        "title": "predicted vs measured",
+        "xlabel": "measured (ms)",
+        "ylabel": "predicted (ms)",
+        "series": [{"label": "cases", "name": names, "x": _floats(ms), "y": _floats(ps)}],
+    }
 
 
 def speedup_figure(speedups: pd.DataFrame) -> tuple[Figure, FigureData]:
@@ -302,8 +404,14 @@ def speedup_figure(speedups: pd.DataFrame) -> tuple[Figure, FigureData]:
     ax.set_title("Speedups of sparse variants: measured vs predicted", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return fig, {"title": "speedups", "xlabel": "variant", "ylabel": "speedup over dense (x)",
-                 "variants": names, "measured": _floats(meas), "predicted": _floats(pred)}
+    return fig, {
+        "title": "speedups",
+        "xlabel": "variant",
+        "ylabel": "speedup over dense (x)",
+        "variants": names,
+        "measured": _floats(meas),
+        "predicted": _floats(pred),
+    }
 
 
 def dump_data(data: FigureData) -> str:

@@ -40,7 +40,12 @@ def render_markdown(doc: ReportDoc) -> str:
         for p in s.paragraphs:
             out += [p, ""]
         for name, caption, _ in s.figures:
-            out += [f"![{caption}](figures/{name}.png)", "", f"*{caption}* (data: `figures/{name}.json`)", ""]
+            out += [
+                f"![{caption}](figures/{name}.png)",
+                "",
+                f"*{caption}* (data: `figures/{name}.json`)",
+                "",
+            ]
         for caption, table in s.tables:
             out += [f"**{caption}**", "", markdown_table(table), ""]
     return "\n".join(out) + "\n"

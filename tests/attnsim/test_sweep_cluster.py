@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from attnsim.sweep import ResultsStore, run_sweep, spec_from_dict
 
+from attnsim.sweep import ResultsStore, run_sweep, spec_from_dict
 from tests.attnsim.sweep_fixtures import comparable, tiny, write_spec
 
 pytest.importorskip("distributed")
@@ -66,7 +66,10 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_full_table(tmp_path: Path) -
     assert 0 < done_before < (12 * 3 + 1) * 2
     resumed = run_sweep(spec, out, executor="serial")
     assert resumed.summary["reused_runs"] >= done_before - 2  # the base may share keys
-    assert resumed.summary["simulated_runs"] + resumed.summary["reused_runs"] >= len(resumed.results) - 12
+    assert (
+        resumed.summary["simulated_runs"] + resumed.summary["reused_runs"]
+        >= len(resumed.results) - 12
+    )
     r = resumed.results
     assert len(r) == (12 * 3 + 1) * 2 and not r.duplicated(["point", "workload"]).any()
     assert set(r["status"]) == {"ok"}

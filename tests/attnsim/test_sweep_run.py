@@ -8,15 +8,15 @@ import shutil
 import time
 from pathlib import Path
 
-import attnsim
 import pandas as pd
 import pytest
 from attnsim.hwconfigs import load_hardware
 from attnsim.sim import simulate
+
+import attnsim
 from attnsim.sweep import ResultsStore, SweepError, read_results, run_sweep, spec_from_dict
 from attnsim.sweep.worker import KernelMemo, PointTimeout, deadline
 from attnsim.sweep.workloads import build_workloads
-
 from tests.attnsim.sweep_fixtures import comparable, tiny, write_spec
 
 
@@ -31,9 +31,26 @@ def test_one_row_per_point_and_workload_with_units_and_provenance(tiny_run) -> N
     assert len(r) == (8 + 1) * 2  # 8 grid points + the base design, 2 workloads
     assert not r.duplicated(["point", "workload"]).any()
     assert set(r["status"]) == {"ok"}
-    for col in ("latency_s", "energy_j", "power_w", "area_mm2", "tokens_per_s", "edp_j_s", "bytes_hbm_b"):
+    for col in (
+        "latency_s",
+        "energy_j",
+        "power_w",
+        "area_mm2",
+        "tokens_per_s",
+        "edp_j_s",
+        "bytes_hbm_b",
+    ):
         assert col in r and r[col].notna().all(), col
-    for col in ("run_key", "hw_digest", "workload_digest", "model_digest", "attnsim_version", "family", "seed", "strategy"):
+    for col in (
+        "run_key",
+        "hw_digest",
+        "workload_digest",
+        "model_digest",
+        "attnsim_version",
+        "family",
+        "seed",
+        "strategy",
+    ):
         assert col in r and (r[col].astype(str) != "").all(), col
     assert r["attnsim_version"].iloc[0] == attnsim.__version__
     assert {"param.units.sm.count", "param.memory.hbm.bandwidth"} <= set(r.columns)
@@ -44,8 +61,19 @@ def test_one_row_per_point_and_workload_with_units_and_provenance(tiny_run) -> N
 
 def test_rows_are_what_simulate_predicts(tiny_run) -> None:
     r = tiny_run.results
-    row = r[(r["param.units.sm.count"] == 66) & (r["param.memory.hbm.bandwidth"] == 2e12) & (r["workload"] == "decode")].iloc[0]
-    hw = load_hardware("h100-sxm5-80gb", {"units.sm.count": 66, "memory.hbm.bandwidth": "2 TB/s", "interconnect.bandwidth": "900 GB/s"})
+    row = r[
+        (r["param.units.sm.count"] == 66)
+        & (r["param.memory.hbm.bandwidth"] == 2e12)
+        & (r["workload"] == "decode")
+    ].iloc[0]
+    hw = load_hardware(
+        "h100-sxm5-80gb",
+        {
+            "units.sm.count": 66,
+            "memory.hbm.bandwidth": "2 TB/s",
+            "interconnect.bandwidth": "900 GB/s",
+        },
+    )
     cases = build_workloads(spec_from_dict(tiny()).workloads, "tiny")
     res = simulate(hw, cases[1].workload)
     assert row["latency_s"] == res.latency_s
@@ -59,7 +87,9 @@ def test_points_table_weights_the_workloads(tiny_run) -> None:
     pts, r = tiny_run.points, tiny_run.results
     p = pts[pts["point"] == 3].iloc[0]
     rows = r[r["point"] == 3].set_index("workload")
-    assert p["latency_s"] == pytest.approx(rows["latency_s"].iloc[0] * 1 + rows.loc["decode", "latency_s"] * 2)
+    assert p["latency_s"] == pytest.approx(
+        rows["latency_s"].iloc[0] * 1 + rows.loc["decode", "latency_s"] * 2
+    )
     assert p["energy_j"] == pytest.approx((rows["energy_j"] * rows["workload_weight"]).sum())
     assert p["power_w"] == pytest.approx(p["energy_j"] / p["latency_s"])
     assert len(tiny_run.ops) and set(tiny_run.ops["run_key"]) == set(r["run_key"])
@@ -107,7 +137,19 @@ def test_failures_and_infeasible_points_are_rows_and_the_sweep_goes_on(tmp_path:
             # a zero SM count is refused by the target loader for that point -> invalid
             {"path": "units.sm.count", "values": [0, 132]},
         ],
-        workloads=[{"attention": {"batch": 16, "heads": 8, "seq": 1, "kv_seq": 65536, "head_dim": 128, "phase": "decode", "dtype": "bf16"}}],
+        workloads=[
+            {
+                "attention": {
+                    "batch": 16,
+                    "heads": 8,
+                    "seq": 1,
+                    "kv_seq": 65536,
+                    "head_dim": 128,
+                    "phase": "decode",
+                    "dtype": "bf16",
+                }
+            }
+        ],
     )
     with pytest.raises(SweepError, match=r"axes\[1\]\.values\[0\].*units\.sm\.count"):
         spec_from_dict(doc)  # every value is checked on the base target first
@@ -120,7 +162,9 @@ def test_failures_and_infeasible_points_are_rows_and_the_sweep_goes_on(tmp_path:
     assert "GiB" in reason and "hbm" in reason
 
 
-def test_a_run_that_raises_or_hangs_is_a_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_raises_or_hangs_is_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import attnsim.sim as sim_pkg
 
     real = sim_pkg.simulate
@@ -135,7 +179,9 @@ def test_a_run_that_raises_or_hangs_is_a_row(tmp_path: Path, monkeypatch: pytest
         return real(hw, workload, **kw)
 
     monkeypatch.setattr(sim_pkg, "simulate", flaky)
-    doc = tiny(axes=[{"path": "units.sm.count", "values": [66, 100, 132]}], options={"timeout": "0.5 s"})
+    doc = tiny(
+        axes=[{"path": "units.sm.count", "values": [66, 100, 132]}], options={"timeout": "0.5 s"}
+    )
     doc["workloads"] = doc["workloads"][:1]
     started = time.monotonic()
     run = run_sweep(spec_from_dict(doc), tmp_path / "r", executor="serial")
@@ -170,7 +216,10 @@ def test_kernel_memo_gives_identical_results() -> None:
     cases = build_workloads(spec_from_dict(tiny()).workloads, "tiny")
     memo = KernelMemo()
     for sm, bw in ((66, "2 TB/s"), (66, "3 TB/s"), (132, "2 TB/s"), (66, "2 TB/s")):
-        hw = load_hardware("h100-sxm5-80gb", {"units.sm.count": sm, "memory.l2.capacity": "25 MiB", "memory.hbm.bandwidth": bw})
+        hw = load_hardware(
+            "h100-sxm5-80gb",
+            {"units.sm.count": sm, "memory.l2.capacity": "25 MiB", "memory.hbm.bandwidth": bw},
+        )
         for case in cases:
             plain = simulate(hw, case.workload)
             with memo.installed() as active:
@@ -191,12 +240,16 @@ def test_deadline_interrupts_python_code_and_never_leaks() -> None:
 
 
 def test_api_sweep_returns_a_dataframe_and_report_writes_html(tmp_path: Path) -> None:
-    spec_path = write_spec(tmp_path / "tiny.yaml", tiny(axes=[{"path": "units.sm.count", "values": [66, 132]}]))
+    spec_path = write_spec(
+        tmp_path / "tiny.yaml", tiny(axes=[{"path": "units.sm.count", "values": [66, 132]}])
+    )
     table = attnsim.sweep(spec_path, tmp_path / "res", executor="serial")
     assert isinstance(table, pd.DataFrame) and len(table) == 3 * 2
     assert {"points", "ops", "summary", "path"} <= set(table.attrs)
     index = attnsim.report(tmp_path / "res", tmp_path / "rep")
-    assert index.name == "index.html" and index.is_file() and (tmp_path / "rep" / "index.md").is_file()
+    assert (
+        index.name == "index.html" and index.is_file() and (tmp_path / "rep" / "index.md").is_file()
+    )
     manifest, results, points, ops = read_results(tmp_path / "res")
     assert manifest["state"] == "complete" and len(points) == 3
     with pytest.raises(SweepError, match="not an attnsim results folder"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from attnsim.cli.main import main
 from attnsim.sweep import SweepError, load_spec, spec_from_dict
 from attnsim.sweep import quantities as q
 from attnsim.sweep.objectives import OBJECTIVES, parse_constraint
-
 from tests.attnsim.sweep_fixtures import tiny, write_spec
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
@@ -42,7 +42,12 @@ def test_example_sizes() -> None:
 def test_values_with_units_are_generated_in_the_unit_of_from() -> None:
     assert q.linear_series("2 TB/s", "4 TB/s", 3) == ["2 TB/s", "3 TB/s", "4 TB/s"]
     assert q.step_series(64, 160, 32) == [64, 96, 128, 160]
-    assert q.step_series("1.4 GHz", "2 GHz", "200 MHz") == ["1.4 GHz", "1.6 GHz", "1.8 GHz", "2 GHz"]
+    assert q.step_series("1.4 GHz", "2 GHz", "200 MHz") == [
+        "1.4 GHz",
+        "1.6 GHz",
+        "1.8 GHz",
+        "2 GHz",
+    ]
     assert q.doubling_series("16 MiB", "128 MiB") == ["16 MiB", "32 MiB", "64 MiB", "128 MiB"]
     assert q.geometric_series(1, 100, 3) == [1, 10, 100]
     assert q.si_value("4.8 TB/s") == pytest.approx(4.8e12)
@@ -68,7 +73,11 @@ def test_axes_zip_and_cross() -> None:
         )
     )
     assert spec.grid_size == 3 * 2
-    assert [a.path for a in spec.axes] == ["units.sm.count", "memory.l2.capacity", "memory.l2.bandwidth"]
+    assert [a.path for a in spec.axes] == [
+        "units.sm.count",
+        "memory.l2.capacity",
+        "memory.l2.bandwidth",
+    ]
 
 
 def test_unknown_keys_suggest_the_closest_one(tmp_path: Path) -> None:
@@ -77,8 +86,14 @@ def test_unknown_keys_suggest_the_closest_one(tmp_path: Path) -> None:
     with pytest.raises(SweepError) as info:
         load_spec(write_spec(tmp_path / "s.yaml", doc))
     lines = info.value.problems
-    assert any("s.yaml: objectivs: unknown key" in line and "did you mean 'objectives'" in line for line in lines), lines
-    assert any("axes[0].linspce: unknown key" in line and "did you mean 'linspace'" in line for line in lines), lines
+    assert any(
+        "s.yaml: objectivs: unknown key" in line and "did you mean 'objectives'" in line
+        for line in lines
+    ), lines
+    assert any(
+        "axes[0].linspce: unknown key" in line and "did you mean 'linspace'" in line
+        for line in lines
+    ), lines
 
 
 BAD = [
@@ -90,9 +105,15 @@ BAD = [
         {"axes": [{"path": "engines.tensr.clock", "values": ["1 GHz"]}]},
         r"axes\[0\].*engines\.tensr\.clock: 'engines\.tensr' is not in the target.*did you mean 'tensor'",
     ),
-    ({"axes": [{"path": "units.sm.count", "range": {"from": 10, "to": 5, "step": 1}}]}, r"axes\[0\]\.range: from 10 to 5 with step 1 gives no values"),
+    (
+        {"axes": [{"path": "units.sm.count", "range": {"from": 10, "to": 5, "step": 1}}]},
+        r"axes\[0\]\.range: from 10 to 5 with step 1 gives no values",
+    ),
     ({"axes": [{"path": "units.sm.count", "values": []}]}, r"axes\[0\]\.values: is empty"),
-    ({"axes": [{"path": "units.sm.count", "linspace": {"from": 1, "to": 2, "num": 0}}]}, r"axes\[0\]\.linspace: 'num' is 0"),
+    (
+        {"axes": [{"path": "units.sm.count", "linspace": {"from": 1, "to": 2, "num": 0}}]},
+        r"axes\[0\]\.linspace: 'num' is 0",
+    ),
     ({"objectives": ["latency", "speed"]}, r"objectives\[1\]: unknown objective 'speed'"),
     (
         {"axes": [{"path": "memory.hbm.bandwidth", "values": ["4 GHz"]}]},
@@ -100,14 +121,36 @@ BAD = [
     ),
     ({"constraints": ["area <= 400 W"]}, r"constraints\[0\]: '400 W' has units of power for area"),
     ({"constraints": ["spead <= 4"]}, r"constraints\[0\]: unknown objective 'spead'"),
-    ({"strategy": {"kind": "randm", "budget": 3}}, r"strategy\.kind: unknown strategy 'randm' \(did you mean 'random'\?\)"),
+    (
+        {"strategy": {"kind": "randm", "budget": 3}},
+        r"strategy\.kind: unknown strategy 'randm' \(did you mean 'random'\?\)",
+    ),
     ({"strategy": {"kind": "random"}}, r"strategy: budget: missing"),
-    ({"strategy": {"kind": "optuna", "budget": 4, "sampler": "cmaes"}}, r"strategy: sampler: unknown sampler 'cmaes'"),
+    (
+        {"strategy": {"kind": "optuna", "budget": 4, "sampler": "cmaes"}},
+        r"strategy: sampler: unknown sampler 'cmaes'",
+    ),
     ({"version": 2}, r"version: version 2 is newer than this attnsim reads"),
     ({"family": "flash-attention-9"}, r"family: unknown kernel family 'flash-attention-9'"),
-    ({"workloads": [{"attention": {"heads": 8, "head_dim": 64, "seq": 128, "mask": "causal"}, "axes": {"sek": [1]}}]}, r"workloads\[0\]\.axes\.sek: is not a attention parameter \(did you mean 'seq'\?\)"),
-    ({"workloads": [{"file": "missing.json"}]}, r"workloads\[0\]\.file: missing\.json: no such file"),
-    ({"axes": [{"path": "precision", "values": ["fp9"]}]}, r"axes\[0\]\.values\[0\]: 'fp9' is not a precision"),
+    (
+        {
+            "workloads": [
+                {
+                    "attention": {"heads": 8, "head_dim": 64, "seq": 128, "mask": "causal"},
+                    "axes": {"sek": [1]},
+                }
+            ]
+        },
+        r"workloads\[0\]\.axes\.sek: is not a attention parameter \(did you mean 'seq'\?\)",
+    ),
+    (
+        {"workloads": [{"file": "missing.json"}]},
+        r"workloads\[0\]\.file: missing\.json: no such file",
+    ),
+    (
+        {"axes": [{"path": "precision", "values": ["fp9"]}]},
+        r"axes\[0\]\.values\[0\]: 'fp9' is not a precision",
+    ),
 ]
 
 
@@ -131,8 +174,16 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert all(line.startswith(str(tmp_path / "many.yaml")) for line in info.value.problems)
 
 
-def test_cli_exits_2_with_one_line_per_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_spec(tmp_path / "bad.yaml", tiny(axes=[{"path": "units.sm.count", "range": {"from": 10, "to": 5, "step": 1}}], objectives=["sped"]))
+def test_cli_exits_2_with_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_spec(
+        tmp_path / "bad.yaml",
+        tiny(
+            axes=[{"path": "units.sm.count", "range": {"from": 10, "to": 5, "step": 1}}],
+            objectives=["sped"],
+        ),
+    )
     assert main(["sweep", str(path), "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from attnsim.sweep import STRATEGIES, DesignSpace, Outcome, run_sweep, spec_from_dict
 from attnsim.sweep.strategies import Candidate
-
 from tests.attnsim.sweep_fixtures import comparable, tiny
 
 AXES = [
@@ -59,7 +59,11 @@ def test_lhs_covers_each_axis_evenly() -> None:
 
 
 def _fake_metrics(space: DesignSpace, c: Candidate) -> Outcome:
-    sm, bw, l2 = (space.axes[0].si[c.point.indices[0]], space.axes[1].si[c.point.indices[1]], space.axes[2].si[c.point.indices[2]])
+    sm, bw, l2 = (
+        space.axes[0].si[c.point.indices[0]],
+        space.axes[1].si[c.point.indices[1]],
+        space.axes[2].si[c.point.indices[2]],
+    )
     latency = 1.0 / sm + 1e12 / bw
     energy = sm * 1e-3 + l2 / 1e9
     return Outcome("ok", {"latency_s": latency, "energy_j": energy, "area_mm2": sm * 3.0}, ())

@@ -145,7 +145,9 @@ def test_h100_area_model_gives_the_published_die_and_scales() -> None:
     # the labelled-assumption area model adds up to the whitepaper's 814 mm2 at 132 SMs / 50 MiB
     h100 = load_hardware("h100-sxm5-80gb")
     assert h100.area_mm2 == pytest.approx(814.0) and h100.area_scales
-    smaller = load_hardware("h100-sxm5-80gb", {"units.sm.count": 100, "memory.l2.capacity": "25 MiB"})
+    smaller = load_hardware(
+        "h100-sxm5-80gb", {"units.sm.count": 100, "memory.l2.capacity": "25 MiB"}
+    )
     assert smaller.area_mm2 == pytest.approx(814.0 - 32 * 2.97265625 - 25.0)
 
 

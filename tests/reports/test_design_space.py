@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from attnsim.reports.design_space import knee_index, pareto_mask, sensitivity
+
 from attnsim.api import report
 from attnsim.cli.main import main
-from attnsim.reports.design_space import knee_index, pareto_mask, sensitivity
 from attnsim.sweep import read_results, run_sweep, spec_from_dict
-
 from tests.attnsim.sweep_fixtures import tiny
 
 
@@ -92,7 +92,9 @@ def validation_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report_dir(sweep_dir: Path, validation_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report_dir(
+    sweep_dir: Path, validation_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("rep") / "report"
     report(sweep_dir, out, validation=validation_dir)
     return out
@@ -101,9 +103,24 @@ def report_dir(sweep_dir: Path, validation_dir: Path, tmp_path_factory: pytest.T
 def test_html_is_self_contained_with_every_section(report_dir: Path) -> None:
     page = _Page()
     page.feed((report_dir / "index.html").read_text())
-    assert page.sections == ["summary", "pareto", "best", "sensitivity", "roofline", "breakdown", "validation"]
+    assert page.sections == [
+        "summary",
+        "pareto",
+        "best",
+        "sensitivity",
+        "roofline",
+        "breakdown",
+        "validation",
+    ]
     assert any("Pareto front: latency vs energy" in h for h in page.h2)
-    assert {img["data-figure"] for img in page.images} == {"pareto", "sensitivity", "roofline", "breakdown", "validation", "speedups"}
+    assert {img["data-figure"] for img in page.images} == {
+        "pareto",
+        "sensitivity",
+        "roofline",
+        "breakdown",
+        "validation",
+        "speedups",
+    }
     for img in page.images:
         assert img["src"].startswith("data:image/png;base64,")
         png = base64.b64decode(img["src"].split(",", 1)[1])
@@ -134,8 +151,10 @@ def test_pareto_figure_plots_the_tables_points(report_dir: Path, sweep_dir: Path
     for p in data["front_points"]:
         r = points[points["point"] == p].iloc[0]
         assert r["feasible"]
-        dominated = (feas["latency_s"] <= r["latency_s"]) & (feas["energy_j"] <= r["energy_j"]) & (
-            (feas["latency_s"] < r["latency_s"]) | (feas["energy_j"] < r["energy_j"])
+        dominated = (
+            (feas["latency_s"] <= r["latency_s"])
+            & (feas["energy_j"] <= r["energy_j"])
+            & ((feas["latency_s"] < r["latency_s"]) | (feas["energy_j"] < r["energy_j"]))
         )
         assert not dominated.any()
     assert data["knee_point"] in data["front_points"] and data["base_point"] == -1
@@ -146,7 +165,11 @@ def test_pareto_figure_plots_the_tables_points(report_dir: Path, sweep_dir: Path
 def test_sensitivity_warns_about_a_parameter_that_changes_nothing(report_dir: Path) -> None:
     data = json.loads((report_dir / "figures" / "sensitivity.json").read_text())
     assert data["no_effect"] == ["interconnect.bandwidth"]
-    assert set(data["params"]) == {"units.sm.count", "memory.hbm.bandwidth", "interconnect.bandwidth"}
+    assert set(data["params"]) == {
+        "units.sm.count",
+        "memory.hbm.bandwidth",
+        "interconnect.bandwidth",
+    }
     row = data["params"].index("interconnect.bandwidth")
     assert all(v == 0 for v in data["effect_percent"][row] if v is not None)
     sm = data["params"].index("units.sm.count")
@@ -159,7 +182,9 @@ def test_sensitivity_warns_about_a_parameter_that_changes_nothing(report_dir: Pa
 
 def test_roofline_and_breakdown_figures_carry_their_data(report_dir: Path, sweep_dir: Path) -> None:
     roof = json.loads((report_dir / "figures" / "roofline.json").read_text())
-    assert roof["xlabel"].startswith("arithmetic intensity") and roof["ylabel"] == "achieved (FLOP/s)"
+    assert (
+        roof["xlabel"].startswith("arithmetic intensity") and roof["ylabel"] == "achieved (FLOP/s)"
+    )
     labels = [s["label"] for s in roof["series"]]
     assert labels[0] == "point -1 (base)"
     for r in roof["roofs"]:
@@ -184,11 +209,16 @@ def test_validation_figures_are_the_validation_rows(report_dir: Path, validation
     assert val["series"][0]["y"] == pytest.approx(list(cases["predicted_s"] * 1e3))
     sp = json.loads((report_dir / "figures" / "speedups.json").read_text())
     assert sp["variants"] == ["causal-1024", "window-1024"]
-    assert sp["measured"] == pytest.approx([1.667, 3.333]) and sp["predicted"] == pytest.approx([2.0, 3.4375])
+    assert sp["measured"] == pytest.approx([1.667, 3.333]) and sp["predicted"] == pytest.approx(
+        [2.0, 3.4375]
+    )
 
 
 def test_report_cli(sweep_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", str(sweep_dir), "-o", str(tmp_path / "r"), "--x", "area", "--y", "latency"]) == 0
+    assert (
+        main(["report", str(sweep_dir), "-o", str(tmp_path / "r"), "--x", "area", "--y", "latency"])
+        == 0
+    )
     assert "index.html" in capsys.readouterr().out
     data = json.loads((tmp_path / "r" / "figures" / "pareto.json").read_text())
     assert data["xlabel"] == "area (mm²)" and data["ylabel"] == "latency (s)"
@@ -201,7 +231,9 @@ def test_pareto_and_knee_by_brute_force() -> None:
     x, y = rng.random(60), rng.random(60)
     mask = pareto_mask(x, y, "minimize", "maximize")
     for i in range(60):
-        dominated = any((x[j] <= x[i] and y[j] >= y[i]) and (x[j] < x[i] or y[j] > y[i]) for j in range(60))
+        dominated = any(
+            (x[j] <= x[i] and y[j] >= y[i]) and (x[j] < x[i] or y[j] > y[i]) for j in range(60)
+        )
         assert mask[i] == (not dominated)
     front_x, front_y = x[mask], y[mask]
     k = knee_index(front_x, front_y, "minimize", "maximize")
