@@ -10,15 +10,15 @@ interleaved session on this machine:
                overhead against local (ratio of wall times);
   * resume  -- the local command again on the finished folder: the cost of resuming
                (goal: seconds);
-  * no-memo -- (with --no-memo-points N) the first N grid points without the per-worker
-               kernel memo, against the same N points with it: what the reuse buys.
+  * memo    -- (with --memo-subgrid) the 100 points of the grid at 132 SMs without the
+               per-worker kernel memo, against the same points with it: what reuse buys.
 
 The sweep's own wall time (``elapsed``) excludes building the workloads (tracing the
 model, ~4 s, once per sweep); ``total`` is the whole API call. Prints a table with the
 load average (the machine is shared: compare ratios from one run) and writes
 benchmarks/results/bench_sweep.csv.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--workers 2] [--no-memo-points 100] [--skip-dask]
+    .venv/bin/python benchmarks/bench_sweep.py [--workers 2] [--memo-subgrid] [--skip-dask]
 """
 
 from __future__ import annotations
@@ -74,7 +74,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--no-memo-points", type=int, default=0, metavar="N")
+    ap.add_argument(
+        "--memo-subgrid",
+        action="store_true",
+        help="also time a 100-point sub-grid with and without the kernel memo",
+    )
     ap.add_argument("--skip-dask", action="store_true")
     args = ap.parse_args()
     spec = load_spec(SPEC)
@@ -85,28 +89,16 @@ def main() -> None:
         if not args.skip_dask:
             rows.append(_run("grid, fresh", spec, base / "dask", args.workers, executor="dask"))
         rows.append(_run("grid, resume (finished)", spec, base / "local", args.workers))
-        if args.no_memo_points:
+        if args.memo_subgrid:
+            # the grid at one SM count (HBM x L2 x clock = 100 points), with and without
+            # the per-worker kernel memo
             doc = dict(spec.document)
-            doc["strategy"] = {"kind": "random", "budget": args.no_memo_points, "seed": 0}
+            doc["axes"] = [dict(a) for a in doc["axes"]]
+            doc["axes"][0] = {"path": "units.sm.count", "values": [132]}
             sub = spec_from_dict(doc, display=str(SPEC))
-            rows.append(
-                _run(
-                    f"{args.no_memo_points} random points",
-                    sub,
-                    base / "nomemo",
-                    args.workers,
-                    memo=False,
-                )
-            )
-            rows.append(
-                _run(
-                    f"{args.no_memo_points} random points",
-                    sub,
-                    base / "memo",
-                    args.workers,
-                    memo=True,
-                )
-            )
+            label = f"sub-grid at 132 SMs ({sub.grid_size} points)"
+            rows.append(_run(label, sub, base / "nomemo", args.workers, memo=False))
+            rows.append(_run(label, sub, base / "memo", args.workers, memo=True))
     df = pd.DataFrame(rows)
     df.insert(0, "machine", f"{platform.processor() or platform.machine()} x{os.cpu_count()}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
