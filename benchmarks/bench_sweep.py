@@ -14,7 +14,10 @@ interleaved session on this machine:
                per-worker kernel memo, against the same points with it: what reuse buys.
 
 The sweep's own wall time (``elapsed``) excludes building the workloads (tracing the
-model, ~4 s, once per sweep); ``total`` is the whole API call. Prints a table with the
+model, ~4 s, once per sweep); ``total`` is the whole API call. ``sim CPU`` is the CPU time
+the workers spent simulating (thread CPU time, insensitive to other tenants), and the
+idle-core projection is sim CPU / workers + the parent's CPU: what the run would take on
+idle cores. Prints a table with the
 load average (the machine is shared: compare ratios from one run) and writes
 benchmarks/results/bench_sweep.csv.
 
@@ -62,6 +65,10 @@ def _run(
         "elapsed_s": s["elapsed_s"],
         "total_s": total,
         "points_per_s": s["points"] / s["elapsed_s"],
+        "sim_cpu_s": s["sim_cpu_s"],
+        "parent_cpu_s": s["parent_cpu_s"],
+        # what the same CPU work would take on `workers` idle cores
+        "projected_idle_s": s["sim_cpu_s"] / workers + s["parent_cpu_s"],
         "memo_hits": s["kernel_memo"]["hits"],
         "memo_misses": s["kernel_memo"]["misses"],
         "loadavg_1min_start": load,
@@ -106,18 +113,9 @@ def main() -> None:
     table = Table(
         title=f"sweep speed: {SPEC.name} ({spec.grid_size} points, Llama-3-8B prefill 8k)"
     )
-    for col in (
-        "case",
-        "executor",
-        "workers",
-        "memo",
-        "points",
-        "simulated",
-        "elapsed (s)",
-        "points/s",
-        "memo hit rate",
-        "load avg",
-    ):
+    cols = ("case", "executor", "workers", "memo", "points", "simulated", "elapsed (s)", "points/s",
+            "memo hit rate", "sim CPU (s)", "idle-core projection (s)", "load avg")  # fmt: skip
+    for col in cols:
         table.add_column(col, justify="left" if col in ("case", "executor") else "right")
     for r in rows:
         calls = r["memo_hits"] + r["memo_misses"]
@@ -131,6 +129,8 @@ def main() -> None:
             f"{r['elapsed_s']:.1f}",
             f"{r['points_per_s']:.1f}",
             f"{r['memo_hits'] / calls:.0%}" if calls else "-",
+            f"{r['sim_cpu_s']:.1f}",
+            f"{r['projected_idle_s']:.1f}",
             f"{r['loadavg_1min_start']:.1f} -> {r['loadavg_1min_end']:.1f}",
         )
     console = Console(width=160)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from attnsim.sweep.executors import default_workers
 from attnsim.sweep.space import DesignSpace, Point
 from attnsim.sweep.spec import SweepSpec
 from attnsim.sweep.store import ResultsStore
-from attnsim.sweep.strategies import STRATEGIES
+from attnsim.sweep.strategies import STRATEGIES, GridStrategy
 from attnsim.sweep.workloads import build_workloads, with_precision, workload_digest
 
 __all__ = ["Plan", "plan_sweep", "MAX_CHECKED"]
@@ -71,6 +71,9 @@ class Plan:
 
 
 def _spread(n: int, k: int) -> list[int]:
+    """``k`` positions spread evenly over ``range(n)`` (all of them when ``n <= k``)."""
+    if k <= 0:
+        return []
     if n <= k:
         return list(range(n))
     return sorted({round(i * (n - 1) / (k - 1)) for i in range(k)}) if k > 1 else [0]
@@ -93,11 +96,14 @@ def plan_sweep(
     )
     cases = build_workloads(spec.workloads, spec.source)
     n_points = strategy.total()
+    indices: Sequence[int]
     if strategy.adaptive:
-        indices = list(range(space.size))
+        indices = range(space.size)
         notes.append(
             f"{spec.strategy.kind} chooses its points as it goes: counts are for the grid it searches"
         )
+    elif isinstance(strategy, GridStrategy):
+        indices = range(space.size)  # never a list of millions of candidates
     else:
         indices = [space.grid_index(c.point) for c in strategy.ask(n_points)]
     sample = [indices[i] for i in _spread(len(indices), MAX_CHECKED)]

@@ -157,6 +157,7 @@ class _Runner:
         self.memo_hits = 0
         self.memo_misses = 0
         self.sim_wall_s = 0.0
+        self.sim_cpu_s = 0.0
         self._wdigest: dict[tuple[int, str | None], str] = {}
         self._waiters: dict[str, list[tuple[_PointState, int]]] = {}
         self._queue: list[RunTask] = []
@@ -285,6 +286,7 @@ class _Runner:
             "families_used": result.families,
             "timeout_s": result.timeout_s,
             "sim_wall_s": result.wall_s,
+            "sim_cpu_s": float(result.extra.get("cpu_s", math.nan)),
             "roofs_json": roofs_json(result.roofs) if result.roofs else "",
         }
         row.update({k: float(v) for k, v in result.metrics.items()})
@@ -324,6 +326,7 @@ class _Runner:
                 ops.extend(result.ops)
                 self.simulated += 1
                 self.sim_wall_s += result.wall_s
+                self.sim_cpu_s += float(result.extra.get("cpu_s", 0.0))
                 self.memo_hits += int(result.extra.get("memo_hits", 0))
                 self.memo_misses += int(result.extra.get("memo_misses", 0))
         self.store.append(rows, ops)
@@ -634,6 +637,7 @@ def run_sweep(
     )
     meta = sweep_metadata(spec, cases, runner._base_hw.name)
     store.write_manifest({"state": "running", "started": wall0, **meta})
+    cpu0 = time.process_time()  # the parent's own work: targets, keys, shards, tables
     states, timing = runner.run()
     results, points, run_keys = _assemble(runner, states)
     ops = store.load_ops(run_keys)
@@ -654,6 +658,8 @@ def run_sweep(
         "points_per_s": len(sweep_points) / elapsed if elapsed > 0 else math.nan,
         "simulated_runs_per_s": runner.simulated / elapsed if elapsed > 0 else math.nan,
         "sim_wall_s": runner.sim_wall_s,
+        "sim_cpu_s": runner.sim_cpu_s,
+        "parent_cpu_s": time.process_time() - cpu0,
         "kernel_memo": {"hits": runner.memo_hits, "misses": runner.memo_misses},
         "executor": runner.executor.name,
         "workers": runner.executor.workers,

@@ -222,6 +222,7 @@ def run_task(context: WorkerContext, task: RunTask) -> RunResult:
     from attnsim.sim import LoweringError, LoweringOptions, simulate
 
     start = time.perf_counter()
+    cpu0 = time.thread_time()
     try:
         key = (task.workload_digest, task.precision)
         workload = _RETYPED.get(key)
@@ -254,7 +255,11 @@ def run_task(context: WorkerContext, task: RunTask) -> RunResult:
         wall,
         families,
         task.timeout_s,
-        {"memo_hits": _MEMO.hits - hits, "memo_misses": _MEMO.misses - misses},
+        {
+            "memo_hits": _MEMO.hits - hits,
+            "memo_misses": _MEMO.misses - misses,
+            "cpu_s": time.thread_time() - cpu0,
+        },
     )
 
 

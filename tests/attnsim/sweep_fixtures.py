@@ -55,7 +55,7 @@ def write_spec(path: Path, doc: dict[str, Any]) -> Path:
 
 
 #: Columns that hold wall-clock figures (differ between runs of the same sweep).
-TIMING_COLUMNS = ("sim_wall_s",)
+TIMING_COLUMNS = ("sim_wall_s", "sim_cpu_s")
 
 
 def comparable(df: Any) -> Any:
