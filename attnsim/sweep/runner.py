@@ -315,7 +315,8 @@ class _Runner:
         finished = self.executor.wait(list(self._in_flight), timeout=timeout)
         if not finished:
             return 0
-        rows, ops = [], []
+        rows: list[dict[str, Any]] = []
+        ops: list[Mapping[str, Any]] = []
         results = []
         for fut in finished:
             chunk = self._in_flight.pop(fut)
@@ -367,9 +368,9 @@ class _Runner:
         if any(s == "infeasible" for s in statuses):
             return Outcome("infeasible", None, tuple(1.0 for _ in cons))
         metrics = point_metrics(runs, [c.weight for c in self.cases])
-        viol = tuple(max(c.violation(r.get(c.objective.column)) for r in runs) for c in cons)
-        status = "ok" if all(v <= 0 for v in viol) else "infeasible"
-        return Outcome(status, metrics, viol)
+        worst_viol = tuple(max(c.violation(r.get(c.objective.column)) for r in runs) for c in cons)
+        status = "ok" if all(v <= 0 for v in worst_viol) else "infeasible"
+        return Outcome(status, metrics, worst_viol)
 
     # -- the loop ------------------------------------------------------------------------
 

@@ -276,9 +276,10 @@ class OptunaStrategy(Strategy):
                 n_startup_trials=self.batch,
             )
         self._study = optuna.create_study(
-            directions=[d for _, d in self.objectives], sampler=sampler
+            directions=[d for _, d in self.objectives],  # type: ignore[misc]
+            sampler=sampler,
         )
-        self._dists = {
+        self._dists: dict[str, Any] = {
             self.space.label(i): optuna.distributions.IntDistribution(0, size - 1)
             for i, size in enumerate(self.space.sizes)
         }

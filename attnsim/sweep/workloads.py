@@ -216,7 +216,7 @@ def build_workloads(recipes: tuple[WorkloadRecipe, ...], source: str) -> tuple[W
                 elif recipe.kind == "trace":
                     w = _trace(params)
                 else:
-                    w = _attention(params, f"{where}.attention", base)
+                    w = _attention(params, f"{where}.attention", str(base))
             except (WorkloadError, SweepError) as exc:
                 tag = f" ({varied})" if varied else ""
                 problems += [f"{where}{tag}: {line}" for line in exc.problems]
