@@ -42,7 +42,9 @@ def test_plan_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_sweep_cli_runs_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_spec(tmp_path / "s.yaml", tiny(axes=[{"path": "units.sm.count", "values": [66, 132]}]))
+    path = write_spec(
+        tmp_path / "s.yaml", tiny(axes=[{"path": "units.sm.count", "values": [66, 132]}])
+    )
     out = tmp_path / "res"
     argv = ["sweep", str(path), "-o", str(out), "--executor", "serial", "--no-progress"]
     assert main(argv) == 0
