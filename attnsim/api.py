@@ -38,22 +38,69 @@ def as_workload(workload: WorkloadLike) -> Workload:
 
 
 def trace(
-    model: str,
+    model: Any,
+    inputs: Any = (),
     *,
+    kwargs: Mapping[str, Any] | None = None,
     batch: int = 1,
     seq: int | None = None,
-    phase: str = "prefill",
+    phase: str | None = None,
     kv_len: int = 0,
     dtype: str = "bf16",
     image_size: int | None = None,
+    name: str | None = None,
+    tokens: int | None = None,
 ) -> Workload:
-    """Trace a model of the zoo (random weights, nothing allocated) into a Workload."""
-    from attnsim.workloads.zoo import (
-        build_workload,  # imports torch/transformers: only when tracing
-    )
+    """Trace a model into a Workload (nothing allocated for weights or activations).
 
-    return build_workload(
-        model, batch=batch, seq=seq, phase=phase, kv_len=kv_len, dtype=dtype, image_size=image_size
+    ``model`` is a zoo name (see ``attnsim trace --list``; sizes from ``batch``, ``seq``,
+    ``phase`` (default prefill), ``kv_len``, ``dtype``, ``image_size``) or a user's
+    ``torch.nn.Module`` called as ``model(*inputs, **kwargs)`` with example inputs (real
+    or fake tensors; their values are not used, except those of masks). For a module,
+    ``phase`` None infers it per attention op, ``name`` defaults to its class name and
+    ``tokens`` (tokens processed per call) is recorded when given. Variant semantics
+    survive tracing through the ``attnsim::`` custom ops, FlexAttention block masks and
+    SDPA masks (see :mod:`workloads.tracing`).
+    """
+    from attnsim.workloads.errors import WorkloadError
+
+    if isinstance(model, str):
+        if inputs != () or kwargs:
+            raise WorkloadError(
+                ["trace: inputs given with a zoo model name; expected them only with an nn.Module"]
+            )
+        from attnsim.workloads.zoo import (
+            build_workload,  # imports torch/transformers: only when tracing
+        )
+
+        return build_workload(
+            model,
+            batch=batch,
+            seq=seq,
+            phase=phase or "prefill",
+            kv_len=kv_len,
+            dtype=dtype,
+            image_size=image_size,
+        )
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise WorkloadError(
+            [
+                f"trace: model is a {type(model).__name__}; expected a zoo model name or a "
+                f"torch.nn.Module"
+            ]
+        )
+    if phase is not None and phase not in ("prefill", "decode"):
+        raise WorkloadError([f"trace: phase {phase!r} is unknown; expected prefill or decode"])
+    from attnsim.workloads.tracing import trace_model
+
+    args = inputs if isinstance(inputs, tuple) else (inputs,)
+    meta: dict[str, str | int | float] = {"model": name or type(model).__name__}
+    if phase is not None:
+        meta["phase"] = phase
+    return trace_model(
+        model, args, dict(kwargs or {}), name=name, phase=phase, tokens=tokens, meta=meta
     )
 
 

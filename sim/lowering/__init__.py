@@ -11,6 +11,8 @@ from attnsim.sim.lowering import (  # noqa: F401  (imported to register the fami
     gemm,
     linear_attention,
     memory_bound,
+    variants_attention,  # noqa: F401  (variant attention families)
+    variants_mixers,  # noqa: F401  (token mixers, mask setup)
 )
 from attnsim.sim.lowering.registry import (
     FAMILIES,

@@ -211,10 +211,17 @@ def lower_gemm(op: Op, view: TargetView, options: LoweringOptions, multicast: in
         raise LoweringError(f"{family} lowers gemm ops, not {op.kind}")
     elem = nbytes(op.dtype, 1)
     weight_elem = nbytes(op.weight_dtype or op.dtype, 1)
+    # A weight operand is shared by the whole batch (GemmOp's contract): the batch is one
+    # GEMM against it, so the weight is read once, not once per batch entry.
+    batch, m, n = op.batch, op.m, op.n
+    if batch > 1 and op.weight_operand == "a":
+        batch, n = 1, n * batch
+    elif batch > 1 and op.weight_operand == "b":
+        batch, m = 1, m * batch
     shape = GemmShape(
-        batch=op.batch,
-        m=op.m,
-        n=op.n,
+        batch=batch,
+        m=m,
+        n=n,
         k=op.k,
         a_elem=weight_elem if op.weight_operand == "a" else elem,
         b_elem=weight_elem if op.weight_operand == "b" else elem,

@@ -147,6 +147,13 @@ def test_every_registered_kind_is_covered() -> None:
         "neighborhood",
         "block_sparse",
         "shared_prefix",
+        # workloads/masks_sparse.py, tested in tests/workloads/test_variant_masks.py
+        "power",
+        "block_topk",
+        "cluster",
+        "vertical_slash",
+        "row_subset",
+        "causal_block",
     }
 
 
