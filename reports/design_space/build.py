@@ -219,9 +219,8 @@ def build_report(
     bad = results[results["status"] != "ok"]
     if len(bad):
         cols = [c for c in ("point", "workload", "status", "reason") if c in bad]
-        s.tables.append(
-            (f"Runs that are not ok (first 20 of {len(bad)})", _display(bad[cols].head(20)))
-        )
+        shown = f"first 20 of {len(bad)}" if len(bad) > 20 else str(len(bad))
+        s.tables.append((f"Runs that are not ok ({shown})", _display(bad[cols].head(20))))
     sections.append(s)
 
     # -- Pareto ----------------------------------------------------------------------------
@@ -269,6 +268,14 @@ def build_report(
             )
             + "."
         )
+        undrawn = int(
+            (~np.isfinite(points[xc].astype(float)) | ~np.isfinite(points[yc].astype(float))).sum()
+        )
+        if undrawn:
+            s.paragraphs.append(
+                f"{undrawn} points have no {xname} or {yname} (pruned before simulation, invalid "
+                "or failed) and are not drawn; the run summary lists them."
+            )
         cols = ["point", *[a["column"] for a in axes], xc, yc]
         ftab = front[[c for c in cols if c in front]].copy()
         ftab.insert(1, "design", [_design_text(r, axes, texts) for _, r in front.iterrows()])

@@ -82,7 +82,7 @@ def pareto_figure(
             }
         )
 
-    add(~feasible, "infeasible (breaks a constraint)", s=14, color="0.75", marker="x")
+    add(~feasible, "infeasible (breaks a constraint or fails)", s=14, color="0.75", marker="x")
     add(feasible & ~front, "feasible", s=16, color="C0", alpha=0.55)
     add(front, "Pareto front", s=46, color="C3", edgecolor="k", linewidth=0.6, zorder=3)
     fr = points[front].sort_values(xc)
