@@ -112,11 +112,14 @@ def simulate(
     block_q: int | None = None,
     block_k: int | None = None,
     timeline: bool = False,
+    policy: str | None = None,
 ) -> Result:
     """Predict ``workload`` on ``hw`` (see :func:`sim.simulate`).
 
     ``family`` names a kernel family (e.g. ``"triton-bundled"``); None asks for the best
     known family the target runs. ``block_q``/``block_k`` override attention tile sizes.
+    ``policy`` names a scheduling policy (``"das"``, the default; ``"in-order"``;
+    ``"critical-path"``).
     """
     return _simulate(
         as_hardware(hw),
@@ -124,6 +127,7 @@ def simulate(
         family=family,
         options=LoweringOptions(block_q=block_q, block_k=block_k),
         timeline=timeline,
+        policy=policy,
     )
 
 

@@ -6,16 +6,24 @@ with the GEMMs), ``flash-attention-2``, ``triton-bundled``, ``unfused``, ``gemm-
 A target lists the attention families it runs, best first (``kernel_families``);
 generic families (GEMM, memory-bound ops, FFT, linear attention) run everywhere. Adding a
 family is one module plus one :func:`register_family` call; duplicates are refused.
+
+A family lowers one op at a time (``lower``: op -> :class:`OpTasks`, kernels run one
+after another), or — for an accelerator whose engines pipeline work *across* ops (the
+heads of an attention layer through a projection core and an attention core) — a whole
+block at a time (``lower_block``: block -> :class:`BlockTasks`, a task graph of every op
+of one instance of the block). :func:`choose_block_family` picks a block family when the
+target lists one that lowers every op of the block.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from attnsim.sim.lowering.target import LoweringError, TargetView
-from attnsim.sim.tasks import OpTasks
+from attnsim.sim.tasks import OpTasks, TaskGraph
 from attnsim.workloads.ops import Op
+from attnsim.workloads.workload import Block
 
 from attnsim.registry import Registry
 
@@ -43,6 +51,24 @@ LowerFn = Callable[[Op, TargetView, LoweringOptions], OpTasks]
 
 
 @dataclass(frozen=True)
+class BlockTasks:
+    """A whole block (one instance) lowered at once.
+
+    Attributes:
+        family: the family that lowered it.
+        graph: tasks of every op, each with ``op`` set to the op's index in the block.
+        notes: per op index, the choices lowering made (tile sizes, splits, skip rates).
+    """
+
+    family: str
+    graph: TaskGraph
+    notes: Mapping[int, Mapping[str, str | int | float]] = field(default_factory=dict)
+
+
+LowerBlockFn = Callable[[Block, TargetView, LoweringOptions], BlockTasks]
+
+
+@dataclass(frozen=True)
 class LoweringFamily:
     """A registered family.
 
@@ -52,6 +78,8 @@ class LoweringFamily:
         lower: the function that turns one op into :class:`OpTasks`.
         generic: runs on every target without being listed in ``kernel_families``.
         description: one line for ``--help`` and reports.
+        lower_block: lowers a whole block to one task graph (see module docstring), or
+            None for a family that lowers op by op only.
     """
 
     name: str
@@ -59,6 +87,7 @@ class LoweringFamily:
     lower: LowerFn
     generic: bool = False
     description: str = ""
+    lower_block: LowerBlockFn | None = None
 
 
 FAMILIES: Registry[LoweringFamily] = Registry("kernel family", LoweringError)
@@ -94,3 +123,25 @@ def choose_family(op: Op, view: TargetView, requested: str | None = None) -> Low
         if family.generic and op.kind in family.op_kinds:
             return family
     raise LoweringError(f"{view.hw.name}: no kernel family lowers {op.kind} ops")
+
+
+def choose_block_family(
+    block: Block, view: TargetView, requested: str | None = None
+) -> LoweringFamily | None:
+    """The block family that lowers all of ``block`` on ``view``'s target, or None (then
+    the block is lowered op by op).
+
+    With ``requested`` naming a block family the target runs, that family is used when
+    it lowers every op kind of the block; otherwise the first block family in the
+    target's ``kernel_families`` that does.
+    """
+    kinds = {op.kind for op in block.ops}
+    names = list(view.hw.kernel_families)
+    if requested is not None and requested in names:
+        names.remove(requested)
+        names.insert(0, requested)
+    for name in names:
+        family = FAMILIES.get(name)
+        if family is not None and family.lower_block is not None and kinds <= family.op_kinds:
+            return family
+    return None

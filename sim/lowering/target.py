@@ -5,6 +5,16 @@ on and how many there are, each engine's per-unit rate for an op class and preci
 the on-chip capacity a tile may use, the shared levels tiles contend for, and the named
 calibration constants. The derivation rules are stated on each property so a target
 author knows what a YAML choice means to the simulator.
+
+A target may have several kinds of unit (a ternary MAC array, an attention core, a
+nonlinear unit): :attr:`TargetView.unit` is the one single-unit families (the GPU and
+CPU families) run on, :meth:`TargetView.unit_count` and :meth:`TargetView.engine_rate`
+reach every other, and :attr:`TargetView.all_units` is what the engine simulates.
+
+**No silent precision fallback.** When :meth:`TargetView.rate` runs an op class in
+another precision than asked (fp32 on tf32 units, bf16 on fp16 units), the view records
+it; the simulator states every such fallback in the result, per op
+(:meth:`TargetView.take_fallbacks`).
 """
 
 from __future__ import annotations
@@ -58,6 +68,20 @@ class TargetView:
     def __init__(self, hw: Hardware, unit: str | None = None) -> None:
         self.hw = hw
         self._unit = unit
+        self._fallbacks: list[str] = []
+
+    # ---- stated fallbacks --------------------------------------------------------------
+    def note_fallback(self, text: str) -> None:
+        """Record that lowering ran something differently than asked (one line, shown
+        per op in the result); duplicates are kept once."""
+        if text not in self._fallbacks:
+            self._fallbacks.append(text)
+
+    def take_fallbacks(self) -> tuple[str, ...]:
+        """The fallbacks recorded since the last call, and forget them."""
+        out = tuple(self._fallbacks)
+        self._fallbacks.clear()
+        return out
 
     # ---- units -------------------------------------------------------------------------
     @cached_property
@@ -85,6 +109,46 @@ class TargetView:
         """Instances of :attr:`unit` (the largest count among its engines)."""
         return max(e.count for e in self.unit_engines.values())
 
+    @cached_property
+    def all_units(self) -> dict[str, int]:
+        """Every replicated unit of the target and its instances, in engine order."""
+        return dict(self.hw.units)
+
+    def unit_count(self, unit: str) -> int:
+        """Instances of ``unit`` (:class:`LoweringError` naming the units if absent)."""
+        if unit not in self.hw.units:
+            raise LoweringError(
+                f"{self.hw.name}: has no unit {unit!r}; it has {', '.join(self.hw.units)}"
+            )
+        return int(self.hw.units[unit])
+
+    def engine(self, name: str) -> Engine:
+        """The engine called ``name`` (:class:`LoweringError` naming the engines if absent)."""
+        if name not in self.hw.engines:
+            raise LoweringError(
+                f"{self.hw.name}: has no engine {name!r}; it has {', '.join(self.hw.engines)}"
+            )
+        return self.hw.engines[name]
+
+    def engine_rate(self, engine: str, op_class: str, precision: str) -> float:
+        """Ops/s of one instance of ``engine`` for ``op_class`` in exactly ``precision``;
+        :class:`LoweringError` if it does not run it (no fallback)."""
+        rate = self.engine(engine).per_unit(op_class, precision)
+        if rate <= 0:
+            runs = ", ".join(
+                f"{c} in {'/'.join(ps)}" for c, ps in self.engine(engine).ops_per_cycle.items()
+            )
+            raise LoweringError(
+                f"{self.hw.name}: engine {engine!r} does not run {op_class} in {precision}; "
+                f"it runs {runs}"
+            )
+        return rate
+
+    def runs_on(self, engine: str, op_class: str, precision: str) -> bool:
+        """Whether ``engine`` runs ``op_class`` in ``precision`` (energy attribution)."""
+        e = self.hw.engines.get(engine)
+        return e is not None and e.per_unit(op_class, precision) > 0
+
     def calibration(self, name: str, default: float) -> float:
         """The named calibration constant of the target, or ``default``."""
         return float(self.hw.calibration.get(name, default))
@@ -101,6 +165,7 @@ class TargetView:
 
         Matmul with no matmul engine in that precision falls back to the ``vector`` class
         (FMA on vector units). Matmul rates are scaled by ``tensor_sustained_fraction``.
+        A fallback (other precision or class) is recorded (:meth:`take_fallbacks`).
         Raises :class:`LoweringError` if nothing on the unit can run it.
         """
         for prec in (precision, *_FALLBACK_PRECISION.get(precision, ())):
@@ -116,6 +181,12 @@ class TargetView:
                         if klass == "matmul"
                         else 1.0
                     )
+                    if prec != precision or klass != op_class:
+                        self.note_fallback(
+                            f"{op_class} in {precision} ran as {klass} in {prec} on "
+                            f"{best[1]} (no engine of unit {self.unit!r} runs "
+                            f"{op_class} in {precision})"
+                        )
                     return Rate(best[1], prec, best[0] * scale)
         raise LoweringError(
             f"{self.hw.name}: no engine on unit {self.unit!r} runs {op_class} in {precision} "

@@ -35,7 +35,7 @@ def test_list_shows_every_target_with_peaks(capsys: pytest.CaptureFixture[str]) 
         assert name in out
     assert "989.4 TOPS" in out  # H100 dense fp16
     assert "3.35 TB/s" in out and "4.8 TB/s" in out  # H100 / H200 HBM
-    assert "320 GOPS" in out  # VitaLLM ternary
+    assert "768 GOPS" in out  # VitaLLM ternary: two 32x4 TINT cores + BoothFlex ternary mode
 
 
 def test_show_prints_values_units_and_sources(capsys: pytest.CaptureFixture[str]) -> None:
