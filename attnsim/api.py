@@ -140,7 +140,6 @@ def sweep(
     scheduler: str | None = None,
     progress: bool = False,
     retry_failed: bool = False,
-    memo: bool = True,
 ) -> pd.DataFrame:
     """Run (or resume) a design-space sweep; returns the results table.
 
@@ -166,7 +165,6 @@ def sweep(
         scheduler=scheduler,
         progress=progress,
         retry_failed=retry_failed,
-        memo=memo,
     )
     table = run.results.copy()
     table.attrs = {

@@ -9,9 +9,7 @@ interleaved session on this machine:
   * dask    -- the same sweep on a Dask LocalCluster with the same workers: its
                overhead against local (ratio of wall times);
   * resume  -- the local command again on the finished folder: the cost of resuming
-               (goal: seconds);
-  * memo    -- (with --memo-subgrid) the 100 points of the grid at 132 SMs without the
-               per-worker kernel memo, against the same points with it: what reuse buys.
+               (goal: seconds).
 
 The sweep's own wall time (``elapsed``) excludes building the workloads (tracing the
 model, ~4 s, once per sweep); ``total`` is the whole API call. ``sim CPU`` is the CPU time
@@ -21,7 +19,7 @@ idle cores. Prints a table with the
 load average (the machine is shared: compare ratios from one run) and writes
 benchmarks/results/bench_sweep.csv.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--workers 2] [--memo-subgrid] [--skip-dask]
+    .venv/bin/python benchmarks/bench_sweep.py [--workers 2] [--skip-dask]
 """
 
 from __future__ import annotations
@@ -37,26 +35,23 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from attnsim.sweep import load_spec, run_sweep, spec_from_dict
+from attnsim.sweep import load_spec, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "examples" / "sweep-h100-grid.yaml"
 OUT = Path(__file__).parent / "results" / "bench_sweep.csv"
 
 
-def _run(
-    label: str, spec, folder: Path, workers: int, executor: str = "local", memo: bool = True
-) -> dict:
+def _run(label: str, spec, folder: Path, workers: int, executor: str = "local") -> dict:
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    run = run_sweep(spec, folder, executor=executor, workers=workers, memo=memo)
+    run = run_sweep(spec, folder, executor=executor, workers=workers)
     total = time.perf_counter() - t0
     s = run.summary
     return {
         "case": label,
         "executor": executor,
         "workers": workers,
-        "memo": memo,
         "points": s["points"],
         "simulated_runs": s["simulated_runs"],
         "reused_runs": s["reused_runs"],
@@ -69,8 +64,6 @@ def _run(
         "parent_cpu_s": s["parent_cpu_s"],
         # what the same CPU work would take on `workers` idle cores
         "projected_idle_s": s["sim_cpu_s"] / workers + s["parent_cpu_s"],
-        "memo_hits": s["kernel_memo"]["hits"],
-        "memo_misses": s["kernel_memo"]["misses"],
         "loadavg_1min_start": load,
         "loadavg_1min_end": os.getloadavg()[0],
     }
@@ -81,11 +74,6 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument(
-        "--memo-subgrid",
-        action="store_true",
-        help="also time a 100-point sub-grid with and without the kernel memo",
-    )
     ap.add_argument("--skip-dask", action="store_true")
     args = ap.parse_args()
     spec = load_spec(SPEC)
@@ -96,16 +84,6 @@ def main() -> None:
         if not args.skip_dask:
             rows.append(_run("grid, fresh", spec, base / "dask", args.workers, executor="dask"))
         rows.append(_run("grid, resume (finished)", spec, base / "local", args.workers))
-        if args.memo_subgrid:
-            # the grid at one SM count (HBM x L2 x clock = 100 points), with and without
-            # the per-worker kernel memo
-            doc = dict(spec.document)
-            doc["axes"] = [dict(a) for a in doc["axes"]]
-            doc["axes"][0] = {"path": "units.sm.count", "values": [132]}
-            sub = spec_from_dict(doc, display=str(SPEC))
-            label = f"sub-grid at 132 SMs ({sub.grid_size} points)"
-            rows.append(_run(label, sub, base / "nomemo", args.workers, memo=False))
-            rows.append(_run(label, sub, base / "memo", args.workers, memo=True))
     df = pd.DataFrame(rows)
     df.insert(0, "machine", f"{platform.processor() or platform.machine()} x{os.cpu_count()}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -113,22 +91,19 @@ def main() -> None:
     table = Table(
         title=f"sweep speed: {SPEC.name} ({spec.grid_size} points, Llama-3-8B prefill 8k)"
     )
-    cols = ("case", "executor", "workers", "memo", "points", "simulated", "elapsed (s)", "points/s",
-            "memo hit rate", "sim CPU (s)", "idle-core projection (s)", "load avg")  # fmt: skip
+    cols = ("case", "executor", "workers", "points", "simulated", "elapsed (s)", "points/s",
+            "sim CPU (s)", "idle-core projection (s)", "load avg")  # fmt: skip
     for col in cols:
         table.add_column(col, justify="left" if col in ("case", "executor") else "right")
     for r in rows:
-        calls = r["memo_hits"] + r["memo_misses"]
         table.add_row(
             r["case"],
             r["executor"],
             str(r["workers"]),
-            "on" if r["memo"] else "off",
             str(r["points"]),
             str(r["simulated_runs"]),
             f"{r['elapsed_s']:.1f}",
             f"{r['points_per_s']:.1f}",
-            f"{r['memo_hits'] / calls:.0%}" if calls else "-",
             f"{r['sim_cpu_s']:.1f}",
             f"{r['projected_idle_s']:.1f}",
             f"{r['loadavg_1min_start']:.1f} -> {r['loadavg_1min_end']:.1f}",

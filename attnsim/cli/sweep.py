@@ -61,9 +61,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="simulate again the runs that failed or timed out before",
     )
-    p.add_argument(
-        "--no-memo", action="store_true", help="do not reuse kernel simulations across points"
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--results", metavar="RESULTS", help="(plan) count the runs already in this results folder"
@@ -148,7 +145,6 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         progress=not args.no_progress and not args.json,
         retry_failed=args.retry_failed,
-        memo=not args.no_memo,
     )
     summary = table.attrs.get("summary", {})
     if args.json:

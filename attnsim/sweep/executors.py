@@ -3,7 +3,7 @@
 Every executor offers the same three calls -- :meth:`Executor.start` (hand the
 :class:`~attnsim.sweep.worker.WorkerContext` to the workers once), :meth:`submit` (a chunk
 of consecutive :class:`~attnsim.sweep.worker.RunTask` objects, run one after another by one
-worker, so neighbouring points share that worker's kernel memo) and :meth:`wait` (the futures finished so far)
+worker, which saves round trips) and :meth:`wait` (the futures finished so far)
 -- so a sweep runs on a laptop or a cluster with no other change.
 
 * ``serial`` -- in this process, one run at a time (tests, debugging);

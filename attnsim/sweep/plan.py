@@ -179,8 +179,7 @@ def plan_sweep(
     if not timings:
         notes.append("no feasible point to time")
     notes.append(
-        "the estimate assumes no reuse across points; kernel memoisation in each worker "
-        "usually makes the sweep faster"
+        "the estimate divides the timed seconds per run by the workers; a shared machine is slower"
     )
     return Plan(
         points=n_points,

@@ -41,7 +41,7 @@ __all__ = ["SweepRun", "run_sweep", "as_spec", "STATUS_ORDER", "base_params"]
 #: Statuses from best to worst; a point takes the worst status of its runs.
 STATUS_ORDER = ("ok", "infeasible", "pruned", "invalid", "timeout", "failed")
 
-#: Most runs handed to one worker at once (consecutive points share its kernel memo).
+#: Most runs handed to one worker at once (fewer round trips to the workers).
 CHUNK = 8
 
 #: Run statuses stored in the log and re-used on a re-run (``failed`` and ``timeout``
@@ -135,7 +135,6 @@ class _Runner:
         scheduler: str | None,
         progress: bool,
         retry_failed: bool,
-        memo: bool,
         log: Callable[[str], None] | None,
     ) -> None:
         self.spec = spec
@@ -149,13 +148,10 @@ class _Runner:
         self.options = {"block_q": spec.block_q, "block_k": spec.block_k}
         self.executor = make_executor(executor, workers, scheduler)
         self.progress = progress
-        self.memo = memo
         self.log = log or (lambda _msg: None)
         self.done = self._load_done(retry_failed)
         self.reused_at_start = 0
         self.simulated = 0
-        self.memo_hits = 0
-        self.memo_misses = 0
         self.sim_wall_s = 0.0
         self.sim_cpu_s = 0.0
         self._wdigest: dict[tuple[int, str | None], str] = {}
@@ -301,8 +297,8 @@ class _Runner:
 
     def _submit_some(self, limit: int) -> None:
         """Hand out chunks of consecutive runs while fewer than ``limit`` chunks are out.
-        A chunk runs on one worker, so neighbouring points (which differ in one value)
-        share its kernel memo; chunks shrink as the queue drains to keep workers busy."""
+        A chunk runs on one worker (fewer round trips); chunks shrink as the queue drains
+        to keep every worker busy to the end."""
         workers = self.executor.workers
         while self._queue and len(self._in_flight) < limit:
             size = max(1, min(CHUNK, len(self._queue) // (2 * workers) or 1))
@@ -328,8 +324,6 @@ class _Runner:
                 self.simulated += 1
                 self.sim_wall_s += result.wall_s
                 self.sim_cpu_s += float(result.extra.get("cpu_s", 0.0))
-                self.memo_hits += int(result.extra.get("memo_hits", 0))
-                self.memo_misses += int(result.extra.get("memo_misses", 0))
         self.store.append(rows, ops)
         n = 0
         for task, row in results:
@@ -403,9 +397,7 @@ class _Runner:
             )
 
         started = time.perf_counter()
-        self.executor.start(
-            WorkerContext({c.digest: c.workload for c in self.cases}, memo=self.memo)
-        )
+        self.executor.start(WorkerContext({c.digest: c.workload for c in self.cases}))
         try:
             base = self.prepare(Candidate(-1, Point(())), is_base=True)
             states.append(base)
@@ -613,7 +605,6 @@ def run_sweep(
     scheduler: str | None = None,
     progress: bool = False,
     retry_failed: bool = False,
-    memo: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> SweepRun:
     """Run (or resume) the sweep of ``spec`` into the results folder ``out``.
@@ -624,7 +615,6 @@ def run_sweep(
         scheduler: a Dask scheduler address (``--executor dask`` only).
         progress: show a progress bar (rate and ETA) on stderr.
         retry_failed: simulate again the runs that failed or timed out before.
-        memo: reuse kernel simulations across points inside each worker.
     """
     from attnsim import __version__
 
@@ -633,9 +623,7 @@ def run_sweep(
     load0 = os.getloadavg()
     store = ResultsStore.create(out)
     cases = build_workloads(spec.workloads, spec.source)
-    runner = _Runner(
-        spec, store, cases, executor, workers, scheduler, progress, retry_failed, memo, log
-    )
+    runner = _Runner(spec, store, cases, executor, workers, scheduler, progress, retry_failed, log)
     meta = sweep_metadata(spec, cases, runner._base_hw.name)
     store.write_manifest({"state": "running", "started": wall0, **meta})
     cpu0 = time.process_time()  # the parent's own work: targets, keys, shards, tables
@@ -661,7 +649,6 @@ def run_sweep(
         "sim_wall_s": runner.sim_wall_s,
         "sim_cpu_s": runner.sim_cpu_s,
         "parent_cpu_s": time.process_time() - cpu0,
-        "kernel_memo": {"hits": runner.memo_hits, "misses": runner.memo_misses},
         "executor": runner.executor.name,
         "workers": runner.executor.workers,
         "loadavg_start": list(load0),

@@ -7,14 +7,13 @@ the :class:`WorkerContext` (the sweep's workloads). A run never raises: a worklo
 does not fit or a family the target cannot run is ``infeasible``, a run past its time
 limit is ``timeout``, anything else is ``failed`` with the exception's line.
 
-**Reuse across points.** Points of a sweep share much work: an L2 size that changes no
-tile, a clock that only some kernels feel. Each worker keeps a :class:`KernelMemo` of
-the engine's ``simulate_kernel`` results, keyed by a SHA-256 of the pickled arguments
-(the kernel's tiles with their per-level bytes and engine times, and the machine
-shape). ``simulate_kernel`` is a pure function of those arguments, and equal pickles
-mean equal arguments, so a changed input can only miss the memo, never hit a stale
-entry (``tests/attnsim/test_sweep_memo.py`` checks memoised and plain runs are
-identical).
+**What is reused.** The workloads arrive once per worker and a workload re-typed to a
+swept precision is built once per worker; everything else is simulated afresh for each
+run (equal runs are found by their content key before they are sent, see
+:mod:`attnsim.sweep.digests`). Kernel simulations are not reused across points: the
+engine runs a whole workload on one clock, where a kernel's recorded duration depends on
+the absolute time it started at the last bits, so a run borrowed from another point would
+break bit-for-bit determinism.
 """
 
 from __future__ import annotations
@@ -22,16 +21,12 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
-import hashlib
 import json
 import logging
 import math
-import pickle
-import sys
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +40,6 @@ __all__ = [
     "RunTask",
     "RunResult",
     "WorkerContext",
-    "KernelMemo",
     "run_task",
     "result_metrics",
     "PointTimeout",
@@ -63,7 +57,6 @@ class WorkerContext:
     """What every worker holds for the whole sweep: workload digest -> workload."""
 
     workloads: Mapping[str, Workload]
-    memo: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,66 +133,10 @@ def deadline(seconds: float | None) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------
-# kernel memo
-# --------------------------------------------------------------------------------------
-
-
-class KernelMemo:
-    """An LRU memo of ``simulate_kernel`` results keyed by the SHA-256 of the pickled
-    arguments (see the module docstring). ``hits``/``misses`` count its use."""
-
-    def __init__(self, capacity: int = 50_000) -> None:
-        self._entries: OrderedDict[bytes, Any] = OrderedDict()
-        self._capacity = capacity
-        self.hits = 0
-        self.misses = 0
-
-    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """``fn`` memoised by its full arguments."""
-
-        def memoised(*args: Any, **kwargs: Any) -> Any:
-            key = hashlib.sha256(pickle.dumps((args, sorted(kwargs.items())), protocol=5)).digest()
-            hit = self._entries.get(key)
-            if hit is not None:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return hit
-            self.misses += 1
-            value = fn(*args, **kwargs)
-            self._entries[key] = value
-            if len(self._entries) > self._capacity:
-                self._entries.popitem(last=False)
-            return value
-
-        memoised.__wrapped__ = fn  # type: ignore[attr-defined]
-        return memoised
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[bool]:
-        """Route the simulator's kernel simulations through this memo for the block.
-
-        Yields False (and changes nothing) when the simulator no longer calls the
-        engine's ``simulate_kernel`` the way this memo expects."""
-        from attnsim.sim.engine import kernel_sim
-
-        module = sys.modules.get("attnsim.sim.simulate")
-        current = getattr(module, "simulate_kernel", None)
-        if module is None or current is not kernel_sim.simulate_kernel:
-            yield False
-            return
-        module.simulate_kernel = self.wrap(current)  # type: ignore[attr-defined]
-        try:
-            yield True
-        finally:
-            module.simulate_kernel = current  # type: ignore[attr-defined]
-
-
-# --------------------------------------------------------------------------------------
 # one run
 # --------------------------------------------------------------------------------------
 
 _CONTEXT: WorkerContext | None = None
-_MEMO = KernelMemo()
 _RETYPED: dict[tuple[str, str | None], Workload] = {}
 
 
@@ -230,9 +167,7 @@ def run_task(context: WorkerContext, task: RunTask) -> RunResult:
             workload = with_precision(context.workloads[task.workload_digest], task.precision)
             _RETYPED[key] = workload
         options = LoweringOptions(block_q=task.block_q, block_k=task.block_k)
-        hits, misses = _MEMO.hits, _MEMO.misses
-        memo = _MEMO.installed() if context.memo else contextlib.nullcontext(False)
-        with memo, deadline(task.timeout_s):
+        with deadline(task.timeout_s):
             result = simulate(task.hardware, workload, family=task.family, options=options)
     except PointTimeout:
         return _failure(task, "timeout", f"ran past the {task.timeout_s:g} s limit per run", start)
@@ -255,11 +190,7 @@ def run_task(context: WorkerContext, task: RunTask) -> RunResult:
         wall,
         families,
         task.timeout_s,
-        {
-            "memo_hits": _MEMO.hits - hits,
-            "memo_misses": _MEMO.misses - misses,
-            "cpu_s": time.thread_time() - cpu0,
-        },
+        {"cpu_s": time.thread_time() - cpu0},
     )
 
 

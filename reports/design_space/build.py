@@ -204,10 +204,6 @@ def build_report(
         ("elapsed", f"{_fmt(summary.get('elapsed_s'))} s"),
         ("points per second", _fmt(summary.get("points_per_s"))),
         ("executor", f"{summary.get('executor', '-')} x {summary.get('workers', '-')} workers"),
-        (
-            "kernel memo (hits / misses)",
-            f"{summary.get('kernel_memo', {}).get('hits', '-')} / {summary.get('kernel_memo', {}).get('misses', '-')}",
-        ),
         ("load average at start", ", ".join(_fmt(v) for v in summary.get("loadavg_start", []))),
         (
             "attnsim version / model digest",

@@ -33,7 +33,7 @@ def test_dask_local_cluster_gives_the_same_table_as_the_process_pool(tmp_path: P
 _CHILD = """
 import sys
 from attnsim.sweep import run_sweep
-run_sweep(sys.argv[1], sys.argv[2], executor="local", workers=1, memo=False)
+run_sweep(sys.argv[1], sys.argv[2], executor="local", workers=1)
 """
 
 

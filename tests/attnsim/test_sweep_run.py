@@ -1,5 +1,5 @@
 """Running sweeps: the results tables, reuse and resume, failures as rows, constraints,
-the kernel memo, the Python API."""
+the Python API."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from attnsim.sim import simulate
 
 import attnsim
 from attnsim.sweep import ResultsStore, SweepError, read_results, run_sweep, spec_from_dict
-from attnsim.sweep.worker import KernelMemo, PointTimeout, deadline
+from attnsim.sweep.worker import PointTimeout, deadline
 from attnsim.sweep.workloads import build_workloads
 from tests.attnsim.sweep_fixtures import comparable, tiny, write_spec
 
@@ -210,23 +210,6 @@ def test_constraints_prune_before_and_mark_infeasible_after_simulation(tmp_path:
     for _, row in small.iterrows():
         assert (row["status"] == "infeasible") == (row["power_w"] > 150), row
     assert run.summary["simulated_runs"] == 4 * 2  # only the 66-SM points ran
-
-
-def test_kernel_memo_gives_identical_results() -> None:
-    cases = build_workloads(spec_from_dict(tiny()).workloads, "tiny")
-    memo = KernelMemo()
-    for sm, bw in ((66, "2 TB/s"), (66, "3 TB/s"), (132, "2 TB/s"), (66, "2 TB/s")):
-        hw = load_hardware(
-            "h100-sxm5-80gb",
-            {"units.sm.count": sm, "memory.l2.capacity": "25 MiB", "memory.hbm.bandwidth": bw},
-        )
-        for case in cases:
-            plain = simulate(hw, case.workload)
-            with memo.installed() as active:
-                assert active
-                cached = simulate(hw, case.workload)
-            assert cached == plain
-    assert memo.hits > 0 and memo.misses > 0
 
 
 def test_deadline_interrupts_python_code_and_never_leaks() -> None:
