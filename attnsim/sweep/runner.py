@@ -283,6 +283,8 @@ class _Runner:
             "timeout_s": result.timeout_s,
             "sim_wall_s": result.wall_s,
             "sim_cpu_s": float(result.extra.get("cpu_s", math.nan)),
+            "policy": str(result.extra.get("policy", "")),
+            "precision_fallbacks": str(result.extra.get("precision_fallbacks", "")),
             "roofs_json": roofs_json(result.roofs) if result.roofs else "",
         }
         row.update({k: float(v) for k, v in result.metrics.items()})

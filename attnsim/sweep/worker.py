@@ -190,7 +190,11 @@ def run_task(context: WorkerContext, task: RunTask) -> RunResult:
         wall,
         families,
         task.timeout_s,
-        {"cpu_s": time.thread_time() - cpu0},
+        {
+            "cpu_s": time.thread_time() - cpu0,
+            "policy": str(getattr(result, "policy", "") or ""),
+            "precision_fallbacks": "; ".join(getattr(result, "precision_fallbacks", ()) or ()),
+        },
     )
 
 
@@ -247,6 +251,14 @@ def result_metrics(result: Any, hw: Hardware) -> dict[str, float]:
         "area_mm2": float(hw.area_mm2) if hw.area_mm2 is not None else math.nan,
         "static_power_w": float(hw.static_power_w),
     }
+    for attr, column in (
+        ("die_power_w", "die_power_w"),
+        ("peak_ops_s", "peak_ops_per_s"),
+        ("fom_tops_per_mm2_w", "fom_tops_per_mm2_w"),
+    ):
+        value = getattr(result, attr, None)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[column] = float(value)
     _flatten("bytes_", getattr(result, "bytes", {}), "_b", out)
     _flatten("util_", getattr(result, "utilisation", {}), "", out)
     fields = dataclasses.fields(energy) if dataclasses.is_dataclass(energy) else ()
