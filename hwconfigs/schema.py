@@ -401,7 +401,10 @@ class Param(_Check):
         if isinstance(value, bool | str):
             return Num(value, source)
         if isinstance(value, numbers.Real) and math.isfinite(value):
-            return QTY["param"].check(node)
+            checked = QTY["param"].check(node)
+            if isinstance(value, int):  # array rows, columns, depths stay whole numbers
+                return Num(int(value), checked.source)
+            return checked
         _bad(f"is {type_name(value)}", "expected a finite number, text or true/false")
 
 

@@ -174,6 +174,7 @@ def test_params_keep_their_sources(write: Callable[..., Path], tiny: dict[str, A
     }
     hw = load_hardware(write(tiny))
     assert dict(hw.engines["mac"].params) == {"rows": 32, "mode": "bit_serial"}
+    assert isinstance(hw.engines["mac"].params["rows"], int)  # unit models need whole rows
     assert hw.sources["engines.mac.params.rows"] == "paper, Fig. 3"
     again = load_hardware(write(hw.to_dict(), "again.yaml"))
     assert again == hw
