@@ -10,13 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.sim import LoweringOptions, Result
 from attnsim.sim import simulate as _simulate
 from attnsim.workloads import Workload
 from attnsim.workloads.serialize import load_workload
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from attnsim.sweep import SweepSpec
 
 HardwareLike = Hardware | str | os.PathLike[str]
 WorkloadLike = Workload | str | os.PathLike[str]
@@ -123,4 +128,84 @@ def simulate(
         options=LoweringOptions(block_q=block_q, block_k=block_k),
         timeline=timeline,
         policy=policy,
+    )
+
+
+def sweep(
+    spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    retry_failed: bool = False,
+) -> pd.DataFrame:
+    """Run (or resume) a design-space sweep; returns the results table.
+
+    ``spec`` is a sweep spec file, a parsed spec mapping or a ``SweepSpec``; ``out`` the
+    results folder (re-use it to resume; None: a fresh temporary folder). The table has
+    one row per (point, workload): parameters (``param.<key path>``, SI), status,
+    objectives with units in their names (``latency_s``, ``energy_j``, ``area_mm2``),
+    and provenance. ``table.attrs`` holds ``points`` (one row per point, the weighted
+    metrics of its workloads), ``ops`` (per-op rows by ``run_key``), ``summary`` and
+    ``path``. ``executor``: ``local`` (process pool), ``dask`` (``scheduler`` address or
+    a LocalCluster) or ``serial``.
+    """
+    import tempfile
+
+    from attnsim.sweep import run_sweep
+
+    folder = out if out is not None else tempfile.mkdtemp(prefix="attnsim-sweep-")
+    run = run_sweep(
+        spec,
+        folder,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        retry_failed=retry_failed,
+    )
+    table = run.results.copy()
+    table.attrs = {
+        "points": run.points,
+        "ops": run.ops,
+        "summary": dict(run.summary),
+        "path": str(run.path),
+    }
+    return table
+
+
+def report(
+    results: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    validation: str | os.PathLike[str] | None = None,
+    x: str | None = None,
+    y: str | None = None,
+) -> Path:
+    """Write the design-space report of a sweep's results folder into ``out``; returns
+    the path of ``index.html`` (``index.md`` sits beside it). ``validation`` is a folder
+    written by ``attnsim validate -o``; ``x``/``y`` choose the Pareto pair."""
+    from attnsim.reports.design_space import build_report
+    from attnsim.sweep import OBJECTIVES, SweepError, read_results
+
+    for name, value in (("--x", x), ("--y", y)):
+        if value is not None and value not in OBJECTIVES:
+            OBJECTIVES.lookup(value, where=name)
+    manifest, table, points, ops = read_results(results)
+    if validation is not None and not Path(validation).is_dir():
+        raise SweepError(
+            f"--validation {validation}: not a folder; expected the folder of attnsim validate -o"
+        )
+    return build_report(
+        manifest,
+        table,
+        points,
+        ops,
+        out,
+        validation=validation,
+        x=x,
+        y=y,
+        objectives={o.name: (o.column, o.unit, o.direction) for o in OBJECTIVES.values()},
     )
