@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnsim.errors import ProblemsError
 from attnsim.hwconfigs import Hardware, load_hardware
@@ -18,6 +18,11 @@ from attnsim.sim import LoweringOptions, Result
 from attnsim.sim import simulate as _simulate
 from attnsim.workloads import Workload
 from attnsim.workloads.serialize import load_workload
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from attnsim.sweep import SweepSpec
 
 HardwareLike = Hardware | str | os.PathLike[str]
 WorkloadLike = Workload | str | os.PathLike[str]
@@ -125,22 +130,107 @@ def simulate(
     block_q: int | None = None,
     block_k: int | None = None,
     timeline: bool = False,
+    policy: str | None = None,
 ) -> Result:
     """Predict ``workload`` on ``hw`` (see :func:`sim.simulate`).
 
     ``family`` names a kernel family (e.g. ``"triton-bundled"``); None asks for the best
     known family the target runs. ``block_q``/``block_k`` override attention tile sizes
-    (in multiples of the family's hardware tile). Bad input of any kind raises a
-    :class:`~attnsim.errors.ProblemsError` (every problem, one line each).
+    (in multiples of the family's hardware tile). ``policy`` names a scheduling policy
+    (``"das"``, the default; ``"in-order"``; ``"critical-path"``). Bad input of any kind
+    raises a :class:`~attnsim.errors.ProblemsError` (every problem, one line each).
     """
     if family is not None and not isinstance(family, str):
         raise ApiInputError(f"family: got {type(family).__name__}; expected a family name or None")
     if not isinstance(timeline, bool):
         raise ApiInputError(f"timeline: got {timeline!r}; expected True or False")
+    if policy is not None and not isinstance(policy, str):
+        raise ApiInputError(f"policy: got {type(policy).__name__}; expected a policy name or None")
     return _simulate(
         as_hardware(hw),
         as_workload(workload),
         family=family,
         options=LoweringOptions(block_q=block_q, block_k=block_k),
         timeline=timeline,
+        policy=policy,
+    )
+
+
+def sweep(
+    spec: SweepSpec | str | os.PathLike[str] | Mapping[str, Any],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    executor: str = "local",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    retry_failed: bool = False,
+) -> pd.DataFrame:
+    """Run (or resume) a design-space sweep; returns the results table.
+
+    ``spec`` is a sweep spec file, a parsed spec mapping or a ``SweepSpec``; ``out`` the
+    results folder (re-use it to resume; None: a fresh temporary folder). The table has
+    one row per (point, workload): parameters (``param.<key path>``, SI), status,
+    objectives with units in their names (``latency_s``, ``energy_j``, ``area_mm2``),
+    and provenance. ``table.attrs`` holds ``points`` (one row per point, the weighted
+    metrics of its workloads), ``ops`` (per-op rows by ``run_key``), ``summary`` and
+    ``path``. ``executor``: ``local`` (process pool), ``dask`` (``scheduler`` address or
+    a LocalCluster) or ``serial``.
+    """
+    import tempfile
+
+    from attnsim.sweep import run_sweep
+
+    folder = out if out is not None else tempfile.mkdtemp(prefix="attnsim-sweep-")
+    run = run_sweep(
+        spec,
+        folder,
+        executor=executor,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+        retry_failed=retry_failed,
+    )
+    table = run.results.copy()
+    table.attrs = {
+        "points": run.points,
+        "ops": run.ops,
+        "summary": dict(run.summary),
+        "path": str(run.path),
+    }
+    return table
+
+
+def report(
+    results: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    validation: str | os.PathLike[str] | None = None,
+    x: str | None = None,
+    y: str | None = None,
+) -> Path:
+    """Write the design-space report of a sweep's results folder into ``out``; returns
+    the path of ``index.html`` (``index.md`` sits beside it). ``validation`` is a folder
+    written by ``attnsim validate -o``; ``x``/``y`` choose the Pareto pair."""
+    from attnsim.reports.design_space import build_report
+    from attnsim.sweep import OBJECTIVES, SweepError, read_results
+
+    for name, value in (("--x", x), ("--y", y)):
+        if value is not None and value not in OBJECTIVES:
+            OBJECTIVES.lookup(value, where=name)
+    manifest, table, points, ops = read_results(results)
+    if validation is not None and not Path(validation).is_dir():
+        raise SweepError(
+            f"--validation {validation}: not a folder; expected the folder of attnsim validate -o"
+        )
+    return build_report(
+        manifest,
+        table,
+        points,
+        ops,
+        out,
+        validation=validation,
+        x=x,
+        y=y,
+        objectives={o.name: (o.column, o.unit, o.direction) for o in OBJECTIVES.values()},
     )
