@@ -400,7 +400,7 @@ class Param(_Check):
         value, source = _leaf(node)
         if isinstance(value, bool | str):
             return Num(value, source)
-        if isinstance(value, numbers.Real) and math.isfinite(value):
+        if isinstance(value, numbers.Real) and abs(value) < 2**62 and math.isfinite(value):
             checked = QTY["param"].check(node)
             if isinstance(value, int):  # array rows, columns, depths stay whole numbers
                 return Num(int(value), checked.source)

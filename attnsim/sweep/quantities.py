@@ -70,8 +70,8 @@ def parse_value(value: object) -> Quantity:
             f"{value!r} is true/false; expected a number or a quantity such as '4.8 TB/s'"
         )
     if isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} is not finite; expected a finite number")
+        if isinstance(value, int) and abs(value) >= 2**62 or not math.isfinite(value):
+            raise ValueError(f"{value!r} is out of range; expected a finite number below 2**62")
         return Quantity(float(value), "", float(value), "dimensionless")
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a number; expected a number or a quantity")

@@ -49,12 +49,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from pydantic import ValidationError as PydanticValidationError
 
 from attnsim.errors import one_line
 from attnsim.fileio import read_input_text
+from attnsim.hwconfigs.parse import parse_yaml
 from attnsim.sweep import quantities as q
 from attnsim.sweep.errors import SweepError
 from attnsim.sweep.objectives import OBJECTIVES, Constraint, Objective, parse_constraint
@@ -428,15 +428,17 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     p = Path(path)
     text = read_input_text(p, what="sweep spec", max_bytes=4 * 1024 * 1024)
     display = one_line(p)
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    # the targets' bounded reader: nodes, depth and aliases checked on the event stream
+    # before anything is built (an alias bomb or deep nesting costs milliseconds)
+    doc, problems = parse_yaml(text)
+    if problems:
         raise SweepError(
-            f"{display}: YAML syntax error{at}: {problem}; expected valid YAML"
-        ) from None
+            [
+                f"{display}: {what}; {expected}" if where == "<document>" else
+                f"{display}: {where}: {what}; {expected}"
+                for where, what, expected in problems
+            ]
+        )  # fmt: skip
     return spec_from_dict(doc, display=display, root=p.parent, default_name=p.stem)
 
 

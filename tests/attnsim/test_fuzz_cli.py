@@ -13,7 +13,9 @@ Families (the counts are printed at the end of the run by ``conftest.py``):
 * measurement CSVs: the recorded measurement files mutated cell by cell through
   ``read_measurements`` (the parser ``attnsim validate --recorded`` uses);
 * target YAMLs (counted apart from the hwschema campaign in tests/hwconfigs): the bundled
-  targets mutated through ``load_hardware``.
+  targets mutated through ``load_hardware``;
+* sweep specs: the example sweep specs mutated as YAML documents and as text (alias bombs,
+  deep nesting, tags, huge literals) through ``load_spec``.
 
 Sizes are drawn small (legitimate work that finishes in milliseconds) or hostile (beyond
 a bound, refused before anything is expanded); the legitimately large middle (a
@@ -62,6 +64,7 @@ QUOTA = {
     "command lines": 3600,
     "measurement CSVs": 1500,
     "target YAMLs": 500,
+    "sweep specs": 600,
 }
 SIM_TARGETS = ("h100-sxm5-80gb", "host-cpu", "b200", "vitallm-16nm", "a100-sxm4-80gb")
 
@@ -604,3 +607,53 @@ def test_fuzz_target_yamls(tmp_path: Path, record_property: Any) -> None:
         path.write_text(text, encoding="utf-8")
         campaign.run(text[:300], lambda p=path: load_hardware(p))
     _finish(campaign, QUOTA["target YAMLs"], record_property)
+
+
+# --------------------------------------------------------------------------------------
+# sweep specs
+# --------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: A few hundred bytes that expand into gigabytes through aliases (a "billion laughs").
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def _yaml_text_damage(rng: random.Random, text: str) -> str:
+    roll = rng.random()
+    if roll < 0.2:
+        return ALIAS_BOMB + text
+    if roll < 0.4:
+        return text + "\nextra: " + "[" * rng.choice([50, 5000]) + "]" * 50
+    if roll < 0.6:
+        i = rng.randrange(len(text))
+        return (
+            text[:i]
+            + rng.choice(
+                ["\t", ": :", "- ", "&x ", "*x ", "!!python/object:os.system ", "1e400", "9" * 5000]
+            )
+            + text[i:]
+        )
+    return text[: rng.randrange(len(text) + 1)]
+
+
+def test_fuzz_sweep_specs(tmp_path: Path, record_property: Any) -> None:
+    from attnsim.sweep.spec import load_spec
+
+    campaign = Campaign("sweep specs")
+    rng = random.Random(8)
+    texts = [f.read_text(encoding="utf-8") for f in sorted(EXAMPLES.glob("sweep-*.yaml"))]
+    seeds = [yaml.safe_load(t) for t in texts]
+    path = tmp_path / "spec.yaml"
+    for i in range(QUOTA["sweep specs"]):
+        if i % 4 == 3:
+            text = _yaml_text_damage(rng, rng.choice(texts))
+        else:
+            try:
+                text = yaml.safe_dump(mutate(rng, rng.choice(seeds)), sort_keys=False)
+            except (ValueError, OverflowError):
+                text = rng.choice(texts)
+        path.write_text(text, encoding="utf-8")
+        campaign.run(text[:300], lambda: load_spec(path))
+    _finish(campaign, QUOTA["sweep specs"], record_property)
