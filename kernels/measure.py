@@ -257,7 +257,7 @@ def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
         if not bad and values["op"] == "attention":
             try:
                 mask_from_dict(json.loads(values["mask"]))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 problems.append(
                     f"{src}: row {lineno}: column mask: not a mask ({str(exc).splitlines()[0]})"
                 )

@@ -9,6 +9,8 @@ traceback. The bounds are what the simulator can represent, not what is plausibl
 * :data:`MAX_SIZE` -- every size, count and product of sizes (elements of a tensor,
   (query, key) pairs, bytes of an op) is below ``2**62``, so integer arithmetic on them
   fits int64 (numpy) with headroom and their floats are exact to 1 part in 2**53.
+* :data:`MAX_FLOPS` -- the FLOPs of one op are below ``2**72``: a simulated clock in
+  float64 seconds keeps microsecond kernels distinct next to it.
 * :data:`MAX_GRID_CELLS` -- the largest per-block table the IR or lowering builds (a
   mask's tile grid, a block layout): ``2**22`` cells, int64 tables of 32 MiB, about a
   quarter of a second to fill. That is a 256k-token sequence in 128x128 tiles (128k in
@@ -34,6 +36,15 @@ from .errors import WorkloadError
 
 #: Bound on every size, count and product of sizes (exclusive).
 MAX_SIZE = 2**62
+#: Bound on the FLOPs of one op instance (exclusive): ~10^21, a thousand times a whole
+#: 405B-parameter forward pass over a million tokens. Beyond it one op would run for
+#: years, and the microsecond kernels beside it on the same simulated clock would fall
+#: below the resolution of a float64 time.
+MAX_FLOPS = 2**72
+#: Most operations per element of an elementwise op (or per pair of a mask setup):
+#: activations take a few tens; a million would make one op outlast every other by
+#: orders of magnitude on the same simulated engine.
+MAX_OPS_PER_ELEMENT = 2**16
 #: Bound on the cells of a per-block table (tile grid, block layout), inclusive.
 MAX_GRID_CELLS = 2**22
 #: Most steps of an iterative op (ISTA iterations, polynomial terms): lowering emits a

@@ -25,7 +25,7 @@ from attnsim.registry import Registry
 
 from .dtypes import check_dtype, nbytes
 from .errors import WorkloadError
-from .limits import MAX_SIZE, size_problems
+from .limits import MAX_FLOPS, MAX_OPS_PER_ELEMENT, MAX_SIZE, size_problems
 from .masks import build_from_fields, construct, mask_from_dict
 from .spec import PHASES, AttentionSpec
 
@@ -114,9 +114,9 @@ class Op:
             raise WorkloadError(problems)
 
     def _size_problems(self) -> list[str]:
-        """Every integer field and the op's compulsory bytes below
+        """Every number field and the op's compulsory bytes below
         :data:`~workloads.limits.MAX_SIZE` (what the simulator represents exactly), and
-        finite FLOPs."""
+        its FLOPs below :data:`~workloads.limits.MAX_FLOPS`."""
         cls = type(self).__name__
         problems: list[str] = []
         for f in dataclasses.fields(self):
@@ -125,6 +125,11 @@ class Op:
             for v in values:
                 if isinstance(v, int) and not isinstance(v, bool):
                     problems += size_problems(cls, f.name, v)
+                elif isinstance(v, float) and not abs(v) < MAX_SIZE:
+                    problems.append(
+                        f"{cls}.{f.name}: {v!r} is out of range; expected a finite number "
+                        f"below 2**62"
+                    )
         if problems:
             return problems
         try:
@@ -132,10 +137,10 @@ class Op:
             flops = self.flops()
         except (OverflowError, MemoryError):
             total = flops = math.inf
-        if not total < MAX_SIZE or not math.isfinite(flops):
+        if not total < MAX_SIZE or not flops < MAX_FLOPS:
             return [
                 f"{cls}: the sizes are too large ({total:.3g} bytes, {flops:.3g} FLOPs); "
-                f"expected an op of fewer than 2**62 bytes (4.6e18)"
+                f"expected an op of fewer than 2**62 bytes (4.6e18) and 2**72 FLOPs (4.7e21)"
             ]
         return []
 
@@ -393,11 +398,11 @@ class ElementwiseOp(Op):
         if (
             isinstance(fpe, bool)
             or not isinstance(fpe, int | float)
-            or not fpe >= 0
-            or math.isinf(fpe)
+            or not 0 <= fpe <= MAX_OPS_PER_ELEMENT
         ):
             p.append(
-                f"ElementwiseOp.flops_per_element: {fpe!r} is invalid; expected a finite number >= 0"
+                f"ElementwiseOp.flops_per_element: {fpe!r} is invalid; expected a number from 0 "
+                f"to {MAX_OPS_PER_ELEMENT} (a tanh-GELU is about 8)"
             )
         if not isinstance(self.function, str):
             p.append(f"ElementwiseOp.function: {self.function!r}; expected a string")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .dtypes import nbytes
-from .limits import MAX_STEPS
+from .limits import MAX_OPS_PER_ELEMENT, MAX_STEPS
 from .masks import CausalMask, FullMask
 from .masks_sparse import VerticalSlashMask
 from .ops import AttentionOp, Op, OpBytes, _choice, _ints, register_op
@@ -338,8 +338,9 @@ class DifferentialAttentionOp(Op):
     def io_bytes(self) -> OpBytes:
         s = self.spec
         q = s.batch * (s.q_heads + self.noise_heads) * s.q_len * s.head_dim_qk
-        kv = s.batch * s.kv_heads * s.kv_len * (s.head_dim_qk + s.head_dim_v)
-        k2 = s.batch * self.noise_heads * s.kv_len * s.head_dim_qk
+        # K/V only for the keys some query attends (as AttentionOp), e.g. a decode window
+        kv = s.batch * s.kv_heads * s.live_keys * (s.head_dim_qk + s.head_dim_v)
+        k2 = s.batch * self.noise_heads * s.live_keys * s.head_dim_qk
         o = s.batch * s.q_heads * s.q_len * s.head_dim_v
         return OpBytes(nbytes(self.dtype, q + kv + k2), nbytes(self.dtype, o), 0.0)
 
@@ -593,6 +594,11 @@ class MaskSetupOp(Op):
             v = getattr(self, n)
             if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0 or math.isinf(v):
                 p.append(f"MaskSetupOp.{n}: {v!r} is invalid; expected a finite number >= 0")
+        if not p and self.ops_per_pair > MAX_OPS_PER_ELEMENT:
+            p.append(
+                f"MaskSetupOp.ops_per_pair: {self.ops_per_pair!r} is too many; expected at most "
+                f"{MAX_OPS_PER_ELEMENT} (a mask_mod is a few compares)"
+            )
         if not isinstance(self.materialized, bool):
             p.append(f"MaskSetupOp.materialized: {self.materialized!r}; expected true or false")
         return p

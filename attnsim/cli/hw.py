@@ -53,9 +53,13 @@ def resolved_values(hw: Hardware) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for path, leaf in _leaves(hw.to_dict()):
         raw = leaf["value"]
+        value: float | int | str
         if isinstance(raw, str):
             number, _, unit = raw.partition(" ")
-            value: float | int = float(number)
+            try:
+                value = float(number)
+            except ValueError:  # a text parameter (a unit model's name, a mode)
+                value, unit = raw, ""
         else:
             value, unit = raw, ""
         out[path] = {"value": value, "unit": unit, "source": leaf["source"]}

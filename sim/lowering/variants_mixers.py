@@ -234,12 +234,14 @@ def lower_graph_wavelet(op: Op, view: TargetView, options: LoweringOptions) -> O
     miss = gather_miss_fraction(view, op.nodes * op.dim * elem * min(op.batch, view.units))
     per_flops = op.spmm_flops() / op.order + 2.0 * op.batch * op.nodes * op.dim
     kernels: list[Kernel] = []
+    weights = op.io_bytes().weights  # filter coefficients, read by the first kernel
     for p in range(op.order):
         prev2 = term if p > 0 else 0.0  # T_{p-2}
         acc = term if p > 0 else 0.0  # Y read back for accumulation after the first term
         own = term  # T_{p-1}, streamed in row order
-        dram = own + prev2 + acc + csr + gathered * miss
-        cache = own + prev2 + acc + csr + gathered
+        first = weights if p == 0 else 0.0
+        dram = own + prev2 + acc + csr + gathered * miss + first
+        cache = own + prev2 + acc + csr + gathered + first
         kernels.append(
             _stream_split(
                 f"{op.name} spmm T{p + 1}",

@@ -703,6 +703,7 @@ def _nonlinear(
         deps,
         sram_in=io.inputs * scale,
         sram_out=io.outputs * scale,
+        dram_in=io.weights * scale,  # a norm's gain and bias come from DRAM once
         flops=op.flops() * scale,
     )
 
