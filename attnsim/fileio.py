@@ -58,6 +58,8 @@ def check_output_path(path: str | os.PathLike[str], *, option: str = "output") -
     where = f"{option}: {one_line(p)}"
     if str(p) == "" or p.name in ("", ".", ".."):
         raise OutputFileError(f"{where}: not a file name; expected a path to a file")
+    if "\x00" in str(p):
+        raise OutputFileError(f"{where}: the name contains a NUL byte; expected a file name")
     parent = p.parent if str(p.parent) else Path(".")
     try:
         st = parent.stat()
@@ -157,6 +159,8 @@ def read_input_bytes(
     too large, unreadable)."""
     p = Path(path)
     where = f"{one_line(p)}"
+    if "\x00" in str(p):
+        raise InputFileError(f"{where}: the name contains a NUL byte; expected a {what} file")
     try:
         st = p.stat()
     except OSError as exc:

@@ -60,11 +60,11 @@ pytestmark = pytest.mark.slow
 #: Inputs per family; the sum is the campaign's size.
 QUOTA = {
     "workload documents": 1500,
-    "workload mutants": 3000,
+    "workload mutants": 3300,
     "command lines": 3600,
     "measurement CSVs": 1500,
     "target YAMLs": 500,
-    "sweep specs": 600,
+    "sweep specs": 400,
 }
 SIM_TARGETS = ("h100-sxm5-80gb", "host-cpu", "b200", "vitallm-16nm", "a100-sxm4-80gb")
 
@@ -439,11 +439,15 @@ def _templates(box: Sandbox, rng: random.Random) -> list[str]:
         ["hw", "list"],
         ["hw", "show", hw],
         ["hw", "validate", rng.choice([str(box.target), *box.inputs])],
-        ["fit-constants", rng.choice(["h100-sxm5-80gb", "nope", str(box.target)])],
+        # a fit takes most of a second when it succeeds: only its refusals are fuzzed
+        ["fit-constants", rng.choice(["nope", str(box.bad), str(box.folder), "/dev/null"])],
         ["trace", rng.choice(["nosuch", "vit-b16"]), "--batch", "0", "-o", out],
         ["trace", "nosuch-model", "-o", out],
         ["trace", "--json"],
         ["demo", "--out", out, "--text-tokens", "-3"],
+        ["sweep", "plan", rng.choice([SWEEP_SPEC, *box.inputs])],
+        ["sweep", rng.choice([SWEEP_SPEC, *box.inputs]), "-o", out, "--workers", size()],
+        ["report", rng.choice([str(box.folder), *box.inputs]), "-o", out],
         ["measure", "--kernel", "nope", "--device", "cpu"],
         ["validate", "--device", "tpu"],
         ["calibrate", "--threads", "x"],
@@ -451,6 +455,8 @@ def _templates(box: Sandbox, rng: random.Random) -> list[str]:
     return rng.choice(choices)
 
 
+#: A real sweep spec for the ``sweep`` command lines.
+SWEEP_SPEC = str(Path(__file__).resolve().parents[2] / "examples" / "sweep-small.yaml")
 #: Commands run only up to argument parsing (their work takes seconds to minutes): a
 #: command line that parses is not executed.
 PARSE_ONLY = ("demo", "measure", "validate", "calibrate")
@@ -473,13 +479,17 @@ def _mutate_argv(rng: random.Random, argv: list[str], box: Sandbox) -> list[str]
 
 
 def _parse_only(argv: list[str]) -> bool:
-    """Command lines whose work takes seconds when they parse: a demo, a measurement, a
-    calibration, a real trace, the variants table with its simulated speedups."""
-    if not argv:
-        return False
-    if argv[0] in PARSE_ONLY or (argv[0] == "trace" and "vit-b16" in argv):
+    """Command lines whose work takes a second or more when they parse: a demo, a
+    measurement, a calibration, a fit, a real trace, the variants table with its simulated
+    speedups."""
+    command = next((a for a in argv if not a.startswith("-")), "")
+    if command in PARSE_ONLY or (command == "trace" and "vit-b16" in argv):
         return True
-    return argv[0] == "workload" and "--no-speedups" not in argv
+    if command == "fit-constants" and any(t in list_targets() for t in argv):
+        return True
+    if command == "sweep" and SWEEP_SPEC in argv:  # plans and runs simulate many points
+        return True
+    return command == "workload" and "--no-speedups" not in argv
 
 
 def _run_command(argv: list[str], box: Sandbox) -> bool:
@@ -506,7 +516,6 @@ def _warm_up(box: Sandbox) -> None:
         ["simulate", "--hw", "h100-sxm5-80gb", "--workload", str(box.workload)],
         ["workload", "show", str(box.workload)],
         ["hw", "show", "h100-sxm5-80gb"],
-        ["fit-constants", "h100-sxm5-80gb"],
         ["trace", "nosuch", "-o", str(box.root / "x.json")],
         ["workload", "--list", "--no-speedups"],
     ):
