@@ -7,8 +7,10 @@ says how many times the workload runs it (repeated layers are simulated once).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+import numpy as np
 
 #: Version of the JSON layout written by :meth:`Result.to_dict` (2 added per-engine
 #: energy, static energy by part, area, die power, peak rate, FOM, the scheduling policy
@@ -16,8 +18,34 @@ from typing import Any
 RESULT_VERSION = 2
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars turned into the Python numbers they hold (mappings and
+    tuples converted item by item), so a Result, its ``to_dict`` and its JSON hold only
+    plain Python values whatever the engine computed them with."""
+    if isinstance(value, np.generic):  # before the float check: np.float64 is a float
+        return value.item()
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+class _PlainValues:
+    """Mixin: every field holds plain Python values (see :func:`_plain`)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            plain = _plain(value)
+            if plain is not value:
+                object.__setattr__(self, f.name, plain)
+
+
 @dataclass(frozen=True)
-class Energy:
+class Energy(_PlainValues):
     """Energy split in joules: compute (by engine and by op class/precision), memory by
     level, static (by part: engines, levels, the rest of the chip).
 
@@ -41,7 +69,7 @@ class Energy:
 
 
 @dataclass(frozen=True)
-class OpResult:
+class OpResult(_PlainValues):
     """One op of the workload on the target (figures for one instance).
 
     Attributes:
@@ -78,7 +106,7 @@ class OpResult:
 
 
 @dataclass(frozen=True)
-class TimelineEvent:
+class TimelineEvent(_PlainValues):
     """A span for the Perfetto/Chrome trace: ``track`` is the row it is drawn on and
     ``group`` the set of rows it belongs to (an engine of a multi-engine chip; ``""`` for
     the chip-wide rows)."""
@@ -92,7 +120,7 @@ class TimelineEvent:
 
 
 @dataclass(frozen=True)
-class Result:
+class Result(_PlainValues):
     """Predicted behaviour of one workload on one target.
 
     Attributes:
