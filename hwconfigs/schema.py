@@ -19,7 +19,6 @@ value never hides the rest of its section.
 from __future__ import annotations
 
 import difflib
-import math
 import numbers
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -393,6 +392,14 @@ def _table(bounds: str, example: str) -> Items:
     )
 
 
+def _in_range(value: numbers.Real) -> bool:
+    """Finite and of magnitude below 2**62 (an integer of 400 digits overflows a float)."""
+    try:
+        return abs(float(value)) < 2**62
+    except OverflowError:
+        return False
+
+
 class Param(_Check):
     """A unit-model parameter: a number (with a source), text or true/false."""
 
@@ -400,7 +407,7 @@ class Param(_Check):
         value, source = _leaf(node)
         if isinstance(value, bool | str):
             return Num(value, source)
-        if isinstance(value, numbers.Real) and abs(value) < 2**62 and math.isfinite(value):
+        if isinstance(value, numbers.Real) and _in_range(value):
             checked = QTY["param"].check(node)
             if isinstance(value, int):  # array rows, columns, depths stay whole numbers
                 return Num(int(value), checked.source)

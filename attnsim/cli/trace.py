@@ -49,7 +49,7 @@ def _params(n: int) -> str:
 def _cmd_list(as_json: bool) -> int:
     from attnsim.workloads.zoo import list_models, parameter_count
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": entry.name,
             "family": entry.family,
