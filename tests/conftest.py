@@ -1,4 +1,5 @@
-"""Shared hooks of the attnsim tests: the fuzz campaign's counts at the end of the run."""
+"""Hooks of the whole test run: the fuzz campaign's counts at the end (this file sits at the
+root of tests/ so that the pytest-xdist controller, which collects nothing, loads it)."""
 
 from __future__ import annotations
 
