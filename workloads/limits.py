@@ -57,7 +57,9 @@ MAX_PROBLEMS = 50
 #: Digits beyond which a JSON integer is not even converted (``2**62`` has 19).
 _MAX_DIGITS = 40
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_NOT_SYNTAX = re.compile(r'[^\[\]{}"]+')
+_STRING = re.compile(r'"[^"]*"')
 
 
 class _Unrepresentable:
@@ -113,11 +115,13 @@ class _Hooks:
 
 def nesting_depth(text: str) -> int:
     """Deepest nesting of ``[``/``{`` in JSON ``text`` (brackets inside strings ignored);
-    linear time, no recursion."""
-    bare = np.frombuffer(_STRING.sub("", text).encode("utf-8", "replace"), dtype=np.uint8)
-    step = np.zeros(bare.shape, dtype=np.int64)
-    step[(bare == ord("[")) | (bare == ord("{"))] = 1
-    step[(bare == ord("]")) | (bare == ord("}"))] = -1
+    a few passes of C-level regular expressions and numpy, no recursion, ~0.2 s for 25 MB."""
+    unescaped = _ESCAPE.sub("", text)  # \" and \\ inside strings
+    skeleton = _STRING.sub("", _NOT_SYNTAX.sub("", unescaped))  # brackets outside strings
+    codes = np.frombuffer(skeleton.encode("ascii"), dtype=np.uint8)
+    if codes.size == 0:
+        return 0
+    step = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
     return int(np.cumsum(step).max(initial=0))
 
 
