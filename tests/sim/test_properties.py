@@ -141,9 +141,7 @@ def _never_slower(machines, data, bigger: str, slack: float = SCHEDULING_SLACK) 
     w = one_op(op)
     t_base = simulate(base, w, family=family, check_capacity=False).latency_s
     t_big = simulate(big, w, family=family, check_capacity=False).latency_s
-    assert t_big <= t_base * (1 + slack), (
-        f"{name} {bigger}: {t_big / t_base:.4f}x for {op}"
-    )
+    assert t_big <= t_base * (1 + slack), f"{name} {bigger}: {t_big / t_base:.4f}x for {op}"
 
 
 @SETTINGS
