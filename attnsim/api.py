@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from attnsim.hosttarget import HOST_TARGET, host_target
 from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.sim import LoweringOptions, Result
 from attnsim.sim import simulate as _simulate
@@ -21,8 +22,13 @@ WorkloadLike = Workload | str | os.PathLike[str]
 
 
 def as_hardware(hw: HardwareLike) -> Hardware:
-    """A :class:`Hardware` from a bundled name, a YAML path, or a Hardware."""
-    return hw if isinstance(hw, Hardware) else load_hardware(hw)
+    """A :class:`Hardware` from a bundled name, a YAML path, or a Hardware. ``host-cpu``
+    is this machine's own target, measured on first use (:mod:`attnsim.hosttarget`)."""
+    if isinstance(hw, Hardware):
+        return hw
+    if isinstance(hw, str) and hw == HOST_TARGET:
+        return host_target()
+    return load_hardware(hw)
 
 
 def as_workload(workload: WorkloadLike) -> Workload:
