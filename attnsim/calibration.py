@@ -56,6 +56,7 @@ __all__ = [
     "CalibrationResult",
     "calibrate",
     "default_output",
+    "disturbed_values",
     "host_cpu_document",
     "render_document",
     "summary_rows",
@@ -63,6 +64,9 @@ __all__ = [
 ]
 
 TARGET_NAME = "host-cpu"
+#: Starts the part of a source that says its value was timed while another process held
+#: the cores (every run preempted): such a value is not the machine's speed.
+DISTURBED_MARK = "DISTURBED:"
 #: Environment variable that moves the cache of host targets (see attnsim.hosttarget).
 CACHE_ENV = "ATTNSIM_CACHE_DIR"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
@@ -155,7 +159,7 @@ def _seconds(s: float) -> str:
 def _spread(stat: Stat) -> str:
     if stat.disturbed:
         return (
-            f"DISTURBED: {stat.preempted} of {stat.repeats} runs were preempted (another "
+            f"{DISTURBED_MARK} {stat.preempted} of {stat.repeats} runs were preempted (another "
             f"process held a core); median of all runs, spread (max - min) / median "
             f"{100 * stat.spread:.1f}%; re-run attnsim calibrate on a quieter machine"
         )
@@ -164,6 +168,11 @@ def _spread(stat: Stat) -> str:
         f"median of {stat.repeats} clean runs{left_out}, spread (max - min) / median "
         f"{100 * stat.spread:.1f}%"
     )
+
+
+def disturbed_values(hw: Hardware) -> list[str]:
+    """Key paths of ``hw``'s values that ``attnsim calibrate`` timed while preempted."""
+    return sorted(path for path, src in hw.sources.items() if DISTURBED_MARK in src)
 
 
 def machine_description(host: HostInfo) -> str:

@@ -2,9 +2,11 @@
 
 A CPU target measured on one machine predicted another of the same kind 33-114% off,
 so ``host-cpu`` always means *this* machine. The first command that needs it on a
-machine without one runs the ``attnsim calibrate`` micro-benchmarks (about a minute,
+machine without one runs the ``attnsim calibrate`` micro-benchmarks (about half a minute,
 with a progress bar), writes the result to the user's cache and says so in one line;
-later commands load the cached file. ``attnsim calibrate`` refreshes it.
+later commands load the cached file. ``attnsim calibrate`` refreshes it. A target some of
+whose values were timed while another process held the cores says so in their sources
+(``DISTURBED``), and each use warns in one line.
 
 The cache folder is ``$ATTNSIM_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/attnsim``,
 else ``~/.cache/attnsim`` — never the source tree. A machine is keyed by its CPU model,
@@ -118,20 +120,23 @@ def host_target(
 ) -> Hardware:
     """This machine's ``host-cpu`` target: the cached file, or measured now and cached.
 
-    Measuring takes about a minute (``quick``: about 15 s); ``announce`` receives the one
-    line that says so (default: a warning on the ``attnsim`` logger, which Python prints
+    Measuring takes about half a minute (``quick``: about 10 s); ``announce`` receives the
+    one line that says so (and one more if some values were timed while preempted) (default: a warning on the ``attnsim`` logger, which Python prints
     on stderr when logging is not configured), ``progress`` the name of each benchmark
     (default: a tqdm bar on an interactive terminal).
 
     Raises:
         attnsim.calibration.CalibrationError: the cache folder cannot be written.
     """
+    from attnsim.calibration import disturbed_values
+
     machine = this_machine()
     path = host_target_path(machine)
     say = announce or _log.warning
+    hw: Hardware | None = None
     if path.is_file():
         try:
-            return load_hardware(path)
+            hw = load_hardware(path)
         except HardwareConfigError as exc:
             say(
                 f"attnsim: the cached host-cpu target {one_line(path)} does not load "
@@ -140,10 +145,20 @@ def host_target(
     else:
         say(
             f"attnsim: no host-cpu target for this machine ({machine.describe()}) yet: "
-            f"measuring it now (about {'15 s' if quick else 'a minute'}), cached in "
+            f"measuring it now (about {'10 s' if quick else 'half a minute'}), cached in "
             f"{one_line(path)}"
         )
-    return refresh_host_target(progress=progress, quick=quick).hardware
+    if hw is None:
+        hw = refresh_host_target(progress=progress, quick=quick).hardware
+    disturbed = disturbed_values(hw)
+    if disturbed:
+        say(
+            f"attnsim: warning: {len(disturbed)} values of the host-cpu target were timed "
+            "while another process held the cores (DISTURBED in "
+            f"{one_line(path)}); predictions that use them are unreliable: run "
+            "`attnsim calibrate` when the machine is quieter"
+        )
+    return hw
 
 
 def refresh_host_target(

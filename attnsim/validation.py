@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from attnsim.calibration import disturbed_values
 from attnsim.errors import ProblemsError
 from attnsim.hosttarget import HOST_TARGET, host_target, with_threads
 from attnsim.hwconfigs import Hardware, hardware_from_dict, load_hardware
@@ -368,6 +369,20 @@ def _merge(timings: Sequence[ShapeTiming]) -> ShapeTiming:
     )
 
 
+def _disturbed_blocks(hw: Hardware, spec: AttentionSpec, threads: int) -> str:
+    """Why the prediction of ``spec`` is unreliable because the target's timings of its
+    block shape were taken while preempted (``""`` when they were not)."""
+    disturbed = set(disturbed_values(hw))
+    shape = block_shape(spec)
+    names = [block_constant(kind, *shape, threads) for kind in ("pair", "softmax")]
+    if not any(f"calibration.{n}" in disturbed for n in names):
+        return ""
+    return (
+        f"the target's timing of its {'x'.join(map(str, shape))} block on {threads} threads was "
+        "taken while preempted (DISTURBED): run attnsim calibrate on a quieter machine"
+    )
+
+
 def _drift_note(hw: Hardware, before: ShapeTiming, after: ShapeTiming) -> str | None:
     """How the machine's speed during the run compares with the target's calibration."""
     table = BlockTable(hw.calibration)
@@ -457,6 +472,7 @@ def validate_live(
             source = "live; building blocks timed at its block shape just before"
             if merged.disturbed and not why:
                 why = "its building blocks were timed while preempted"
+        why = why or _disturbed_blocks(case_hw, specs[i], n)
         cases.append(_case(m, case_hw, source, why))
     notes = [_drift_note(target, before, after)]
     if not scheduler_observable():
@@ -548,7 +564,11 @@ def validate_recorded(
                 base = load_hardware(key[0])
             targets[key] = with_threads(base, m.threads) if m.threads > 0 else base
         source = f"recorded {path} ({m.device_name}, {m.date_utc})"
-        cases.append(_case(m, targets[key], source, m.unreliable))
+        spec = m.problem()
+        why = m.unreliable
+        if not why and m.device == "cpu" and isinstance(spec, AttentionSpec):
+            why = _disturbed_blocks(targets[key], spec, max(1, m.threads))
+        cases.append(_case(m, targets[key], source, why))
     if not cases:
         raise ValidationError(
             "no attention measurements of a modelled kernel in the recorded files"

@@ -388,7 +388,7 @@ def test_first_use_measures_once_and_says_so_in_one_line(
     assert hw.name == "host-cpu" and len(calls) == 1
     assert len(lines) == 1 and "\n" not in lines[0]
     assert lines[0].startswith("attnsim: no host-cpu target for this machine (")
-    assert "measuring it now (about a minute)" in lines[0]
+    assert "measuring it now (about half a minute)" in lines[0]
     assert str(hosttarget.host_target_path()) in lines[0]
     assert hosttarget.host_target_path().parent == empty_host_cache
     # the second use reads the cache: no timing, no message
@@ -444,3 +444,21 @@ def test_with_threads_changes_count_and_rates() -> None:
     assert hosttarget.with_threads(hw, 2) is hw
     with pytest.raises(ValueError, match="threads: 0"):
         hosttarget.with_threads(hw, 0)
+
+
+def test_a_disturbed_cached_target_warns_on_each_use(
+    empty_host_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = _fake()
+    bad = Stat(1e9, 0.5e9, 2e9, 9, "op/s", preempted=9, disturbed=True)
+    monkeypatch.setattr(
+        calibration,
+        "run_microbenchmarks",
+        lambda **_: Microbenchmarks(**{**fake.__dict__, "vector": bad}),
+    )
+    lines: list[str] = []
+    hw = hosttarget.host_target(announce=lines.append, progress=lambda _: None)
+    assert calibration.disturbed_values(hw) == ["engines.core.throughput.vector.fp32"]
+    assert len(lines) == 2 and "1 values of the host-cpu target were timed while" in lines[1]
+    hosttarget.host_target(announce=lines.append, progress=lambda _: None)
+    assert len(lines) == 3 and "DISTURBED" in lines[2]
