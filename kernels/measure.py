@@ -743,10 +743,10 @@ def _record(
         op="gemm" if isinstance(problem, GemmShape) else "attention",
         dtype=dtype,
         **fields_,
-        **{
-            key: int(info.get(key, 0))
-            for key in ("block_q", "block_k", "tiles_full", "tiles_partial")
-        },
+        block_q=int(info.get("block_q", 0)),
+        block_k=int(info.get("block_k", 0)),
+        tiles_full=int(info.get("tiles_full", 0)),
+        tiles_partial=int(info.get("tiles_partial", 0)),
         flops=float(problem_flops(problem)),
         device=device,
         device_name=device_name,

@@ -264,3 +264,28 @@ def test_live_quick_validation_with_per_case_rates(capsys):
 def test_calibrate_flag_refuses_recorded_or_gpu(capsys):
     assert main(["validate", "--calibrate", "--device", "cuda"]) == 2
     assert "--calibrate: only with live CPU validation" in capsys.readouterr().err
+
+
+def test_a_prediction_from_a_disturbed_block_timing_is_unreliable():
+    from attnsim.hwconfigs import hardware_from_dict
+    from attnsim.sim.lowering.attention_cpu import block_constant
+
+    from attnsim.validation import _disturbed_blocks
+
+    doc = load_hardware("host-cpu-example").to_dict()
+    for kind in ("pair", "softmax"):
+        doc["calibration"][block_constant(kind, 64, 64, 64, 2)] = {
+            "value": "20 us",
+            "source": "measured by attnsim calibrate: ...; DISTURBED: 9 of 9 runs were preempted",
+        }
+        doc["calibration"][block_constant(kind, 64, 128, 64, 2)] = {
+            "value": "30 us",
+            "source": "measured by attnsim calibrate: ...; median of 9 clean runs",
+        }
+    hw = hardware_from_dict(doc, "disturbed.yaml")
+    d64 = AttentionSpec(1, 4, 4, 1024, 1024, 64, 64, "prefill", FullMask())
+    d128 = AttentionSpec(1, 4, 4, 1024, 1024, 128, 128, "prefill", FullMask())
+    why = _disturbed_blocks(hw, d64, 2)
+    assert why.startswith("the target's timing of its 64x64x64 block on 2 threads was taken")
+    assert _disturbed_blocks(hw, d128, 2) == ""
+    assert _disturbed_blocks(hw, d64, 1) == ""  # not the block the 1-thread run uses
