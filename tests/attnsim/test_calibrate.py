@@ -52,9 +52,7 @@ def _shapes(threads: int) -> tuple[ShapeTiming, ...]:
             rate = (40e9 if t == 1 else 30e9) * (1.0 if rows >= 16 else 1 / 3)
             ops = 4.0 * rows * d * bk
             out.append(
-                ShapeTiming(
-                    rows, d, bk, t, _stat(ops / rate, "s"), _stat(rows * bk / 0.5e9, "s")
-                )
+                ShapeTiming(rows, d, bk, t, _stat(ops / rate, "s"), _stat(rows * bk / 0.5e9, "s"))
             )
     return tuple(out)
 
@@ -406,7 +404,11 @@ def test_a_cache_that_does_not_load_is_measured_again(
     lines: list[str] = []
     hw = hosttarget.host_target(announce=lines.append, progress=lambda _: None)
     assert hw.name == "host-cpu" and len(calls) == 1
-    assert len(lines) == 1 and "does not load" in lines[0] and "measuring this machine again" in lines[0]
+    assert (
+        len(lines) == 1
+        and "does not load" in lines[0]
+        and "measuring this machine again" in lines[0]
+    )
 
 
 def test_host_cpu_by_name_is_this_machines_cached_target(host_cache: Path) -> None:

@@ -24,10 +24,10 @@ from attnsim.kernels.measure import (
     write_measurements,
 )
 from attnsim.kernels.problems import GemmShape, problem_flops, validation_problems
-
-from attnsim.errors import OutputFileError
 from attnsim.workloads.masks import CausalMask, SlidingWindowMask
 from attnsim.workloads.spec import AttentionSpec
+
+from attnsim.errors import OutputFileError
 
 SMALL = AttentionSpec(1, 2, 1, 96, 96, 16, 16, "prefill", CausalMask())
 FAST = {"min_time_s": 0.0, "min_repeats": 3, "warmup": 1}
@@ -158,7 +158,11 @@ def test_version_1_files_read_and_are_upgraded_on_append(
     csv.writer(buf, lineterminator="\n").writerows([old_columns, row])
     path.write_text("# attnsim measurements v1\n" + buf.getvalue())
     (read,) = read_measurements(path)
-    assert read.preempted == 0 and read.unreliable == "" and read.median_s == flash_measurement.median_s
+    assert (
+        read.preempted == 0
+        and read.unreliable == ""
+        and read.median_s == flash_measurement.median_s
+    )
     write_measurements(path, [flash_measurement])
     assert path.read_text().startswith("# attnsim measurements v2\n")
     assert len(read_measurements(path)) == 2
