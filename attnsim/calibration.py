@@ -39,6 +39,7 @@ from attnsim.errors import OutputFileError, ProblemsError, one_line
 from attnsim.fileio import check_output_path
 from attnsim.hwconfigs import Hardware, hardware_from_dict, validate_file
 from attnsim.kernels.microbench import (
+    CORE_DRAM_BYTES,
     MATMUL_HEAD_DIMS,
     TILE,
     HostInfo,
@@ -344,6 +345,17 @@ def host_cpu_document(mb: Microbenchmarks, name: str = TARGET_NAME) -> dict[str,
             f"single-threaded OpenBLAS sgemm on a 1x1x1 problem through "
             f"attnsim.kernels.cpu._flash_nb._scores, {n} threads busy; {_spread(mb.blas_call)}",
         )
+    for level, stat in mb.core_bandwidth.items():
+        what = (
+            f"a {_bytes(mb.buffer_bytes['l3'])} float32 buffer"
+            if level == "l3"
+            else f"a {_bytes(CORE_DRAM_BYTES)} float32 buffer (far beyond the last-level cache)"
+        )
+        constants[f"core_bandwidth_{level}"] = measured(
+            _rate(stat.median, "B/s"),
+            f"bytes/s one thread alone reads from {level}: summing {what} repeatedly (numba); "
+            f"a core's share of the shared level is at most this; {_spread(stat)}",
+        )
     for timing in mb.shapes:
         constants.update(_block_constants(timing, tag))
     description = f"{machine_description(host)}: measured by attnsim calibrate on {mb.date}"
@@ -427,6 +439,8 @@ def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
                 "GB/s",
             )
         )
+    for level, stat in mb.core_bandwidth.items():
+        rows.append((f"{level} read bandwidth (1 thr alone)", stat, 1e9, "GB/s"))
     for level, stat in mb.latency.items():
         rows.append((f"{level} latency ({_bytes(mb.chase_bytes[level])} chase)", stat, 1e-9, "ns"))
     return rows

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numba
@@ -88,6 +88,8 @@ DECODE_HEAD_DIMS = (64, 128)
 RETRIES = 2
 #: Bytes copied by the DRAM benchmark (counted twice: read + write).
 DRAM_COPY_BYTES = 1 << 30
+#: Bytes one thread reads for its DRAM read bandwidth (far beyond any last-level cache).
+CORE_DRAM_BYTES = 256 << 20
 
 _FAST = {"reassoc", "contract", "nsz"}
 _LINE = 64  # bytes per cache line (pointer-chase spacing)
@@ -185,7 +187,7 @@ def shape_grid() -> tuple[tuple[int, int, int], ...]:
 
 def benchmark_steps() -> int:
     """How many times :func:`run_microbenchmarks` calls its ``progress`` (for a bar)."""
-    return len(shape_grid()) + 11  # mask, call, launch, 4 bandwidths, 4 latencies
+    return len(shape_grid()) + 12  # mask, call, launch, 5 bandwidths, 4 latencies
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ class Microbenchmarks:
       read + write counted).
     * ``latency[level]``: seconds per dependent load of a random cyclic pointer chase over
       ``chase_bytes[level]``.
+    * ``core_bandwidth[level]``: bytes/s one thread alone reads from ``l3`` (a buffer of
+      ``buffer_bytes["l3"]``) and ``dram`` (:data:`CORE_DRAM_BYTES`).
     """
 
     host: HostInfo
@@ -222,6 +226,7 @@ class Microbenchmarks:
     elapsed_s: float
     launch_calls_per_run: int = 0
     blas_call: Stat | None = None
+    core_bandwidth: dict[str, Stat] = field(default_factory=dict)
 
     def shape(self, rows: int, d: int, bk: int, threads: int) -> ShapeTiming | None:
         """The timing of one shape at one thread count, if it was measured."""
@@ -269,6 +274,7 @@ class Microbenchmarks:
             out.append("sgemm call")
         out += [f"{k} bandwidth" for k, s in self.bandwidth.items() if s.disturbed]
         out += [f"{k} latency" for k, s in self.latency.items() if s.disturbed]
+        out += [f"{k} one-core bandwidth" for k, s in self.core_bandwidth.items() if s.disturbed]
         return out
 
 
@@ -628,6 +634,16 @@ def run_microbenchmarks(
             say("dram copy bandwidth")
             bandwidth["dram"] = _dram_copy(n, plan.repeats)
 
+            # what one core alone draws from the shared levels (its outstanding misses
+            # limit it): a core's share of a shared level is at most this
+            say("l3 and dram read bandwidth of one core")
+            core_bandwidth: dict[str, Stat] = {}
+            for level, size in (("l3", buffer_bytes["l3"]), ("dram", CORE_DRAM_BYTES)):
+                buf = np.ones(size // 4, np.float32)
+                samples = _timed(partial(_read_one, buf), plan)
+                core_bandwidth[level] = _rate(samples, float(buf.nbytes), "B/s")
+                del buf
+
             latency: dict[str, Stat] = {}
             chase_bytes = {
                 "l1": l1 // 2,
@@ -678,4 +694,5 @@ def run_microbenchmarks(
         elapsed_s=time.perf_counter() - start,
         launch_calls_per_run=_launch_calls(plan),
         blas_call=blas_call,
+        core_bandwidth=core_bandwidth,
     )

@@ -189,10 +189,12 @@ class _Rates:
 
     def core_bandwidth(self, level: MemoryLevel) -> float:
         """Bytes/s one core draws from ``level``: its own level's bandwidth, or its share
-        of a shared level."""
+        of a shared level, at most what one core alone draws from it (the target's
+        ``core_bandwidth_<level>``, when it has one)."""
         if level.scope == "per_unit":
             return level.bandwidth_bytes_per_s
-        return self.view.sustained_bandwidth(level) / self.view.units
+        share = self.view.sustained_bandwidth(level) / self.view.units
+        return min(share, self.view.calibration(f"core_bandwidth_{level.name}", share))
 
     def holding_level(self, nbytes: float, per_core: bool) -> MemoryLevel:
         """The nearest level (scratchpad, cache, DRAM) whose capacity holds ``nbytes``
