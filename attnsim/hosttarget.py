@@ -240,7 +240,7 @@ def with_threads(hw: Hardware, threads: int) -> Hardware:
             elif op_class == "exp" and table:
                 per_core = _block_rate(table, "softmax", threads, hw, count, whole)
             precisions[precision] = {
-                "value": f"{per_core * threads!r} OP/s",
+                "value": f"{per_core * threads:.6g} OP/s",
                 "source": src
                 if op_class in ("matmul", "exp") and table
                 else f"{_value(node)} scaled to {threads} of {count} cores",

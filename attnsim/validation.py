@@ -342,7 +342,7 @@ def with_block_timing(hw: Hardware, timing: ShapeTiming, source: str) -> Hardwar
     constants = doc.setdefault("calibration", {})
     for kind, stat in (("pair", timing.pair), ("softmax", timing.softmax)):
         name = block_constant(kind, timing.rows, timing.d, timing.bk, timing.threads)
-        constants[name] = {"value": f"{stat.median!r} s", "source": source}
+        constants[name] = {"value": f"{stat.median:.6g} s", "source": source}
     return hardware_from_dict(doc, f"{hw.name} with per-case block timings")
 
 
