@@ -26,6 +26,7 @@ is used by the kernel harness (:mod:`kernels.measure`) and the micro-benchmarks
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -38,6 +39,7 @@ __all__ = [
     "DELAY_TOLERANCE",
     "MIN_CLEAN",
     "MODE_GAP",
+    "MODE_SHARE",
     "Sample",
     "Timing",
     "bimodal_split",
@@ -56,10 +58,13 @@ DELAY_TOLERANCE = 0.02
 #: single observation).
 MIN_CLEAN = 3
 #: Two clusters of clean calls are a *bimodal* run when the gap between them is at least
-#: this ratio (slow / fast) and each holds at least two calls. 1.5 is far above the
-#: spread of an undisturbed kernel and far below the ratio of a whole time slice (4 ms or
-#: more) to the kernels' shortest calls.
+#: this ratio (slow / fast) and each holds at least two calls and :data:`MODE_SHARE` of
+#: them. 1.5 is far above the spread of an undisturbed kernel and far below the ratio of
+#: a whole time slice (4 ms or more) to the kernels' shortest calls.
 MODE_GAP = 1.5
+#: Smallest share of the calls a cluster needs to count as a mode: fewer slow calls are
+#: outliers that leave the median inside the fast cluster.
+MODE_SHARE = 0.15
 
 _TASKS = Path("/proc/self/task")
 
@@ -118,12 +123,13 @@ def time_call(call: Callable[[], Any]) -> Sample:
 def bimodal_split(values: Sequence[float]) -> tuple[list[float], list[float]] | None:
     """The two clusters of ``values`` if they form two modes (see :data:`MODE_GAP`):
     split at the largest ratio between neighbours in sorted order, each side at least two
-    values. ``None`` when there is one mode."""
+    values and :data:`MODE_SHARE` of them. ``None`` when there is one mode."""
     ordered = sorted(values)
     if len(ordered) < 4 or ordered[0] <= 0:
         return None
+    least = max(2, math.ceil(MODE_SHARE * len(ordered)))
     best, at = 1.0, -1
-    for i in range(1, len(ordered) - 2):  # both sides keep >= 2 values
+    for i in range(least - 1, len(ordered) - least):  # both sides keep >= least values
         ratio = ordered[i + 1] / ordered[i]
         if ratio > best:
             best, at = ratio, i + 1

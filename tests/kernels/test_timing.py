@@ -80,6 +80,8 @@ def test_quantum_clusters_among_clean_calls_are_bimodal() -> None:
 def test_bimodal_split_needs_a_wide_gap_and_two_on_each_side() -> None:
     assert bimodal_split([1.0, 1.1, 1.2, 1.3, 1.4]) is None  # one mode
     assert bimodal_split([1.0, 1.0, 1.0, 9.0]) is None  # one outlier is not a mode
+    assert bimodal_split([1.0] * 98 + [9.0, 9.5]) is None  # nor are 2% of the calls
+    assert bimodal_split([1.0] * 80 + [9.0] * 20) is not None
     fast, slow = bimodal_split([1.0, 1.05, 1.0 * MODE_GAP * 1.1, 1.0 * MODE_GAP * 1.2]) or ([], [])
     assert fast == [1.0, 1.05] and len(slow) == 2
 
