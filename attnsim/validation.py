@@ -370,16 +370,30 @@ def _merge(timings: Sequence[ShapeTiming]) -> ShapeTiming:
 
 
 def _disturbed_blocks(hw: Hardware, spec: AttentionSpec, threads: int) -> str:
-    """Why the prediction of ``spec`` is unreliable because the target's timings of its
-    block shape were taken while preempted (``""`` when they were not)."""
-    disturbed = set(disturbed_values(hw))
-    shape = block_shape(spec)
-    names = [block_constant(kind, *shape, threads) for kind in ("pair", "softmax")]
-    if not any(f"calibration.{n}" in disturbed for n in names):
+    """Why the prediction of ``spec`` is unreliable because values it uses were timed
+    while preempted (``DISTURBED`` in the target's sources; ``""`` when none was): the
+    block timings of its shape at ``threads``, and every value all cases use (memory
+    bandwidths and latencies, the mask loop, the call and launch costs)."""
+    disturbed = disturbed_values(hw)
+    if not disturbed:
         return ""
+    shape = block_shape(spec)
+    mine = {f"calibration.{block_constant(k, *shape, threads)}" for k in ("pair", "softmax")}
+    hits = [
+        path
+        for path in disturbed
+        if path in mine
+        or path.startswith(("memory.", "calibration.core_bandwidth", "calibration.launch"))
+        or path in ("calibration.blas_call_overhead",)
+        or ".throughput.vector." in path
+    ]
+    if not hits:
+        return ""
+    shown = ", ".join(p.replace("calibration.", "") for p in hits[:3])
+    more = f" and {len(hits) - 3} more" if len(hits) > 3 else ""
     return (
-        f"the target's timing of its {'x'.join(map(str, shape))} block on {threads} threads was "
-        "taken while preempted (DISTURBED): run attnsim calibrate on a quieter machine"
+        f"its prediction uses values the target timed while preempted (DISTURBED: {shown}"
+        f"{more}): run attnsim calibrate on a quieter machine"
     )
 
 
