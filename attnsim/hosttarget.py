@@ -231,32 +231,26 @@ def with_threads(hw: Hardware, threads: int) -> Hardware:
         f"(attnsim validate --threads {threads})",
     }
     src = f"per-core rate at {threads} threads from the target's block timings"
-    for op_class, precisions in engine.get("throughput", {}).items():
+    core = hw.engines[name]
+    for op_class, precisions in engine.get("ops_per_cycle", {}).items():
         for precision, node in precisions.items():
-            whole = hw.engines[name].throughput[op_class][precision]
-            per_core = whole / count
-            if op_class == "matmul" and table:
-                per_core = _block_rate(table, "pair", threads, hw, count, whole)
-            elif op_class == "exp" and table:
-                per_core = _block_rate(table, "softmax", threads, hw, count, whole)
-            precisions[precision] = {
-                "value": f"{per_core * threads:.6g} OP/s",
-                "source": src
-                if op_class in ("matmul", "exp") and table
-                else f"{_value(node)} scaled to {threads} of {count} cores",
-            }
+            per_cycle = core.ops_per_cycle[op_class][precision]  # one core, at `count` busy
+            kind = {"matmul": "pair", "exp": "softmax"}.get(op_class)
+            if kind is not None and table:
+                per_cycle *= _block_ratio(table, kind, threads, count)
+                precisions[precision] = {"value": per_cycle, "source": src}
+            else:
+                precisions[precision] = node  # a rate per core: the same on fewer cores
     doc["description"] = f"{hw.description} [run on {threads} of its {count} cores]"
     return hardware_from_dict(doc, f"{hw.name} at {threads} threads")
 
 
-def _block_rate(
-    table: Any, kind: str, threads: int, hw: Hardware, count: int, whole: float
-) -> float:
-    """Per-core ops/s (matmul) or scores/s (softmax) of the 64 x 64 x 64 block at
-    ``threads``, scaled from the target's rate at ``count`` threads by the timed ratio."""
+def _block_ratio(table: Any, kind: str, threads: int, count: int) -> float:
+    """How much faster one core runs the 64 x 64 x 64 block at ``threads`` busy cores
+    than at ``count`` (1 when the table has no such timing)."""
     shape = (64, 64, 64)
     at_t = table.seconds(kind, shape, threads)
     at_n = table.seconds(kind, shape, count)
     if at_t is None or at_n is None:
-        return whole / count
-    return whole / count * at_n / at_t
+        return 1.0
+    return float(at_n / at_t)

@@ -385,7 +385,7 @@ def _disturbed_blocks(hw: Hardware, spec: AttentionSpec, threads: int) -> str:
         if path in mine
         or path.startswith(("memory.", "calibration.core_bandwidth", "calibration.launch"))
         or path in ("calibration.blas_call_overhead",)
-        or ".throughput.vector." in path
+        or ".ops_per_cycle.vector." in path
     ]
     if not hits:
         return ""

@@ -5,6 +5,17 @@ the file that names it (``base: ./my-gpu.yaml``). The base is loaded first (recu
 cycles are reported) and the file's mappings are merged into it key by key, so engines
 and memory levels, which are mappings keyed by name, are overridden by name. A value
 written as ``{value: ..., source: ...}`` replaces the inherited one as a whole.
+
+Rates are per unit per cycle. A file may quote an engine's whole-group ``throughput``
+(as datasheets do); it means "at this file's count and clock", so before a file's own
+keys are merged into its base, the base's throughputs are *frozen* into
+``ops_per_cycle``. A child (or a sweep override) that changes ``count`` or ``clock``
+therefore scales the rates, and one that quotes a new ``throughput`` replaces the rate.
+
+``overrides`` (for design-space sweeps) are dotted key paths into the document as a
+user writes it (``{"units.sm.count": 100, "memory.hbm.bandwidth": "4.8 TB/s"}``); they
+are one more layer on top of the file, checked like a file: a path that names nothing
+in the target is refused with the keys it could have named.
 """
 
 from __future__ import annotations
@@ -27,8 +38,18 @@ from attnsim.hwconfigs.model import (
     Interconnect,
     MemoryLevel,
 )
-from attnsim.hwconfigs.schema import TOP_KEYS, check_document, suggest
+from attnsim.hwconfigs.registry import OP_CLASSES, PRECISIONS
+from attnsim.hwconfigs.schema import (
+    AREA_KEYS,
+    ENERGY_KEYS,
+    ENGINE_KEYS,
+    MEMORY_KEYS,
+    TOP_KEYS,
+    check_document,
+    suggest,
+)
 from attnsim.hwconfigs.sources import push_down
+from attnsim.hwconfigs.units import QuantityError, parse_quantity
 from attnsim.hwconfigs.validate import check_rules
 
 __all__ = [
@@ -203,6 +224,116 @@ def _resolve_base(ref: str, child: _Source) -> _Source | None:
     return _Source(ref, target, f"bundled:{ref}") if target.is_file() else None
 
 
+def _leaf_value(node: Any) -> Any:
+    return node.get("value") if isinstance(node, Mapping) and "value" in node else node
+
+
+def _raw_count(engine: Mapping[Any, Any], units: Mapping[Any, Any]) -> int | None:
+    unit = engine.get("unit")
+    node = units.get(unit) if isinstance(unit, str) else None
+    raw = _leaf_value(node.get("count")) if isinstance(node, Mapping) else engine.get("count")
+    raw = _leaf_value(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        return None
+    return raw
+
+
+def _raw_clock(engine: Mapping[Any, Any]) -> float | None:
+    try:
+        clock = parse_quantity(_leaf_value(engine.get("clock")), "frequency")
+    except (QuantityError, KeyError):
+        return None
+    return clock if clock > 0 else None
+
+
+def _freeze_rates(doc: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``doc`` with every engine's whole-group ``throughput`` turned into per-unit
+    ``ops_per_cycle`` at the engine's count and clock in ``doc`` (see module docstring).
+    Anything that cannot be converted is left in place for the schema to report."""
+    out = dict(doc)
+    engines = doc.get("engines")
+    if not isinstance(engines, Mapping):
+        return out
+    units = doc.get("units") if isinstance(doc.get("units"), Mapping) else {}
+    new_engines: dict[Any, Any] = {}
+    for name, engine in engines.items():
+        if not isinstance(engine, Mapping) or not isinstance(engine.get("throughput"), Mapping):
+            new_engines[name] = engine
+            continue
+        count, clock = _raw_count(engine, units), _raw_clock(engine)  # type: ignore[arg-type]
+        if count is None or clock is None:
+            new_engines[name] = engine
+            continue
+        given = engine.get("ops_per_cycle")
+        per_cycle: dict[Any, Any] = (
+            {op: dict(p) if isinstance(p, Mapping) else p for op, p in given.items()}
+            if isinstance(given, Mapping)
+            else {}
+        )
+        leftover: dict[Any, Any] = {}
+        for op, precs in engine["throughput"].items():
+            if not isinstance(precs, Mapping) or not isinstance(per_cycle.get(op, {}), Mapping):
+                leftover[op] = precs
+                continue
+            for prec, leaf in precs.items():
+                source = leaf.get("source") if isinstance(leaf, Mapping) else None
+                try:
+                    ops_s = parse_quantity(_leaf_value(leaf), "throughput")
+                except QuantityError:
+                    ops_s = -1.0
+                if ops_s <= 0 or not isinstance(source, str) or prec in per_cycle.get(op, {}):
+                    leftover.setdefault(op, {})[prec] = leaf
+                    continue
+                per_cycle.setdefault(op, {})[prec] = {
+                    "value": ops_s / (count * clock),
+                    "source": f"{source} [{ops_s:.6g} ops/s over {count} units x {clock:.6g} Hz]",
+                }
+        new_engine = {k: v for k, v in engine.items() if k != "throughput"}
+        new_engine["ops_per_cycle"] = per_cycle
+        if leftover:
+            new_engine["throughput"] = leftover
+        new_engines[name] = new_engine
+    out["engines"] = new_engines
+    return out
+
+
+def _merge_layer(base: Mapping[Any, Any], layer: Mapping[Any, Any]) -> dict[Any, Any]:
+    """``layer`` merged onto a frozen ``base``; a rate the layer quotes as ``throughput``
+    replaces the base's ``ops_per_cycle`` entry for the same op class and precision."""
+    merged = _merge(base, layer)
+    engines = layer.get("engines")
+    if isinstance(engines, Mapping):
+        for name, engine in engines.items():
+            if not isinstance(engine, Mapping) or not isinstance(engine.get("throughput"), Mapping):
+                continue
+            target = merged.get("engines", {}).get(name)
+            if not isinstance(target, Mapping) or not isinstance(
+                target.get("ops_per_cycle"), Mapping
+            ):
+                continue
+            own = (
+                engine.get("ops_per_cycle")
+                if isinstance(engine.get("ops_per_cycle"), Mapping)
+                else {}
+            )
+            per_cycle = {
+                op: dict(p) if isinstance(p, Mapping) else p
+                for op, p in target["ops_per_cycle"].items()
+            }
+            for op, precs in engine["throughput"].items():
+                rates = per_cycle.get(op)
+                if not isinstance(precs, Mapping) or not isinstance(rates, dict):
+                    continue
+                own_op = own.get(op) if isinstance(own, Mapping) else None
+                for prec in precs:
+                    if not isinstance(own_op, Mapping) or prec not in own_op:
+                        rates.pop(prec, None)
+            merged["engines"][name] = {**target, "ops_per_cycle": per_cycle}
+    return merged
+
+
 def _merge(base: Mapping[Any, Any], over: Mapping[Any, Any]) -> dict[Any, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -301,7 +432,7 @@ def _read_document(src: _Source, lines: list[str], stack: list[_Source]) -> dict
                 )
             )
         return None
-    merged = _merge(base_doc, pushed)
+    merged = _merge_layer(_freeze_rates(base_doc), pushed)
     if "version" in pushed:
         merged["version"] = pushed["version"]
     return merged
@@ -324,7 +455,12 @@ def _build(norm: dict[str, Any], sources: dict[str, str]) -> Hardware:
             unit=e["unit"],
             count=e["count"],
             clock_hz=e["clock_hz"],
-            throughput=FrozenMap({op: FrozenMap(p) for op, p in e["throughput"].items()}),
+            ops_per_cycle=FrozenMap({op: FrozenMap(p) for op, p in e["ops_per_cycle"].items()}),
+            buffer_bytes=e["buffer_bytes"],
+            energy_per_op_j=FrozenMap({op: FrozenMap(p) for op, p in e["energy_per_op_j"].items()}),
+            static_power_w=e["static_power_w"],
+            area_mm2=e["area_mm2"],
+            params=FrozenMap(e["params"]),
         )
         for name, e in norm["engines"].items()
     }
@@ -338,6 +474,9 @@ def _build(norm: dict[str, Any], sources: dict[str, str]) -> Hardware:
             write_energy_j_per_byte=m["write_energy_j_per_byte"],
             scope=m["scope"],
             unit=m["unit"],
+            ports=m["ports"],
+            area_mm2_per_byte=m["area_mm2_per_byte"],
+            static_power_w_per_byte=m["static_power_w_per_byte"],
         )
         for m in norm["memory"]
     )
@@ -361,22 +500,99 @@ def _build(norm: dict[str, Any], sources: dict[str, str]) -> Hardware:
             total_mm2=area["total_mm2"],
             breakdown_mm2=FrozenMap(area["breakdown_mm2"]),
             process=area["process"],
+            other_mm2=area["other_mm2"],
         )
         if area is not None
         else None,
         kernel_families=tuple(norm["kernel_families"]),
         calibration=FrozenMap(norm["calibration"]),
         sources=FrozenMap(dict(sorted(sources.items()))),
+        declared_units=tuple(norm["units"]),
     )
 
 
-def _load_source(src: _Source) -> Hardware:
+#: Keys an override may introduce below an existing one (sections and table keys the
+#: schema knows); any other missing key is a typo of a name in the target.
+_SCHEMA_WORDS = frozenset(
+    {*TOP_KEYS, *ENGINE_KEYS, *MEMORY_KEYS, *AREA_KEYS, *ENERGY_KEYS, *OP_CLASSES, *PRECISIONS}
+)
+
+#: Most override paths one variant may carry (a sweep point has a handful).
+MAX_OVERRIDES = 256
+
+
+def _override_layer(
+    doc: Mapping[Any, Any], overrides: Mapping[str, Any], origin: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The nested layer that ``overrides`` (dotted path -> value) stand for, and the
+    problem lines of paths that name nothing in ``doc``."""
+    p = Problems(origin)
+    if len(overrides) > MAX_OVERRIDES:
+        p.add("<overrides>", f"{len(overrides)} paths", f"expected at most {MAX_OVERRIDES}")
+        return {}, p.lines
+    layer: dict[str, Any] = {}
+    for path, value in overrides.items():
+        keys = path.split(".") if isinstance(path, str) else []
+        if not keys or any(not k for k in keys):
+            p.add(str(path), "is not a key path", "expected dotted keys such as 'units.sm.count'")
+            continue
+        node: Any = doc
+        ok = True
+        for depth, key in enumerate(keys[:-1]):
+            where = ".".join(keys[: depth + 1])
+            if not isinstance(node, Mapping) or "value" in node:
+                p.add(
+                    path,
+                    f"'{'.'.join(keys[:depth])}' holds a value, not keys",
+                    "expected a path that ends at a value",
+                )
+                ok = False
+                break
+            if key not in node and key in _SCHEMA_WORDS:
+                node = {}  # a section the file does not use yet: the schema checks it
+                continue
+            if key not in node:
+                known = [str(k) for k in node]
+                p.add(
+                    path,
+                    f"'{where}' is not in the target",
+                    f"expected one of: {', '.join(known)}{suggest(key, known)}",
+                )
+                ok = False
+                break
+            node = node[key]
+        if not ok:
+            continue
+        cursor = layer
+        for key in keys[:-1]:
+            cursor = cursor.setdefault(key, {})
+            if not isinstance(cursor, dict):
+                p.add(path, "overlaps another override", "expected each path once")
+                ok = False
+                break
+        if ok:
+            cursor[keys[-1]] = value
+    pushed = push_down(layer, p, "", f"override ({origin})")
+    return pushed, p.lines
+
+
+def _load_source(
+    src: _Source, overrides: Mapping[str, Any] | None = None, origin: str = "overrides"
+) -> Hardware:
     lines: list[str] = []
     try:
         doc = _read_document(src, lines, [])
         if doc is None:
             raise HardwareConfigError(lines)
-        p = Problems(src.display)
+        display = src.display
+        if overrides:
+            frozen = _freeze_rates(doc)
+            layer, override_lines = _override_layer(frozen, overrides, origin)
+            if override_lines:
+                raise HardwareConfigError(override_lines)
+            doc = _merge_layer(frozen, layer)
+            display = f"{src.display} with {origin}"
+        p = Problems(display)
         p.extend(lines)
         norm, sources = check_document(doc, p)
         check_rules(norm, p)
@@ -434,12 +650,20 @@ def _source_for(name_or_path: str | os.PathLike[str]) -> _Source:
     return _user_file(path, text)
 
 
-def load_hardware(name_or_path: str | os.PathLike[str]) -> Hardware:
+def load_hardware(
+    name_or_path: str | os.PathLike[str],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    origin: str = "overrides",
+) -> Hardware:
     """Load a bundled target by name (``"h100-sxm5-80gb"``) or a YAML file by path.
 
-    Raises :class:`HardwareConfigError` listing every problem found.
+    ``overrides`` maps dotted key paths of the document to new values, written as in a
+    file (``{"units.sm.count": 100, "engines.tensor.clock": "1.6 GHz"}``): a design
+    variant, validated like a file. ``origin`` names where they came from in messages
+    (``"sweep.yaml: axes"``). Raises :class:`HardwareConfigError` listing every problem.
     """
-    return _load_source(_source_for(name_or_path))
+    return _load_source(_source_for(name_or_path), overrides, origin)
 
 
 def validate_file(path: str | os.PathLike[str]) -> list[str]:

@@ -32,6 +32,7 @@ TOP_KEYS = (
     "kind",
     "description",
     "base",
+    "units",
     "engines",
     "memory",
     "interconnect",
@@ -40,11 +41,35 @@ TOP_KEYS = (
     "kernel_families",
     "calibration",
 )
-ENGINE_KEYS = ("kind", "unit", "count", "clock", "throughput")
-MEMORY_KEYS = ("capacity", "bandwidth", "latency", "read_energy", "write_energy", "scope", "unit")
+ENGINE_KEYS = (
+    "kind",
+    "unit",
+    "count",
+    "clock",
+    "ops_per_cycle",
+    "throughput",
+    "buffer",
+    "energy",
+    "static_power",
+    "area",
+    "params",
+)
+UNIT_KEYS = ("count",)
+MEMORY_KEYS = (
+    "capacity",
+    "bandwidth",
+    "latency",
+    "read_energy",
+    "write_energy",
+    "scope",
+    "unit",
+    "ports",
+    "area_density",
+    "static_power_density",
+)
 INTERCONNECT_KEYS = ("name", "links", "bandwidth", "latency")
 ENERGY_KEYS = ("per_op", "static_power", "tdp")
-AREA_KEYS = ("total", "breakdown", "process")
+AREA_KEYS = ("total", "other", "breakdown", "process")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -224,21 +249,77 @@ def _join(path: str, key: object) -> str:
     return join_path(path, key)
 
 
-def _engine(c: _Checker, name: str, node: object, path: str) -> dict[str, Any] | None:
+def _op_table(
+    c: _Checker, node: object, path: str, dimension: str, example: str, *, positive: bool = True
+) -> dict[str, dict[str, float]] | None:
+    """An ``op class -> precision -> quantity`` table (None if its shape is wrong)."""
+    tp = c.mapping(node, path, f"a mapping of op class -> precision -> {example}")
+    if tp is None:
+        return None
+    table: dict[str, dict[str, float]] = {}
+    for op, precs in tp.items():
+        opath = _join(path, op)
+        if op not in OP_CLASSES:
+            c.p.add(opath, f"unknown op class {_show(op)}", _one_of(OP_CLASSES, op))
+            continue
+        pm = c.mapping(precs, opath, f"a mapping of precision -> {example}")
+        table[op] = {}
+        for prec, value in (pm or {}).items():
+            ppath = _join(opath, prec)
+            if prec not in PRECISIONS:
+                c.p.add(ppath, f"unknown precision {_show(prec)}", _one_of(PRECISIONS, prec))
+                continue
+            number = c.quantity(value, ppath, dimension, positive=positive)
+            if number is not None:
+                table[op][prec] = number
+    return table
+
+
+def _params(c: _Checker, node: object, path: str) -> dict[str, Any]:
+    """An engine's unit-model parameters: name -> number, text or true/false."""
+    pm = c.mapping(node, path, "a mapping of parameter name -> value, such as {rows: 64}")
+    out: dict[str, Any] = {}
+    for key, value in c.names(pm or {}, path, "parameter"):
+        ppath = f"{path}.{key}"
+        raw, source, ok = c.leaf(value, ppath)
+        if not ok:
+            continue
+        if isinstance(raw, bool) or isinstance(raw, str):
+            out[key] = raw
+            if source is not None:
+                c.sources[ppath] = source
+        elif isinstance(raw, int | float) and math.isfinite(raw):
+            if c._record_source(ppath, source):
+                out[key] = raw
+        else:
+            c.p.add(ppath, f"is {_type_name(raw)}", "expected a finite number, text or true/false")
+    return out
+
+
+def _engine(
+    c: _Checker, name: str, node: object, path: str, unit_counts: Mapping[str, int | None]
+) -> dict[str, Any] | None:
     m = c.mapping(node, path, "a mapping with keys " + ", ".join(ENGINE_KEYS))
     if m is None:
         return None
-    c.keys(
-        m,
-        path,
-        ENGINE_KEYS,
-        {
-            "kind": "an engine kind (" + ", ".join(ENGINE_KINDS) + ")",
-            "count": "a whole number of instances, such as 132",
-            "clock": DIMENSIONS["frequency"].example,
-            "throughput": "a mapping of op class -> precision -> throughput",
-        },
-    )
+    unit = m.get("unit", name)
+    from_units = isinstance(unit, str) and unit in unit_counts
+    required = {
+        "kind": "an engine kind (" + ", ".join(ENGINE_KINDS) + ")",
+        "clock": DIMENSIONS["frequency"].example,
+    }
+    if not from_units:
+        required["count"] = (
+            f"a whole number of instances, such as 132 (or 'units: {{{unit}: {{count: N}}}}')"
+        )
+    c.keys(m, path, ENGINE_KEYS, required)
+    if "ops_per_cycle" not in m and "throughput" not in m:
+        c.p.add(
+            f"{path}.ops_per_cycle",
+            "missing",
+            "expected per-unit rates 'ops_per_cycle: {matmul: {fp16: 4096}}' or whole-group "
+            "'throughput: {matmul: {fp16: 989.4 TFLOP/s}}'",
+        )
     out: dict[str, Any] = {"name": name}
     out["kind"] = (
         c.string(m["kind"], f"{path}.kind", "an engine kind", ENGINE_KINDS) if "kind" in m else None
@@ -248,32 +329,84 @@ def _engine(c: _Checker, name: str, node: object, path: str) -> dict[str, Any] |
         if "unit" in m
         else name
     )
-    out["count"] = c.integer(m["count"], f"{path}.count", "instances") if "count" in m else None
-    out["clock_hz"] = c.quantity(m["clock"], f"{path}.clock", "frequency") if "clock" in m else None
-    throughput: dict[str, dict[str, float]] = {}
-    if "throughput" in m:
-        tpath = f"{path}.throughput"
-        tp = c.mapping(m["throughput"], tpath, "a mapping of op class -> precision -> throughput")
-        for op, precs in (tp or {}).items():
-            opath = _join(tpath, op)
-            if op not in OP_CLASSES:
-                c.p.add(opath, f"unknown op class {_show(op)}", _one_of(OP_CLASSES, op))
-                continue
-            pm = c.mapping(
-                precs, opath, "a mapping of precision -> throughput such as {fp16: '989.4 TFLOP/s'}"
+    if from_units:
+        if "count" in m:
+            c.p.add(
+                f"{path}.count",
+                f"is given here and in units.{unit}.count",
+                f"expected the count of unit '{unit}' once, in units.{unit}.count",
             )
-            throughput[op] = {}
-            for prec, value in (pm or {}).items():
-                ppath = _join(opath, prec)
-                if prec not in PRECISIONS:
-                    c.p.add(ppath, f"unknown precision {_show(prec)}", _one_of(PRECISIONS, prec))
-                    continue
-                number = c.quantity(value, ppath, "throughput")
-                if number is not None:
-                    throughput[op][prec] = number
-        out["throughput"] = throughput if tp is not None else None
+        out["count"] = unit_counts[unit]
+        out["_count_path"] = f"units.{unit}.count"
     else:
-        out["throughput"] = None
+        out["count"] = c.integer(m["count"], f"{path}.count", "instances") if "count" in m else None
+        out["_count_path"] = f"{path}.count"
+    out["clock_hz"] = c.quantity(m["clock"], f"{path}.clock", "frequency") if "clock" in m else None
+    per_cycle: dict[str, dict[str, float]] = {}
+    shape_ok = True
+    if "ops_per_cycle" in m:
+        table = _op_table(
+            c, m["ops_per_cycle"], f"{path}.ops_per_cycle", "dimensionless", "ops per cycle"
+        )
+        shape_ok = table is not None
+        per_cycle = table or {}
+    if "throughput" in m:
+        # Whole-group rates (as datasheets quote them) at this engine's count and clock.
+        tpath = f"{path}.throughput"
+        table = _op_table(c, m["throughput"], tpath, "throughput", "throughput")
+        shape_ok = shape_ok and table is not None
+        count, clock = out["count"], out["clock_hz"]
+        for op, precs in (table or {}).items():
+            for prec, ops_s in precs.items():
+                if prec in per_cycle.get(op, {}):
+                    c.p.add(
+                        f"{tpath}.{op}.{prec}",
+                        f"is also given in {path}.ops_per_cycle.{op}.{prec}",
+                        "expected each rate once, as ops_per_cycle or as throughput",
+                    )
+                    continue
+                if count is None or clock is None:
+                    shape_ok = False  # reported already; no cascade of "no precision" lines
+                    continue
+                per_cycle.setdefault(op, {})[prec] = ops_s / (count * clock)
+                src = c.sources.pop(f"{tpath}.{op}.{prec}", "")
+                c.sources[f"{path}.ops_per_cycle.{op}.{prec}"] = (
+                    f"{src} [{ops_s:.6g} ops/s over {count} units x {clock:.6g} Hz]"
+                )
+    out["ops_per_cycle"] = per_cycle if shape_ok else None
+    out["_rates_key"] = "throughput" if "throughput" in m else "ops_per_cycle"
+    out["buffer_bytes"] = (
+        c.quantity(m["buffer"], f"{path}.buffer", "size") if "buffer" in m else None
+    )
+    out["energy_per_op_j"] = (
+        _op_table(c, m["energy"], f"{path}.energy", "energy_per_op", "energy", positive=False) or {}
+        if "energy" in m
+        else {}
+    )
+    out["static_power_w"] = (
+        c.quantity(m["static_power"], f"{path}.static_power", "power", positive=False)
+        if "static_power" in m
+        else None
+    )
+    out["area_mm2"] = c.quantity(m["area"], f"{path}.area", "area") if "area" in m else None
+    out["params"] = _params(c, m["params"], f"{path}.params") if "params" in m else {}
+    return out
+
+
+def _units(c: _Checker, node: object) -> dict[str, int | None]:
+    """The ``units:`` section: replicated unit name -> instance count."""
+    um = c.mapping(
+        node, "units", "a mapping of unit name -> {count: N}, such as {sm: {count: 132}}"
+    )
+    out: dict[str, int | None] = {}
+    for name, value in c.names(um or {}, "units", "unit"):
+        path = f"units.{name}"
+        m = c.mapping(value, path, "a mapping {count: N}")
+        if m is None:
+            out[name] = None
+            continue
+        c.keys(m, path, UNIT_KEYS, {"count": "a whole number of instances, such as 132"})
+        out[name] = c.integer(m["count"], f"{path}.count", "instances") if "count" in m else None
     return out
 
 
@@ -318,6 +451,22 @@ def _memory_level(c: _Checker, name: str, node: object, path: str) -> dict[str, 
         else None
     )
     out["_has_unit"] = "unit" in m
+    out["ports"] = c.integer(m["ports"], f"{path}.ports", "ports") if "ports" in m else None
+    out["area_mm2_per_byte"] = (
+        c.quantity(m["area_density"], f"{path}.area_density", "area_per_size")
+        if "area_density" in m
+        else None
+    )
+    out["static_power_w_per_byte"] = (
+        c.quantity(
+            m["static_power_density"],
+            f"{path}.static_power_density",
+            "power_per_size",
+            positive=False,
+        )
+        if "static_power_density" in m
+        else None
+    )
     return out
 
 
@@ -398,7 +547,14 @@ def _area(c: _Checker, node: object, path: str) -> dict[str, Any] | None:
     m = c.mapping(node, path, "a mapping with keys " + ", ".join(AREA_KEYS))
     if m is None:
         return None
-    c.keys(m, path, AREA_KEYS, {"total": DIMENSIONS["area"].example})
+    c.keys(m, path, AREA_KEYS, {})
+    if "total" not in m and "other" not in m:
+        c.p.add(
+            f"{path}.total",
+            "missing",
+            f"expected the published die area ({DIMENSIONS['area'].example}), or 'other' "
+            "(the area outside engines and memory levels)",
+        )
     breakdown: dict[str, float] = {}
     if "breakdown" in m:
         bpath = f"{path}.breakdown"
@@ -409,6 +565,9 @@ def _area(c: _Checker, node: object, path: str) -> dict[str, Any] | None:
                 breakdown[key] = number
     return {
         "total_mm2": c.quantity(m["total"], f"{path}.total", "area") if "total" in m else None,
+        "other_mm2": c.quantity(m["other"], f"{path}.other", "area", positive=False)
+        if "other" in m
+        else None,
         "breakdown_mm2": breakdown,
         "process": c.string(m["process"], f"{path}.process", "a process name such as 'TSMC 4N'")
         if "process" in m
@@ -446,6 +605,8 @@ def check_document(
             out["description"] = d
         else:
             problems.add("description", f"is {_type_name(d)}", "expected a line of text")
+    unit_counts = _units(c, doc["units"]) if "units" in doc else {}
+    out["units"] = unit_counts
     engines: dict[str, dict[str, Any] | None] = {}
     if "engines" in doc:
         em = c.mapping(doc["engines"], "engines", "a mapping of engine name -> engine")
@@ -456,7 +617,7 @@ def check_document(
                 "expected at least one engine such as 'tensor: {kind: tensor, ...}'",
             )
         for name, node in c.names(em or {}, "engines", "engine"):
-            engines[name] = _engine(c, name, node, f"engines.{name}")
+            engines[name] = _engine(c, name, node, f"engines.{name}", unit_counts)
     out["engines"] = engines
     memory: list[dict[str, Any]] = []
     if "memory" in doc:

@@ -93,6 +93,8 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("area", "mm2", "an area such as '814 mm2'"),
         Dimension("throughput", "OP/s", "a throughput such as '989.4 TFLOP/s' or '1979 TOPS'"),
         Dimension("energy", "J", "an energy such as '0.4 pJ'"),
+        Dimension("area_per_size", "mm2/B", "an area per size such as '0.45 mm2/MiB'"),
+        Dimension("power_per_size", "W/B", "a power per size such as '2 mW/MiB'"),
         Dimension("dimensionless", "", "a plain number such as 0.85"),
     )
 }
@@ -109,6 +111,8 @@ _LABELS = {
     "area": "area",
     "throughput": "throughput",
     "energy": "energy",
+    "area_per_size": "area per size",
+    "power_per_size": "power per size",
     "dimensionless": "a plain number",
 }
 

@@ -21,12 +21,12 @@ def _engine_rules(engines: dict[str, Any], p: Problems) -> dict[str, int]:
     for name, e in engines.items():
         if e is None:
             continue
-        tp = e.get("throughput")
+        tp = e.get("ops_per_cycle")
         if tp is not None and not any(tp.values()):
             p.add(
-                f"engines.{name}.throughput",
+                f"engines.{name}.{e.get('_rates_key', 'ops_per_cycle')}",
                 "lists no precision for any op class",
-                "expected at least one, such as {matmul: {fp16: '989.4 TFLOP/s'}}",
+                "expected at least one, such as {matmul: {fp16: 4096}} per unit per cycle",
             )
         unit, count = e.get("unit"), e.get("count")
         if unit is None or count is None:
@@ -92,13 +92,24 @@ def _energy_rules(norm: dict[str, Any], p: Problems) -> None:
             "expected static power at most the TDP",
         )
     engines = [
-        e for e in norm["engines"].values() if e is not None and e.get("throughput") is not None
+        e for e in norm["engines"].values() if e is not None and e.get("ops_per_cycle") is not None
     ]
     if len(engines) != len(norm["engines"]):
         return
     runnable = {
-        (op, prec) for e in engines for op, precs in e["throughput"].items() for prec in precs
+        (op, prec) for e in engines for op, precs in e["ops_per_cycle"].items() for prec in precs
     }
+    for e in engines:
+        own = {(op, prec) for op, precs in e["ops_per_cycle"].items() for prec in precs}
+        for op, precs in e.get("energy_per_op_j", {}).items():
+            for prec in precs:
+                if (op, prec) not in own:
+                    p.add(
+                        f"engines.{e['name']}.energy.{op}.{prec}",
+                        f"engine '{e['name']}' does not run {op} in {prec}",
+                        "expected energies only for what this engine runs: "
+                        + ", ".join(sorted(f"{o}.{q}" for o, q in own)),
+                    )
     for op, precs in energy.get("op_energy_j", {}).items():
         for prec in precs:
             if (op, prec) not in runnable:
@@ -110,19 +121,50 @@ def _energy_rules(norm: dict[str, Any], p: Problems) -> None:
                 )
 
 
+def _area_rules(norm: dict[str, Any], p: Problems) -> None:
+    area = norm.get("area")
+    engines = [e for e in norm.get("engines", {}).values() if e is not None]
+    parts = [f"engines.{e['name']}.area" for e in engines if e.get("area_mm2") is not None] + [
+        f"memory.{m['name']}.area_density"
+        for m in norm.get("memory", [])
+        if m.get("area_mm2_per_byte") is not None
+    ]
+    if parts and (not area or area.get("other_mm2") is None):
+        p.add(
+            "area.other",
+            f"missing while {parts[0]} gives a part of the die",
+            "expected the area outside engines and memory levels (uncore, I/O, PHYs), so that "
+            "the modelled die is the parts plus 'other' and scales with counts and capacities",
+        )
+    if area and area.get("total_mm2") is not None:
+        total = area["total_mm2"]
+        listed = sum(area.get("breakdown_mm2", {}).values())
+        if listed > total * (1 + 1e-9):
+            p.add(
+                "area.breakdown",
+                f"sums to {listed:g} mm2, more than the total {total:g} mm2",
+                "expected blocks that fit in the die",
+            )
+
+
+def _unit_rules(norm: dict[str, Any], p: Problems) -> None:
+    used = {e.get("unit") for e in norm.get("engines", {}).values() if e is not None}
+    for unit in norm.get("units", {}):
+        if unit not in used:
+            p.add(
+                f"units.{unit}",
+                f"no engine lives in unit '{unit}'",
+                f"expected an engine with 'unit: {unit}', or no units.{unit} entry"
+                + suggest(unit, [u for u in used if isinstance(u, str)]),
+            )
+
+
 def check_rules(norm: dict[str, Any], p: Problems) -> None:
     """Record every cross-field problem of the normalised document ``norm``."""
     engines = norm.get("engines", {})
+    _unit_rules(norm, p)
+    _area_rules(norm, p)
     units = _engine_rules(engines, p)
     engines_ok = all(e is not None and e.get("unit") is not None for e in engines.values())
     _memory_rules(norm.get("memory", []), units, engines_ok, p)
     _energy_rules(norm, p)
-    area = norm.get("area")
-    if area and area.get("total_mm2") is not None:
-        parts = sum(area.get("breakdown_mm2", {}).values())
-        if parts > area["total_mm2"] * (1 + 1e-9):
-            p.add(
-                "area.breakdown",
-                f"sums to {parts:g} mm2, more than the total {area['total_mm2']:g} mm2",
-                "expected blocks that fit in the die",
-            )

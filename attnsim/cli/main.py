@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from types import ModuleType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from attnsim.errors import ProblemsError
 
@@ -40,9 +42,45 @@ def _load_modules() -> list[ModuleType]:
     return [importlib.import_module(f"attnsim.cli.{name}") for name in COMMAND_MODULES]
 
 
+class _StoreOnce(argparse.Action):
+    """``store`` that refuses a second occurrence of a single-valued option, so
+    ``--hw a --hw b`` is an error instead of silently keeping ``b``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        seen: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        if self.dest in seen:
+            parser.error(
+                f"argument {'/'.join(self.option_strings)}: given twice "
+                f"({getattr(namespace, self.dest)!r} and {values!r}); expected it once"
+            )
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (``attnsim COMMAND: error: ...``)
-    and exit 2, like every other bad input; ``--help`` still shows the full usage."""
+    and exit 2, like every other bad input; ``--help`` still shows the full usage.
+    Single-valued options may be given once."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        optional = bool(args) and str(args[0]).startswith("-")
+        if (
+            optional
+            and kwargs.get("action", "store") == "store"
+            and kwargs.get("nargs")
+            in (
+                None,
+                "?",
+            )
+        ):
+            kwargs["action"] = _StoreOnce
+        return super().add_argument(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -53,6 +91,13 @@ def build_parser(modules: Sequence[ModuleType] | None = None) -> argparse.Argume
     parser = OneLineParser(
         prog="attnsim",
         description="Hardware simulator and accelerator co-design for attention workloads.",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="show third-party warnings and log messages (kept from the terminal otherwise)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -69,6 +114,17 @@ def _error_lines(exc: BaseException) -> list[str]:
     return [str(exc)]
 
 
+def _quiet_third_parties(verbose: int) -> None:
+    """Keep third-party warnings (transformers' FutureWarnings on every trace, torch's
+    UserWarnings) and their loggers off the user's terminal unless ``-v``."""
+    if verbose > 0:
+        logging.basicConfig(level=logging.INFO if verbose == 1 else logging.DEBUG)
+        return
+    warnings.filterwarnings("ignore")
+    for name in ("transformers", "torch", "numba", "distributed", "optuna", "matplotlib"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``attnsim`` console script; returns the process exit code."""
     modules = _load_modules()
@@ -78,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser = build_parser(modules)
     args = parser.parse_args(argv)
+    _quiet_third_parties(int(getattr(args, "verbose", 0)))
     try:
         code = args.func(args)
     except bad_input as exc:

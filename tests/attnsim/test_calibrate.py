@@ -140,9 +140,9 @@ def test_every_number_is_measured_or_a_labelled_assumption() -> None:
     for path in (
         "engines.core.count",
         "engines.core.clock",
-        "engines.core.throughput.matmul.fp32",
-        "engines.core.throughput.vector.fp32",
-        "engines.core.throughput.exp.fp32",
+        "engines.core.ops_per_cycle.matmul.fp32",
+        "engines.core.ops_per_cycle.vector.fp32",
+        "engines.core.ops_per_cycle.exp.fp32",
         "memory.l1.bandwidth",
         "memory.dram.bandwidth",
         "memory.l3.latency",
@@ -151,9 +151,9 @@ def test_every_number_is_measured_or_a_labelled_assumption() -> None:
         assert hw.sources[path].startswith(measured), path
     assert (
         "softmax scores/s (exp2 + max + sum + rescale per score)"
-        in (hw.sources["engines.core.throughput.exp.fp32"])
+        in (hw.sources["engines.core.ops_per_cycle.exp.fp32"])
     )
-    mm = hw.sources["engines.core.throughput.matmul.fp32"]
+    mm = hw.sources["engines.core.ops_per_cycle.matmul.fp32"]
     assert "d=64: 60 GFLOP/s" in mm and "d=128: 60 GFLOP/s" in mm
     assert hw.sources["energy.static_power"].startswith("assumption")
 
@@ -460,7 +460,7 @@ def test_a_disturbed_cached_target_warns_on_each_use(
     )
     lines: list[str] = []
     hw = hosttarget.host_target(announce=lines.append, progress=lambda _: None)
-    assert calibration.disturbed_values(hw) == ["engines.core.throughput.vector.fp32"]
+    assert calibration.disturbed_values(hw) == ["engines.core.ops_per_cycle.vector.fp32"]
     assert len(lines) == 2 and "1 values of the host-cpu target were timed while" in lines[1]
     hosttarget.host_target(announce=lines.append, progress=lambda _: None)
     assert len(lines) == 3 and "DISTURBED" in lines[2]

@@ -63,11 +63,16 @@ def test_round_trip_load_to_dict_dump_load_is_equal(name: str, tmp_path: Path) -
 def test_every_number_has_a_source(name: str) -> None:
     hw = load_hardware(name)
     for engine in hw.engines.values():
-        for key in ("count", "clock"):
-            assert f"engines.{engine.name}.{key}" in hw.sources
-        for op, precs in engine.throughput.items():
+        assert f"engines.{engine.name}.clock" in hw.sources
+        count_path = (
+            f"units.{engine.unit}.count"
+            if engine.unit in hw.declared_units
+            else f"engines.{engine.name}.count"
+        )
+        assert hw.sources[count_path]
+        for op, precs in engine.ops_per_cycle.items():
             for prec in precs:
-                assert hw.sources[f"engines.{engine.name}.throughput.{op}.{prec}"]
+                assert hw.sources[f"engines.{engine.name}.ops_per_cycle.{op}.{prec}"]
     for level in hw.memory:
         for key in ("capacity", "bandwidth", "latency", "read_energy", "write_energy"):
             assert hw.sources[f"memory.{level.name}.{key}"]
@@ -112,7 +117,7 @@ def test_h200_inherits_h100_and_overrides_only_memory() -> None:
     assert hbm.latency_s == h100.memory_level("hbm").latency_s  # inherited
     assert h200.memory_level("l2") == h100.memory_level("l2")
     # inherited numbers keep the source of the file they came from
-    assert h200.sources["engines.tensor.count"] == h100.sources["engines.tensor.count"]
+    assert h200.sources["units.sm.count"] == h100.sources["units.sm.count"]
     assert "H200" in h200.sources["memory.hbm.bandwidth"]
     assert h200.sources["memory.hbm.latency"] == h100.sources["memory.hbm.latency"]
 
@@ -162,4 +167,11 @@ def test_relative_base_path_and_override(tmp_path: Path) -> None:
     assert hw.name == "rtx-4090-oc"
     assert hw.engines["tensor"].clock_hz == 2.7e9
     assert hw.sources["engines.tensor.clock"] == "overclocked"
-    assert hw.engines["tensor"].throughput == load_hardware("rtx-4090").engines["tensor"].throughput
+    # rates are per unit per cycle: the overclock scales the inherited throughput
+    base = load_hardware("rtx-4090").engines["tensor"]
+    assert hw.engines["tensor"].ops_per_cycle == base.ops_per_cycle
+    for op, precs in base.throughput.items():
+        for prec, ops_s in precs.items():
+            assert hw.engines["tensor"].throughput[op][prec] == pytest.approx(
+                ops_s * 2.7e9 / base.clock_hz, rel=1e-12
+            )

@@ -132,10 +132,10 @@ def scaled(hw: Hardware, *, dram_bw: float = 1.0, units: int = 1, compute: float
         name: dataclasses.replace(
             e,
             count=e.count * units,
-            throughput=FrozenMap(
+            ops_per_cycle=FrozenMap(
                 {
-                    c: FrozenMap({p: v * units * compute for p, v in ps.items()})
-                    for c, ps in e.throughput.items()
+                    c: FrozenMap({p: v * compute for p, v in ps.items()})
+                    for c, ps in e.ops_per_cycle.items()
                 }
             ),
         )
