@@ -411,11 +411,13 @@ class _Plan:
     target_s: float
 
 
-#: Full calibration: 9 calls of about 20 ms per benchmark. Short calls are the point: on
-#: a shared machine a 20 ms call is often clean where a 150 ms one never is.
-FULL_PLAN = _Plan(repeats=9, target_s=0.02)
+#: Full calibration: 15 calls of about 5 ms per benchmark. Short calls are the point: on
+#: a shared machine a 5 ms call often runs within one scheduler time slice, clean, where
+#: a 150 ms one never does; 5 ms is still thousands of times the cost of entering the
+#: parallel region (a few microseconds).
+FULL_PLAN = _Plan(repeats=15, target_s=0.005)
 #: ``--quick`` and the per-case timings of ``attnsim validate --calibrate``.
-QUICK_PLAN = _Plan(repeats=5, target_s=0.01)
+QUICK_PLAN = _Plan(repeats=7, target_s=0.003)
 
 
 def _call_s(run: Callable[[int], object], reps: int) -> float:
