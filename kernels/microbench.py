@@ -420,10 +420,18 @@ FULL_PLAN = _Plan(repeats=15, target_s=0.005)
 QUICK_PLAN = _Plan(repeats=7, target_s=0.003)
 
 
-def _call_s(run: Callable[[int], object], reps: int) -> float:
-    t0 = time.perf_counter()
-    run(reps)
-    return time.perf_counter() - t0
+def _search_s(run: Callable[[int], object], reps: int) -> float:
+    """Seconds of ``run(reps)`` for the repetition search: the faster of two calls,
+    taken again (at most four times) while neither is clean, so that a preempted call
+    cannot make the search settle on calls too short to time."""
+    best = math.inf
+    for _ in range(4):
+        samples = [time_call(partial(run, reps)) for _ in range(2)]
+        clean = [s.seconds for s in samples if s.clean]
+        best = min(best, *(s.seconds for s in samples))
+        if clean:
+            return min(clean)
+    return best
 
 
 def _timed(run: Callable[[int], object], plan: _Plan) -> list[tuple[int, Sample]]:
@@ -431,23 +439,32 @@ def _timed(run: Callable[[int], object], plan: _Plan) -> list[tuple[int, Sample]
     time ``plan.repeats`` calls, each with its scheduler delay; returns ``(reps, sample)``
     per timed call.
 
-    The search takes the faster of two calls at each step. When fewer than
-    :data:`kernels.timing.MIN_CLEAN` calls are clean, up to ``2 * plan.repeats`` more are
-    timed (stopping as soon as enough are clean).
+    When fewer than :data:`kernels.timing.MIN_CLEAN` calls are clean, up to
+    ``2 * plan.repeats`` more are timed (stopping as soon as enough are clean). When the
+    clean calls last under a third of the target (the search was misled), the calls are
+    timed again with more repetitions (at most twice), so that the fixed cost of a call
+    (waking the worker threads) never dominates it.
     """
     run(1)  # compiles (or loads from the cache) and touches the buffers
     reps = 1
     while True:
-        dt = min(_call_s(run, reps), _call_s(run, reps))
+        dt = _search_s(run, reps)
         if dt >= plan.target_s / 8 or reps >= 1 << 40:
             break
         reps *= 4 if dt < plan.target_s / 64 else 2
     reps = max(1, round(reps * plan.target_s / max(dt, 1e-9)))
-    out = [(reps, time_call(partial(run, reps))) for _ in range(plan.repeats)]
-    extra = 0
-    while sum(s.clean for _, s in out) < MIN_CLEAN and extra < 2 * plan.repeats:
-        out.append((reps, time_call(partial(run, reps))))
-        extra += 1
+    out: list[tuple[int, Sample]] = []
+    for _attempt in range(3):
+        out = [(reps, time_call(partial(run, reps))) for _ in range(plan.repeats)]
+        extra = 0
+        while sum(s.clean for _, s in out) < MIN_CLEAN and extra < 2 * plan.repeats:
+            out.append((reps, time_call(partial(run, reps))))
+            extra += 1
+        clean = [s.seconds for _, s in out if s.clean] or [s.seconds for _, s in out]
+        typical = statistics.median(clean)
+        if typical >= plan.target_s / 3:
+            break
+        reps = max(reps + 1, round(reps * plan.target_s / max(typical, 1e-9)))
     return out
 
 

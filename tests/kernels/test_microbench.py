@@ -108,8 +108,18 @@ def test_timed_calls_more_while_too_few_are_clean(monkeypatch: pytest.MonkeyPatc
         return Sample(0.01, 0.0 if next(seq) else 0.005)
 
     monkeypatch.setattr(microbench, "time_call", fake_time_call)
-    out = microbench._timed(lambda reps: None, microbench._Plan(repeats=5, target_s=1e-6))
+    monkeypatch.setattr(microbench, "_search_s", lambda run, reps: 0.01)
+    out = microbench._timed(lambda reps: None, microbench._Plan(repeats=5, target_s=0.01))
     assert len(out) == 8 and sum(s.clean for _, s in out) == 3
+
+
+def test_a_misled_search_is_corrected_by_the_timed_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the search saw one preempted call (8 ms for one repetition) and settled on reps = 1,
+    # but one repetition really takes 0.1 ms: the calls are timed again with more of them
+    monkeypatch.setattr(microbench, "_search_s", lambda run, reps: 0.008)
+    monkeypatch.setattr(microbench, "time_call", lambda call: Sample(1e-4 * call.args[0], 0.0))
+    out = microbench._timed(lambda reps: None, microbench._Plan(repeats=3, target_s=0.005))
+    assert {reps for reps, _ in out} == {50}
 
 
 def test_host_info_reads_the_operating_system() -> None:
