@@ -83,9 +83,11 @@ PREFILL_HEAD_DIMS = (32, 64, 128, 256)
 DECODE_ROWS = (1, 4, 16)
 #: Head dimensions of the decode block shapes timed.
 DECODE_HEAD_DIMS = (64, 128)
-#: Times a disturbed compute benchmark is timed again at the end of a calibration (a
-#: process that held a core for a few seconds has often left by then).
+#: Times a disturbed benchmark is timed again at the end of a calibration, each time after
+#: a pause of :data:`RETRY_PAUSE_S` seconds (a process that held a core for a few seconds
+#: has often left by then).
 RETRIES = 2
+RETRY_PAUSE_S = 3.0
 #: Bytes copied by the DRAM benchmark (counted twice: read + write).
 DRAM_COPY_BYTES = 1 << 30
 #: Bytes one thread reads for its DRAM read bandwidth (far beyond any last-level cache).
@@ -612,90 +614,98 @@ def run_microbenchmarks(
     l2 = cache_size(2, 512 << 10)
     l3 = cache_size(3, 8 << 20)
     counts = sorted({1, n})
+    buffer_bytes = {"l1": l1 // 2, "l2": l2 // 2, "l3": l3 // 2, "dram": DRAM_COPY_BYTES}
+    chase_bytes = {"l1": l1 // 2, "l2": l2 // 2, "l3": l3 // 2, "dram": max(64 << 20, 8 * l3)}
 
-    with single_threaded_blas():
-        shapes: list[ShapeTiming] = []
-        layer = "unknown"
-        for rows, d, bk in shape_grid():
-            say(f"block {rows}x{d}x{bk}")
-            for t in counts:  # both thread counts back to back: the same machine state
-                with _pinned_threads(t):
-                    shapes.append(_shape_timing(rows, d, bk, t, plan))
-                    if t == n and layer == "unknown":
-                        layer = str(numba.threading_layer())
+    def read_one(nbytes: int) -> Stat:
+        buf = np.ones(nbytes // 4, np.float32)
+        return _rate(_timed(partial(_read_one, buf), plan), float(buf.nbytes), "B/s")
 
-        with _pinned_threads(n):
-            say("mask loop")
-            vector = _rate(_timed(partial(_mask_tiles, n), plan), n * 2.0 * TILE * TILE, "op/s")
+    def read_all() -> Stat:
+        rows_buf = np.ones((n, buffer_bytes["l3"] // 4 // n), np.float32)
+        return _rate(_timed(partial(_read_all, rows_buf), plan), float(rows_buf.nbytes), "B/s")
 
-            say("sgemm call overhead")
-            blas_call = _per_rep(_timed(partial(_sgemm_calls, n), plan), 1.0, "s")
+    def chase(level: str, index: int) -> Stat:
+        chain = _chain(chase_bytes[level], seed + index)
+        if level != "dram":  # bring the whole chain into the level
+            _chase(chain, 0, 2 * (chain.shape[0] // (_LINE // 8)))
+        return _per_rep(_timed(partial(_chase, chain, 0), plan), 1.0, "s")
 
-        with _pinned_threads(n):
-            say("parallel-region launch")
-            launch = _launch_overhead(n, plan)
-
-            bandwidth: dict[str, Stat] = {}
-            buffer_bytes = {"l1": l1 // 2, "l2": l2 // 2, "l3": l3 // 2, "dram": DRAM_COPY_BYTES}
-            for level in ("l1", "l2"):
-                say(f"{level} read bandwidth")
-                buf = np.ones(buffer_bytes[level] // 4, np.float32)
-                samples = _timed(partial(_read_one, buf), plan)
-                bandwidth[level] = _rate(samples, float(buf.nbytes), "B/s")
-
-            say("l3 read bandwidth")
-            rows_buf = np.ones((n, buffer_bytes["l3"] // 4 // n), np.float32)
-            bandwidth["l3"] = _rate(
-                _timed(partial(_read_all, rows_buf), plan), float(rows_buf.nbytes), "B/s"
+    # (progress label or None, key, thread count, benchmark), in the order they run; the
+    # block shapes on both thread counts back to back (the same machine state)
+    benches: list[tuple[str | None, tuple[object, ...], int, Callable[[], Stat | ShapeTiming]]] = []
+    for rows, d, bk in shape_grid():
+        for i, t in enumerate(counts):
+            label = f"block {rows}x{d}x{bk}" if i == 0 else None
+            benches.append(
+                (label, ("shape", rows, d, bk, t), t, partial(_shape_timing, rows, d, bk, t, plan))
             )
-            del rows_buf
+    benches += [
+        (
+            "mask loop",
+            ("vector",),
+            n,
+            lambda: _rate(_timed(partial(_mask_tiles, n), plan), n * 2.0 * TILE * TILE, "op/s"),
+        ),
+        (
+            "sgemm call overhead",
+            ("call",),
+            n,
+            lambda: _per_rep(_timed(partial(_sgemm_calls, n), plan), 1.0, "s"),
+        ),
+        ("parallel-region launch", ("launch",), n, lambda: _launch_overhead(n, plan)),
+        ("l1 read bandwidth", ("bw", "l1"), n, partial(read_one, buffer_bytes["l1"])),
+        ("l2 read bandwidth", ("bw", "l2"), n, partial(read_one, buffer_bytes["l2"])),
+        ("l3 read bandwidth", ("bw", "l3"), n, read_all),
+        ("dram copy bandwidth", ("bw", "dram"), n, lambda: _dram_copy(n, plan.repeats)),
+        # what one core alone draws from the shared levels (its outstanding misses limit
+        # it): a core's share of a shared level is at most this
+        (
+            "l3 and dram read bandwidth of one core",
+            ("core", "l3"),
+            n,
+            partial(read_one, buffer_bytes["l3"]),
+        ),
+        (None, ("core", "dram"), n, partial(read_one, CORE_DRAM_BYTES)),
+    ]
+    for i, level in enumerate(("l1", "l2", "l3", "dram")):
+        benches.append((f"{level} latency", ("lat", level), n, partial(chase, level, i)))
 
-            say("dram copy bandwidth")
-            bandwidth["dram"] = _dram_copy(n, plan.repeats)
-
-            # what one core alone draws from the shared levels (its outstanding misses
-            # limit it): a core's share of a shared level is at most this
-            say("l3 and dram read bandwidth of one core")
-            core_bandwidth: dict[str, Stat] = {}
-            for level, size in (("l3", buffer_bytes["l3"]), ("dram", CORE_DRAM_BYTES)):
-                buf = np.ones(size // 4, np.float32)
-                samples = _timed(partial(_read_one, buf), plan)
-                core_bandwidth[level] = _rate(samples, float(buf.nbytes), "B/s")
-                del buf
-
-            latency: dict[str, Stat] = {}
-            chase_bytes = {
-                "l1": l1 // 2,
-                "l2": l2 // 2,
-                "l3": l3 // 2,
-                "dram": max(64 << 20, 8 * l3),
-            }
-            for i, level in enumerate(("l1", "l2", "l3", "dram")):
-                say(f"{level} latency")
-                chain = _chain(chase_bytes[level], seed + i)
-                if level != "dram":  # bring the whole chain into the level
-                    _chase(chain, 0, 2 * (chain.shape[0] // (_LINE // 8)))
-                samples = _timed(partial(_chase, chain, 0), plan)
-                latency[level] = _per_rep(samples, 1.0, "s")
-                del chain
-
-        # another process may have held a core for a while: time again what it disturbed
+    results: dict[tuple[object, ...], Stat | ShapeTiming] = {}
+    layer = "unknown"
+    with single_threaded_blas():
+        for label, key, t, bench in benches:
+            if label is not None:
+                say(label)
+            with _pinned_threads(t):
+                results[key] = bench()
+                if t == n and layer == "unknown":
+                    layer = str(numba.threading_layer())
+        # another process may have held a core for a while: after a pause, time again
+        # what it disturbed, keeping the new timing only when it is clean
         for _attempt in range(RETRIES):
-            for i, timing in enumerate(shapes):
-                if timing.disturbed:
-                    with _pinned_threads(timing.threads):
-                        again = _shape_timing(
-                            timing.rows, timing.d, timing.bk, timing.threads, plan
-                        )
-                    if not again.disturbed:
-                        shapes[i] = again
-            with _pinned_threads(n):
-                if vector.disturbed:
-                    vector = _rate(
-                        _timed(partial(_mask_tiles, n), plan), n * 2.0 * TILE * TILE, "op/s"
-                    )
-                if blas_call.disturbed:
-                    blas_call = _per_rep(_timed(partial(_sgemm_calls, n), plan), 1.0, "s")
+            again = [(key, t, bench) for _, key, t, bench in benches if results[key].disturbed]
+            if not again:
+                break
+            time.sleep(RETRY_PAUSE_S)
+            for key, t, bench in again:
+                with _pinned_threads(t):
+                    fresh = bench()
+                if not fresh.disturbed:
+                    results[key] = fresh
+
+    def stat(key: tuple[object, ...]) -> Stat:
+        value = results[key]
+        assert isinstance(value, Stat)
+        return value
+
+    shapes = tuple(v for k, v in results.items() if isinstance(v, ShapeTiming))
+    vector = stat(("vector",))
+    blas_call = stat(("call",))
+    launch = stat(("launch",))
+    bandwidth = {level: stat(("bw", level)) for level in ("l1", "l2", "l3", "dram")}
+    core_bandwidth = {level: stat(("core", level)) for level in ("l3", "dram")}
+    latency = {level: stat(("lat", level)) for level in ("l1", "l2", "l3", "dram")}
 
     return Microbenchmarks(
         host=host,
@@ -703,7 +713,7 @@ def run_microbenchmarks(
         threading_layer=layer,
         date=date,
         quick=quick,
-        shapes=tuple(shapes),
+        shapes=shapes,
         vector=vector,
         launch_overhead=launch,
         bandwidth=bandwidth,

@@ -22,10 +22,14 @@ from attnsim.kernels.microbench import (
 from attnsim.kernels.timing import Sample
 
 
+PROGRESS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def quick_one_thread() -> Microbenchmarks:
     # one thread keeps the machine usable for others; quick mode takes ~10 s
-    return run_microbenchmarks(threads=1, quick=True)
+    PROGRESS.clear()
+    return run_microbenchmarks(threads=1, quick=True, progress=PROGRESS.append)
 
 
 def _stats(mb: Microbenchmarks) -> dict[str, Stat]:
@@ -75,10 +79,10 @@ def test_stat_median_spread_and_empty_series() -> None:
         Stat.of([], "s")
 
 
-def test_progress_is_called_once_per_step() -> None:
-    names: list[str] = []
-    mb = run_microbenchmarks(threads=1, quick=True, progress=names.append)
-    assert len(names) == benchmark_steps() and names[0].startswith("block ")
+@pytest.mark.slow
+def test_progress_is_called_once_per_step(quick_one_thread: Microbenchmarks) -> None:
+    assert len(PROGRESS) == benchmark_steps() and PROGRESS[0].startswith("block ")
+    mb = quick_one_thread
     assert mb.shape(64, 64, 64, 1) is not None and mb.shape(64, 64, 64, 2) is None
 
 
