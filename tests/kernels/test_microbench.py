@@ -21,7 +21,6 @@ from attnsim.kernels.microbench import (
 )
 from attnsim.kernels.timing import Sample
 
-
 PROGRESS: list[str] = []
 
 
