@@ -587,11 +587,16 @@ def validate_recorded(
         raise ValidationError(
             "no attention measurements of a modelled kernel in the recorded files"
         )
-    notes = tuple(
+    notes = [
         f"skipped {n} rows of {k} (no lowering family models it)"
         for k, n in sorted(skipped.items())
-    )
-    return Report(tuple(cases), tuple(speedups(cases)), notes)
+    ]
+    if hw is None and any(c.device == "cpu" for c in cases):
+        notes.append(
+            "CPU rows are predicted on this machine's host-cpu target: their absolute times "
+            "compare only if they were recorded on this machine (speedups compare anywhere)"
+        )
+    return Report(tuple(cases), tuple(speedups(cases)), tuple(notes))
 
 
 def report_json(report: Report) -> str:
