@@ -34,6 +34,7 @@ import math
 import os
 import platform
 import subprocess
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -69,6 +70,8 @@ __all__ = [
 ]
 
 CSV_VERSION = 2
+#: Seconds :func:`measure_interleaved` waits before an extra round for preempted pairs.
+EXTRA_ROUND_PAUSE_S = 2.0
 _CSV_TAG = f"# attnsim measurements v{CSV_VERSION}"
 _TAG_PREFIX = "# attnsim measurements v"
 #: Largest measurement CSV read (bytes): far above any recording, far below harm.
@@ -838,17 +841,20 @@ def measure_interleaved(
     before_burst: Callable[[int, int], None] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     seed: int = 0,
+    extra_rounds: int = 2,
 ) -> list[Measurement]:
     """Time several ``(kernel, problem)`` pairs in interleaved rounds (CPU only).
 
     Every pair is prepared and called once untimed (compile, first touch). Then, in
     each of ``rounds`` rounds (odd rounds in reverse order), each pair runs a burst of
     timed calls: at least ``min_calls`` and at least ``burst_s`` seconds. A pair whose
-    calls so far are too few clean ones gets up to ``min_calls`` more per round.
-    ``before_burst(round, index)`` runs just before each burst (``attnsim validate
-    --calibrate`` times the kernel's building blocks there); ``progress(done, total,
-    label)`` after each. Returns one :class:`Measurement` per pair, in order, over the
-    clean calls of all rounds.
+    calls so far are too few clean ones gets twice ``min_calls`` in later rounds, and
+    pairs whose timing is still preempted after the rounds get up to ``extra_rounds``
+    more, after a pause of :data:`EXTRA_ROUND_PAUSE_S` (another process often leaves
+    within seconds). ``before_burst(round, index)`` runs just before each burst
+    (``attnsim validate --calibrate`` times the kernel's building blocks there);
+    ``progress(done, total, label)`` after each. Returns one :class:`Measurement` per
+    pair, in order, over the clean calls of all rounds.
     """
     if device != "cpu":
         raise MeasureError(f"--device {device}: interleaved timing runs on the CPU only")
@@ -868,8 +874,14 @@ def measure_interleaved(
             call, info = spec.prepare(problem, device, dtype, opts)
             call()  # compile / first touch, untimed
             cases.append(_Case(kernel, problem, call, info))
-        for r in range(rounds):
+        for r in range(rounds + extra_rounds):
             order = list(range(len(cases)))
+            if r >= rounds:  # the extra rounds: only pairs still preempted
+                order = [i for i in order if _preempted(cases[i].samples)]
+                if not order:
+                    break
+                time.sleep(EXTRA_ROUND_PAUSE_S)
+                total += len(order)
             if r % 2:
                 order.reverse()
             for i in order:
@@ -886,7 +898,10 @@ def measure_interleaved(
                     calls += 1
                 done += 1
                 if progress is not None:
-                    progress(done, total, f"round {r + 1}/{rounds}: {_label(case)}")
+                    which = (
+                        f"round {r + 1}/{rounds}" if r < rounds else f"extra round {r - rounds + 1}"
+                    )
+                    progress(done, total, f"{which}: {_label(case)}")
     load = _load_average()
     out = []
     for case in cases:
@@ -902,6 +917,11 @@ def measure_interleaved(
             _record(case.kernel, case.problem, dtype, device, case.info, timing, n_threads, how)
         )
     return out
+
+
+def _preempted(samples: Sequence[Sample]) -> bool:
+    """Whether a timing is unreliable because too few of its calls were clean."""
+    return summarize(samples).unreliable.startswith("preempted")
 
 
 def _label(case: _Case) -> str:

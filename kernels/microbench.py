@@ -84,10 +84,10 @@ DECODE_ROWS = (1, 4, 16)
 #: Head dimensions of the decode block shapes timed.
 DECODE_HEAD_DIMS = (64, 128)
 #: Times a disturbed benchmark is timed again at the end of a calibration, each time after
-#: a pause of :data:`RETRY_PAUSE_S` seconds (a process that held a core for a few seconds
-#: has often left by then).
-RETRIES = 2
-RETRY_PAUSE_S = 3.0
+#: a pause that doubles from :data:`RETRY_PAUSE_S` seconds (a process that held a core
+#: for a few seconds has often left by then; at most 14 s of pauses in all).
+RETRIES = 3
+RETRY_PAUSE_S = 2.0
 #: Bytes copied by the DRAM benchmark (counted twice: read + write).
 DRAM_COPY_BYTES = 1 << 30
 #: Bytes one thread reads for its DRAM read bandwidth (far beyond any last-level cache).
@@ -683,11 +683,11 @@ def run_microbenchmarks(
                     layer = str(numba.threading_layer())
         # another process may have held a core for a while: after a pause, time again
         # what it disturbed, keeping the new timing only when it is clean
-        for _attempt in range(RETRIES):
+        for attempt in range(RETRIES):
             again = [(key, t, bench) for _, key, t, bench in benches if results[key].disturbed]
             if not again:
                 break
-            time.sleep(RETRY_PAUSE_S)
+            time.sleep(RETRY_PAUSE_S * 2**attempt)
             for key, t, bench in again:
                 with _pinned_threads(t):
                     fresh = bench()

@@ -400,6 +400,7 @@ def test_interleaved_rounds_time_every_problem_in_alternating_order() -> None:
         rounds=3,
         burst_s=0.0,
         min_calls=2,
+        extra_rounds=0,
         before_burst=lambda r, i: order.append((r, i)),
         progress=lambda done, total, _label: steps.append((done, total)),
     )
@@ -409,6 +410,36 @@ def test_interleaved_rounds_time_every_problem_in_alternating_order() -> None:
     for r in rows:
         assert r.repeats + r.preempted >= 6 and "interleaved: 3 rounds" in r.how
         assert r.min_s <= r.median_s <= r.max_s
+
+
+def test_preempted_pairs_get_extra_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import attnsim.kernels.measure as harness
+    from attnsim.kernels.timing import Sample
+
+    other = dataclasses.replace(SMALL, q_len=64, kv_len=64)
+    current = {"i": 0}
+    monkeypatch.setattr(harness, "EXTRA_ROUND_PAUSE_S", 0.0)
+    # pair 0 is preempted in every call until the extra rounds, pair 1 never
+    monkeypatch.setattr(
+        harness,
+        "time_call",
+        lambda call: Sample(1e-3, 1e-3 if current["i"] == 0 and current.get("r", 0) < 3 else 0.0),
+    )
+
+    def before(r: int, i: int) -> None:
+        current.update(i=i, r=r)
+
+    order: list[tuple[int, int]] = []
+    rows = harness.measure_interleaved(
+        [("numba-flash", SMALL), ("numba-flash", other)],
+        threads=1,
+        rounds=3,
+        burst_s=0.0,
+        min_calls=2,
+        before_burst=lambda r, i: (before(r, i), order.append((r, i))),
+    )
+    assert order[-1] == (3, 0) and (3, 1) not in order  # one extra round, pair 0 only
+    assert rows[0].reliable and rows[0].preempted > 0 and rows[1].preempted == 0
 
 
 def test_interleaved_refuses_bad_plans() -> None:
