@@ -21,14 +21,16 @@ __version__ = "0.1.0"
 _API: dict[str, str] = {
     "as_hardware": "attnsim.api",
     "as_workload": "attnsim.api",
+    "report": "attnsim.api",
     "simulate": "attnsim.api",
+    "sweep": "attnsim.api",
     "trace": "attnsim.api",
 }
 
-__all__ = ["__version__", "as_hardware", "as_workload", "simulate", "trace"]
+__all__ = ["__version__", "as_hardware", "as_workload", "report", "simulate", "sweep", "trace"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from attnsim.api import as_hardware, as_workload, simulate, trace
+    from attnsim.api import as_hardware, as_workload, report, simulate, sweep, trace
 
 
 def __getattr__(name: str) -> Any:

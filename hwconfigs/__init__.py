@@ -30,10 +30,12 @@ from attnsim.hwconfigs.model import (
     MemoryLevel,
 )
 from attnsim.hwconfigs.registry import (
+    CALIBRATION_CONSTANTS,
     ENGINE_KINDS,
     HARDWARE_KINDS,
     OP_CLASSES,
     PRECISIONS,
+    register_calibration_constant,
     register_engine_kind,
     register_op_class,
     register_precision,
@@ -54,6 +56,7 @@ __all__ = [
     "OP_CLASSES",
     "ENGINE_KINDS",
     "HARDWARE_KINDS",
+    "CALIBRATION_CONSTANTS",
     "load_hardware",
     "list_targets",
     "validate_file",
@@ -65,4 +68,5 @@ __all__ = [
     "register_precision",
     "register_op_class",
     "register_engine_kind",
+    "register_calibration_constant",
 ]

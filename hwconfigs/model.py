@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
+from attnsim.hwconfigs.registry import CALIBRATION_CONSTANTS
 from attnsim.hwconfigs.units import format_quantity
 
 __all__ = ["FrozenMap", "Engine", "MemoryLevel", "Interconnect", "Energy", "Area", "Hardware"]
@@ -295,6 +296,8 @@ class Hardware:
         doc = _strip_sources(self.to_dict())
         for key in ("name", "description"):
             doc.pop(key, None)
+        if self.calibration:  # SI floats, as digests were taken before constants had units
+            doc["calibration"] = dict(self.calibration)
         text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -453,9 +456,18 @@ class Hardware:
             out["kernel_families"] = list(self.kernel_families)
         if self.calibration:
             out["calibration"] = {
-                k: _with_source(v, s, f"calibration.{k}") for k, v in self.calibration.items()
+                k: _with_source(_calibration_text(k, v), s, f"calibration.{k}")
+                for k, v in self.calibration.items()
             }
         return out
+
+
+def _calibration_text(name: str, value: float) -> Any:
+    """A calibration constant written in its unit (a plain number when dimensionless)."""
+    bounds = CALIBRATION_CONSTANTS.get(name)
+    if bounds is None or bounds.dimension == "dimensionless":
+        return value
+    return format_quantity(value, bounds.dimension)
 
 
 def _strip_sources(node: Any) -> Any:

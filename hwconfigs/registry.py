@@ -1,10 +1,19 @@
-"""Names the schema accepts: precisions, op classes, engine kinds, hardware kinds.
+"""Names the schema accepts: precisions, op classes, engine kinds, hardware kinds, memory
+scopes, and the calibration constants a target may carry.
 
-Each set is a registry: extending it is one ``register_*`` call, and a duplicate name is
-refused, so two plug-ins cannot silently claim the same name.
+Each is an :class:`attnsim.registry.Registry` (the project's one registry helper): a
+read-only mapping of name -> description (or, for calibration constants, the bounds that
+give the constant its dimension). Extending one is one ``register_*`` call; a duplicate
+name is refused, so two plug-ins cannot silently claim the same name. The schema reads
+the registries when it checks a file, so a registration made before loading counts.
 """
 
 from __future__ import annotations
+
+from attnsim.hwconfigs.errors import HardwareConfigError
+from attnsim.hwconfigs.units import Bounds
+
+from attnsim.registry import DuplicateRegistrationError, Registry
 
 __all__ = [
     "PRECISIONS",
@@ -12,63 +21,126 @@ __all__ = [
     "ENGINE_KINDS",
     "HARDWARE_KINDS",
     "MEMORY_SCOPES",
+    "CALIBRATION_CONSTANTS",
     "register_precision",
     "register_op_class",
     "register_engine_kind",
+    "register_calibration_constant",
 ]
 
-#: Numeric formats an engine can run, narrowest last (``ternary`` = weights in {-1, 0, +1}).
-PRECISIONS: list[str] = [
-    "fp64",
-    "fp32",
-    "tf32",
-    "fp16",
-    "bf16",
-    "fp8",
-    "int8",
-    "fp4",
-    "int4",
-    "ternary",
-]
 
-#: Classes of work an engine's throughput is quoted for (ops/s; a MAC counts as 2 ops).
-OP_CLASSES: list[str] = ["matmul", "vector", "exp"]
+def _names(what: str, entries: dict[str, str]) -> Registry[str]:
+    registry: Registry[str] = Registry(what, HardwareConfigError)
+    for name, meaning in entries.items():
+        registry.register(name, meaning)
+    return registry
+
+
+#: Numeric formats an engine can run, widest first.
+PRECISIONS = _names(
+    "precision",
+    {
+        "fp64": "IEEE double",
+        "fp32": "IEEE single",
+        "tf32": "TensorFloat-32 (fp32 range, 10-bit mantissa)",
+        "fp16": "IEEE half",
+        "bf16": "bfloat16",
+        "fp8": "8-bit float (E4M3/E5M2)",
+        "int8": "8-bit integer",
+        "fp4": "4-bit float",
+        "int4": "4-bit integer",
+        "ternary": "weights in {-1, 0, +1}",
+    },
+)
+
+#: Classes of work an engine's rate is quoted for (a multiply-accumulate counts as 2 ops).
+OP_CLASSES = _names(
+    "op class",
+    {
+        "matmul": "matrix multiply-accumulate",
+        "vector": "elementwise and reductions",
+        "exp": "exponentials (softmax)",
+    },
+)
 
 #: Kinds of compute engine.
-ENGINE_KINDS: list[str] = [
-    "tensor",
-    "vector",
-    "sfu",
-    "ternary_mac",
-    "attention_core",
-    "cpu_core",
-]
+ENGINE_KINDS = _names(
+    "engine kind",
+    {
+        "tensor": "matrix unit (tensor core)",
+        "vector": "SIMD lanes",
+        "sfu": "special-function unit",
+        "ternary_mac": "ternary-weight MAC array",
+        "attention_core": "fused attention datapath",
+        "cpu_core": "a CPU core",
+    },
+)
 
 #: Kinds of device a file may describe.
-HARDWARE_KINDS: tuple[str, ...] = ("gpu", "accelerator", "cpu")
+HARDWARE_KINDS = _names(
+    "hardware kind",
+    {"gpu": "a GPU", "accelerator": "an accelerator", "cpu": "a CPU"},
+)
 
 #: Where a memory level lives: one shared instance, or one per instance of a compute unit.
-MEMORY_SCOPES: tuple[str, ...] = ("shared", "per_unit")
+MEMORY_SCOPES = _names(
+    "memory scope",
+    {"shared": "one instance for the device", "per_unit": "one instance per unit"},
+)
+
+_FRACTION_REASON = (
+    "the range `attnsim fit-constants` searches, above 1 only where the part runs above "
+    "its datasheet clock"
+)
+
+#: Calibration constants a target may carry, with the dimension and bounds of each (the
+#: simulator reads them by name; an unknown name is refused, listing these).
+CALIBRATION_CONSTANTS: Registry[Bounds] = Registry("calibration constant", HardwareConfigError)
+for _name, _bounds in {
+    "launch_overhead": Bounds(
+        "time", "0 s", "1 s", "a kernel launch costs microseconds, a second is a hang"
+    ),
+    "blas_call_overhead": Bounds(
+        "time", "0 s", "1 s", "a library call costs microseconds, a second is a hang"
+    ),
+    "memory_sustained_fraction": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
+    "tensor_sustained_fraction": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
+    "tensor_sustained_fraction_fp8": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
+    "mma_sync_sustained_fraction": Bounds(
+        "dimensionless", "0.05", "1", "a fraction of the tensor peak measured for mma.sync"
+    ),
+}.items():
+    CALIBRATION_CONSTANTS.register(_name, _bounds)
 
 
-def _register(registry: list[str], what: str, name: str) -> None:
+def _register(registry: Registry[str], name: str, meaning: str) -> None:
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"{what} name must be an identifier string, got {name!r}")
-    if name in registry:
-        raise ValueError(f"{what} {name!r} is already registered; expected a new name")
-    registry.append(name)
+        raise DuplicateRegistrationError(
+            f"{registry.what} name must be an identifier string, got {name!r}"
+        )
+    registry.register(name, meaning)
 
 
-def register_precision(name: str) -> None:
+def register_precision(name: str, meaning: str = "") -> None:
     """Accept a new precision name (raises ``ValueError`` on a duplicate)."""
-    _register(PRECISIONS, "precision", name)
+    _register(PRECISIONS, name, meaning)
 
 
-def register_op_class(name: str) -> None:
+def register_op_class(name: str, meaning: str = "") -> None:
     """Accept a new op class name (raises ``ValueError`` on a duplicate)."""
-    _register(OP_CLASSES, "op class", name)
+    _register(OP_CLASSES, name, meaning)
 
 
-def register_engine_kind(name: str) -> None:
+def register_engine_kind(name: str, meaning: str = "") -> None:
     """Accept a new engine kind (raises ``ValueError`` on a duplicate)."""
-    _register(ENGINE_KINDS, "engine kind", name)
+    _register(ENGINE_KINDS, name, meaning)
+
+
+def register_calibration_constant(name: str, bounds: Bounds) -> None:
+    """Accept a new calibration constant with its dimension and bounds (raises
+    ``ValueError`` on a duplicate)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise DuplicateRegistrationError(
+            f"calibration constant name must be an identifier string, got {name!r}"
+        )
+    CALIBRATION_CONSTANTS.register(name, bounds)

@@ -15,17 +15,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import pint
 
 __all__ = [
+    "Bounds",
     "Dimension",
     "DIMENSIONS",
     "QuantityError",
     "parse_quantity",
     "format_quantity",
+    "format_human",
     "unit_registry",
 ]
 
@@ -195,7 +197,10 @@ def parse_quantity(text: object, expected_dimension: str) -> float:
     if isinstance(text, (int, float)):
         if expected_dimension != "dimensionless":
             raise QuantityError(f"{text!r} has no unit", f"expected {dim.example}")
-        value = float(text)
+        try:
+            value = float(text)
+        except OverflowError:  # an integer beyond the float range
+            value = math.inf
     else:
         value = _parse_text(text, expected_dimension)
     if math.isnan(value) or math.isinf(value):
@@ -237,28 +242,93 @@ def format_quantity(value: float, dimension: str) -> str:
     return f"{value!r} {unit}".strip() if unit else repr(value)
 
 
-def parse_any_quantity(text: object) -> float:
-    """Parse a number of any known dimension (or a plain number) to its SI float.
+@dataclass(frozen=True)
+class Bounds:
+    """The physical bounds of a quantity, written as people write them, and why.
 
-    Used for calibration constants, whose dimension the schema does not fix.
+    A value outside is a typo or a number the simulator cannot turn into finite times,
+    energies and areas. ``low`` is included unless ``low_open``; ``high`` is included.
+    ``example`` replaces the dimension's example in messages ("ops per cycle ...").
     """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return parse_quantity(text, "dimensionless")
-    if isinstance(text, str):
-        m = _NUMBER.match(text)
-        if m is not None and not m.group("unit"):
-            return parse_quantity(float(m.group("num").replace("_", "")), "dimensionless")
-        for name in DIMENSIONS:
-            try:
-                return parse_quantity(text, name)
-            except QuantityError:
-                continue
-        try:
-            label = describe_units(m.group("unit")) if m is not None else None
-        except ValueError:
-            label = None
-        what = f"{text!r} has units of {label}" if label else f"{text!r} is not a quantity"
-        raise QuantityError(
-            what, "expected a number with a unit such as '4.5 us', or a plain number"
-        )
-    return parse_quantity(text, "dimensionless")
+
+    dimension: str
+    low: str
+    high: str
+    reason: str
+    low_open: bool = False
+    example: str | None = None
+
+    @cached_property
+    def limits(self) -> tuple[float, float]:
+        """(low, high) in SI units."""
+        return parse_quantity(self.low, self.dimension), parse_quantity(self.high, self.dimension)
+
+    def problem(self, value: float, shown: str) -> tuple[str, str] | None:
+        """``(what, expected)`` when ``value`` (SI) is out of bounds, else None."""
+        low, high = self.limits
+        example = self.example or DIMENSIONS[self.dimension].example
+        span = f"from {self.low} to {self.high} ({self.reason})"
+        if value <= 0 and (low > 0 or self.low_open):
+            return f"{shown} is not positive", f"expected {example} greater than zero, {span}"
+        if value < 0 and low == 0:
+            return (
+                f"{shown} is negative",
+                f"expected {example}, zero or more, up to {self.high} ({self.reason})",
+            )
+        if value < low or (value == low and self.low_open):
+            return f"{shown} is below {self.low}", f"expected {example} {span}"
+        if value > high:
+            return f"{shown} is above {self.high}", f"expected {example} {span}"
+        return None
+
+
+#: Units :func:`format_human` writes each dimension in (before an SI prefix).
+_HUMAN_UNITS = {
+    "bandwidth": "B/s",
+    "size": "B",
+    "frequency": "Hz",
+    "time": "s",
+    "energy_per_byte": "J/B",
+    "energy_per_op": "J",
+    "power": "W",
+    "area": "mm2",
+    "throughput": "OPS",
+    "energy": "J",
+    "area_per_size": "mm2/MiB",
+    "power_per_size": "W/MiB",
+    "dimensionless": "",
+}
+_PREFIXES = tuple(
+    zip(
+        ("E", "P", "T", "G", "M", "k", "", "m", "u", "n", "p", "f"),
+        (1e18, 1e15, 1e12, 1e9, 1e6, 1e3, 1.0, 1e-3, 1e-6, 1e-9, 1e-12, 1e-15),
+        strict=True,
+    )
+)
+_BINARY = (("Ti", 2.0**40), ("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10))
+#: The smallest prefix people use for a dimension (0.35 pJ/B, not 350 fJ/B).
+_SMALLEST = {"time": 1e-9, "energy_per_byte": 1e-12, "energy_per_op": 1e-12, "energy": 1e-12}
+
+
+def format_human(value: float, dimension: str, unit: str | None = None) -> str:
+    """``value`` (SI) as people write it, to 4 significant digits: ``5e-06, "time"`` ->
+    ``"5 us"``, ``3.35e12, "bandwidth"`` -> ``"3.35 TB/s"``, ``233472, "size"`` ->
+    ``"228 KiB"`` (binary prefixes for sizes that are whole multiples of them).
+    ``unit`` replaces the written unit ("FLOP/s" for a throughput of float ops)."""
+    unit = unit if unit is not None else _HUMAN_UNITS[dimension]
+    if dimension in ("area_per_size", "power_per_size"):
+        value *= 2.0**20
+    prefix, scale = next(((p, s) for p, s in _BINARY if value >= s), ("", 1.0))
+    if dimension == "size" and prefix and (value / scale * 100).is_integer():
+        return f"{value / scale:.4g} {prefix}{unit}"
+    if (
+        value == 0
+        or not math.isfinite(value)
+        or dimension in ("area", "area_per_size", "dimensionless")
+    ):
+        return f"{value:.4g} {unit}".strip()
+    smallest = _SMALLEST.get(dimension, 1e-15)
+    for prefix, scale in _PREFIXES:
+        if abs(value) >= scale or scale <= smallest:
+            return f"{value / scale:.4g} {prefix}{unit}"
+    return f"{value:.4g} {unit}"

@@ -1,170 +1,260 @@
 """Tier two of validation: rules that relate fields to each other.
 
-Runs on the normalised dict from :func:`hwconfigs.schema.check_document` (where anything
-that failed the schema is ``None`` and skipped here), and records every problem.
+Runs on the document the schema validated (when the file has schema problems: the
+document without its failing values, whose key paths are in ``pruned``), and records
+every problem. A rule that depends on a value that failed is skipped, so one mistake is
+reported once, not again as a cascade.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from attnsim.hwconfigs.errors import Problems
-from attnsim.hwconfigs.schema import suggest
+from attnsim.hwconfigs.schema import BOUNDS, Document, Engine, Num, suggest
+from attnsim.hwconfigs.units import format_human
 
-__all__ = ["check_rules"]
+__all__ = ["check_rules", "engine_unit", "engine_count"]
 
 
-def _engine_rules(engines: dict[str, Any], p: Problems) -> dict[str, int]:
-    """Engines have a precision; engines in the same unit agree on its count."""
-    unit_counts: dict[str, int] = {}
-    unit_first: dict[str, str] = {}
-    for name, e in engines.items():
-        if e is None:
-            continue
-        tp = e.get("ops_per_cycle")
-        if tp is not None and not any(tp.values()):
-            p.add(
-                f"engines.{name}.{e.get('_rates_key', 'ops_per_cycle')}",
+def engine_unit(name: str, engine: Engine) -> str:
+    """The replicated unit an engine lives in (its own name unless ``unit:`` says)."""
+    return engine.unit or name
+
+
+def engine_count(doc: Document, name: str, engine: Engine) -> Num | None:
+    """An engine's instance count: its unit's (``units:``) or its own."""
+    units = doc.units or {}
+    unit = engine_unit(name, engine)
+    return units[unit].count if unit in units else engine.count
+
+
+def _under(pruned: set[str], path: str) -> bool:
+    return any(p == path or p.startswith(path + ".") for p in pruned)
+
+
+class _Rules:
+    def __init__(self, doc: Document, p: Problems, pruned: set[str]) -> None:
+        self.doc, self.p, self.pruned = doc, p, pruned
+        self.engines = doc.engines or {}
+        self.units = doc.units or {}
+        failed = [x.split(".") for x in pruned if x.split(".")[0] == "engines"]
+        #: every engine's unit is known (no engine, nor its unit, failed the schema)
+        self.units_known = not any(len(x) <= 2 or x[2] == "unit" for x in failed)
+        #: every engine's rates are known
+        self.rates_known = not any(
+            len(x) <= 2 or x[2] in ("ops_per_cycle", "throughput") for x in failed
+        )
+
+    def given(self, value: object, path: str) -> bool:
+        """True when the file gives ``path`` (valid, or present but failing)."""
+        return value is not None or path in self.pruned
+
+    def engines_rules(self) -> dict[str, int]:
+        """Counts given once, engines in a unit agree on it, rates given and usable."""
+        counts: dict[str, tuple[int, str]] = {}
+        for name, e in self.engines.items():
+            path, unit = f"engines.{name}", engine_unit(name, e)
+            if f"{path}.unit" in self.pruned:  # which unit it lives in is not known
+                self.rates(name, e, None)
+                continue
+            declared = unit in self.units or f"units.{unit}" in self.pruned
+            if declared and self.given(e.count, f"{path}.count"):
+                self.p.add(
+                    f"{path}.count",
+                    f"is given here and in units.{unit}.count",
+                    f"expected the count of unit '{unit}' once, in units.{unit}.count",
+                )
+            elif not declared and not self.given(e.count, f"{path}.count"):
+                self.p.add(
+                    f"{path}.count",
+                    "missing",
+                    f"expected a whole number of instances, such as 132 (or 'units: {{{unit}: {{count: N}}}}')",
+                )
+            count = engine_count(self.doc, name, e)
+            self.rates(name, e, count)
+            if count is None:
+                continue
+            if unit in counts and counts[unit][0] != count.value:
+                first, other = counts[unit]
+                self.p.add(
+                    f"{path}.count",
+                    f"{count.value} differs from the {first} of engine '{other}' in the same unit '{unit}'",
+                    f"expected engines co-located in unit '{unit}' to share one count",
+                )
+            counts.setdefault(unit, (count.value, name))
+        return {unit: value for unit, (value, _) in counts.items()}
+
+    def rates(self, name: str, e: Engine, count: Num | None) -> None:
+        path = f"engines.{name}"
+        if not self.given(e.ops_per_cycle, f"{path}.ops_per_cycle") and not self.given(
+            e.throughput, f"{path}.throughput"
+        ):
+            self.p.add(
+                f"{path}.ops_per_cycle",
+                "missing",
+                "expected per-unit rates 'ops_per_cycle: {matmul: {fp16: 4096}}' or whole-group "
+                "'throughput: {matmul: {fp16: 989.4 TFLOP/s}}'",
+            )
+            return
+        per_cycle = e.ops_per_cycle or {}
+        quoted = e.throughput or {}
+        for op, precs in quoted.items():  # rates the loader could not convert
+            for prec, rate in precs.items():
+                tpath = f"{path}.throughput.{op}.{prec}"
+                if prec in per_cycle.get(op, {}):
+                    self.p.add(
+                        tpath,
+                        f"is also given in {path}.ops_per_cycle.{op}.{prec}",
+                        "expected each rate once, as ops_per_cycle or as throughput",
+                    )
+                elif count is not None and e.clock is not None:
+                    value = rate.value / (count.value * e.clock.value)
+                    bad = BOUNDS["ops_per_cycle"].problem(value, f"{value:.4g}")
+                    clock = format_human(e.clock.value, "frequency")
+                    if bad is not None:
+                        self.p.add(
+                            tpath,
+                            f"is {value:.4g} ops per cycle at {count.value} units x {clock}",
+                            bad[1],
+                        )
+        if (
+            not any(per_cycle.values())
+            and not any(quoted.values())
+            and not _under(self.pruned, f"{path}.ops_per_cycle")
+            and not _under(self.pruned, f"{path}.throughput")
+        ):
+            key = "throughput" if e.throughput is not None else "ops_per_cycle"
+            self.p.add(
+                f"{path}.{key}",
                 "lists no precision for any op class",
                 "expected at least one, such as {matmul: {fp16: 4096}} per unit per cycle",
             )
-        unit, count = e.get("unit"), e.get("count")
-        if unit is None or count is None:
-            continue
-        if unit in unit_counts and unit_counts[unit] != count:
-            p.add(
-                f"engines.{name}.count",
-                f"{count} differs from the {unit_counts[unit]} of engine '{unit_first[unit]}' in the same unit '{unit}'",
-                f"expected engines co-located in unit '{unit}' to share one count",
-            )
-        else:
-            unit_counts.setdefault(unit, count)
-            unit_first.setdefault(unit, name)
-    return unit_counts
 
-
-def _memory_rules(
-    memory: list[dict[str, Any]], units: dict[str, int], engines_ok: bool, p: Problems
-) -> None:
-    seen_shared: str | None = None
-    for level in memory:
-        path = f"memory.{level['name']}"
-        scope, unit = level.get("scope"), level.get("unit")
-        if scope == "per_unit":
-            if not level.get("_has_unit"):
-                p.add(
-                    f"{path}.unit",
-                    "missing for a per_unit level",
-                    "expected the unit it sits in, such as 'sm'",
-                )
-            elif unit is not None and engines_ok and unit not in units:
-                known = ", ".join(sorted(units)) or "(none)"
-                p.add(
-                    f"{path}.unit",
-                    f"no engine lives in unit {unit!r}",
-                    f"expected one of the engine units: {known}{suggest(unit, units)}",
-                )
-            if seen_shared is not None:
-                p.add(
-                    f"{path}.scope",
-                    f"per_unit level comes after the shared level '{seen_shared}'",
-                    "expected memory ordered nearest the engines first (per-unit levels before shared ones)",
-                )
-        elif scope == "shared":
-            seen_shared = seen_shared or level["name"]
-            if level.get("_has_unit"):
-                p.add(
-                    f"{path}.unit",
-                    "is set on a shared level",
-                    "expected 'scope: per_unit' with it, or no unit",
+    def units_rules(self) -> None:
+        if not self.engines or not self.units_known:
+            return
+        used = {engine_unit(name, e) for name, e in self.engines.items()}
+        for unit in self.units:
+            if unit not in used:
+                self.p.add(
+                    f"units.{unit}",
+                    f"no engine lives in unit '{unit}'",
+                    f"expected an engine with 'unit: {unit}', or no units.{unit} entry"
+                    + suggest(unit, used),
                 )
 
-
-def _energy_rules(norm: dict[str, Any], p: Problems) -> None:
-    energy = norm.get("energy")
-    if not energy:
-        return
-    static, tdp = energy.get("static_power_w"), energy.get("tdp_w")
-    if static is not None and tdp is not None and static > tdp:
-        p.add(
-            "energy.static_power",
-            f"{static:g} W exceeds the TDP of {tdp:g} W",
-            "expected static power at most the TDP",
-        )
-    engines = [
-        e for e in norm["engines"].values() if e is not None and e.get("ops_per_cycle") is not None
-    ]
-    if len(engines) != len(norm["engines"]):
-        return
-    runnable = {
-        (op, prec) for e in engines for op, precs in e["ops_per_cycle"].items() for prec in precs
-    }
-    for e in engines:
-        own = {(op, prec) for op, precs in e["ops_per_cycle"].items() for prec in precs}
-        for op, precs in e.get("energy_per_op_j", {}).items():
-            for prec in precs:
-                if (op, prec) not in own:
-                    p.add(
-                        f"engines.{e['name']}.energy.{op}.{prec}",
-                        f"engine '{e['name']}' does not run {op} in {prec}",
-                        "expected energies only for what this engine runs: "
-                        + ", ".join(sorted(f"{o}.{q}" for o, q in own)),
+    def memory_rules(self, units: dict[str, int]) -> None:
+        seen_shared: str | None = None
+        for name, level in (self.doc.memory or {}).items():
+            path = f"memory.{name}"
+            has_unit = self.given(level.unit, f"{path}.unit")
+            if f"{path}.scope" in self.pruned:
+                continue
+            if level.scope == "per_unit":
+                if not has_unit:
+                    self.p.add(
+                        f"{path}.unit",
+                        "missing for a per_unit level",
+                        "expected the unit it sits in, such as 'sm'",
                     )
-    for op, precs in energy.get("op_energy_j", {}).items():
-        for prec in precs:
-            if (op, prec) not in runnable:
-                options = sorted(f"{o}.{q}" for o, q in runnable)
-                p.add(
-                    f"energy.per_op.{op}.{prec}",
-                    f"no engine runs {op} in {prec}",
-                    f"expected energies only for what an engine runs: {', '.join(options)}",
+                elif level.unit is not None and self.units_known and level.unit not in units:
+                    known = ", ".join(sorted(units)) or "(none)"
+                    self.p.add(
+                        f"{path}.unit",
+                        f"no engine lives in unit {level.unit!r}",
+                        f"expected one of the engine units: {known}{suggest(level.unit, units)}",
+                    )
+                if seen_shared is not None:
+                    self.p.add(
+                        f"{path}.scope",
+                        f"per_unit level comes after the shared level '{seen_shared}'",
+                        "expected memory ordered nearest the engines first (per-unit levels before shared ones)",
+                    )
+            else:
+                seen_shared = seen_shared or name
+                if has_unit:
+                    self.p.add(
+                        f"{path}.unit",
+                        "is set on a shared level",
+                        "expected 'scope: per_unit' with it, or no unit",
+                    )
+
+    def energy_rules(self) -> None:
+        energy = self.doc.energy
+        if energy is None:
+            return
+        if energy.static_power is not None and energy.tdp is not None:
+            static, tdp = energy.static_power.value, energy.tdp.value
+            if static > tdp:
+                self.p.add(
+                    "energy.static_power",
+                    f"{static:g} W exceeds the TDP of {tdp:g} W",
+                    "expected static power at most the TDP",
+                )
+        if not self.rates_known or any(
+            any((e.throughput or {}).values()) for e in self.engines.values()
+        ):
+            return  # what the engines run is not known
+        runnable: set[tuple[str, str]] = set()
+        for name, e in self.engines.items():
+            own = {(op, prec) for op, precs in (e.ops_per_cycle or {}).items() for prec in precs}
+            runnable |= own
+            for op, precs in (e.energy or {}).items():
+                for prec in precs:
+                    if (op, prec) not in own:
+                        self.p.add(
+                            f"engines.{name}.energy.{op}.{prec}",
+                            f"engine '{name}' does not run {op} in {prec}",
+                            "expected energies only for what this engine runs: "
+                            + ", ".join(sorted(f"{o}.{q}" for o, q in own)),
+                        )
+        for op, precs in (energy.per_op or {}).items():
+            for prec in precs:
+                if (op, prec) not in runnable:
+                    options = ", ".join(sorted(f"{o}.{q}" for o, q in runnable))
+                    self.p.add(
+                        f"energy.per_op.{op}.{prec}",
+                        f"no engine runs {op} in {prec}",
+                        f"expected energies only for what an engine runs: {options}",
+                    )
+
+    def area_rules(self) -> None:
+        area = self.doc.area
+        parts = [f"engines.{n}.area" for n, e in self.engines.items() if e.area is not None] + [
+            f"memory.{n}.area_density"
+            for n, m in (self.doc.memory or {}).items()
+            if m.area_density is not None
+        ]
+        if parts and (area is None or not self.given(area.other, "area.other")):
+            self.p.add(
+                "area.other",
+                f"missing while {parts[0]} gives a part of the die",
+                "expected the area outside engines and memory levels (uncore, I/O, PHYs), so that "
+                "the modelled die is the parts plus 'other' and scales with counts and capacities",
+            )
+        if area is None:
+            return
+        if not self.given(area.total, "area.total") and not self.given(area.other, "area.other"):
+            self.p.add(
+                "area.total",
+                "missing",
+                "expected the published die area (an area such as '814 mm2'), or 'other' "
+                "(the area outside engines and memory levels)",
+            )
+        if area.total is not None:
+            listed = sum(n.value for n in (area.breakdown or {}).values())
+            if listed > area.total.value * (1 + 1e-9):
+                self.p.add(
+                    "area.breakdown",
+                    f"sums to {listed:g} mm2, more than the total {area.total.value:g} mm2",
+                    "expected blocks that fit in the die",
                 )
 
 
-def _area_rules(norm: dict[str, Any], p: Problems) -> None:
-    area = norm.get("area")
-    engines = [e for e in norm.get("engines", {}).values() if e is not None]
-    parts = [f"engines.{e['name']}.area" for e in engines if e.get("area_mm2") is not None] + [
-        f"memory.{m['name']}.area_density"
-        for m in norm.get("memory", [])
-        if m.get("area_mm2_per_byte") is not None
-    ]
-    if parts and (not area or area.get("other_mm2") is None):
-        p.add(
-            "area.other",
-            f"missing while {parts[0]} gives a part of the die",
-            "expected the area outside engines and memory levels (uncore, I/O, PHYs), so that "
-            "the modelled die is the parts plus 'other' and scales with counts and capacities",
-        )
-    if area and area.get("total_mm2") is not None:
-        total = area["total_mm2"]
-        listed = sum(area.get("breakdown_mm2", {}).values())
-        if listed > total * (1 + 1e-9):
-            p.add(
-                "area.breakdown",
-                f"sums to {listed:g} mm2, more than the total {total:g} mm2",
-                "expected blocks that fit in the die",
-            )
-
-
-def _unit_rules(norm: dict[str, Any], p: Problems) -> None:
-    used = {e.get("unit") for e in norm.get("engines", {}).values() if e is not None}
-    for unit in norm.get("units", {}):
-        if unit not in used:
-            p.add(
-                f"units.{unit}",
-                f"no engine lives in unit '{unit}'",
-                f"expected an engine with 'unit: {unit}', or no units.{unit} entry"
-                + suggest(unit, [u for u in used if isinstance(u, str)]),
-            )
-
-
-def check_rules(norm: dict[str, Any], p: Problems) -> None:
-    """Record every cross-field problem of the normalised document ``norm``."""
-    engines = norm.get("engines", {})
-    _unit_rules(norm, p)
-    _area_rules(norm, p)
-    units = _engine_rules(engines, p)
-    engines_ok = all(e is not None and e.get("unit") is not None for e in engines.values())
-    _memory_rules(norm.get("memory", []), units, engines_ok, p)
-    _energy_rules(norm, p)
+def check_rules(doc: Document, p: Problems, pruned: set[str]) -> None:
+    """Record every cross-field problem of the validated document ``doc``."""
+    rules = _Rules(doc, p, pruned)
+    rules.units_rules()
+    rules.area_rules()
+    units = rules.engines_rules()
+    rules.memory_rules(units)
+    rules.energy_rules()

@@ -10,19 +10,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Version of the JSON layout written by :meth:`Result.to_dict`.
-RESULT_VERSION = 1
+#: Version of the JSON layout written by :meth:`Result.to_dict` (2 added per-engine
+#: energy, static energy by part, area, die power, peak rate, FOM, the scheduling policy
+#: and stated precision fallbacks; every version-1 key keeps its meaning).
+RESULT_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Energy:
-    """Energy split in joules: compute by (op class/precision), memory by level, static."""
+    """Energy split in joules: compute (by engine and by op class/precision), memory by
+    level, static (by part: engines, levels, the rest of the chip).
+
+    ``notes`` says where an energy figure was borrowed from another precision; ``missing``
+    lists op classes no figure covers (charged nothing)."""
 
     compute_j: float
     memory_j: float
     static_j: float
     compute_by_precision_j: Mapping[str, float] = field(default_factory=dict)
     memory_by_level_j: Mapping[str, float] = field(default_factory=dict)
+    compute_by_engine_j: Mapping[str, float] = field(default_factory=dict)
+    static_by_part_j: Mapping[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
 
     @property
     def total_j(self) -> float:
@@ -69,13 +79,16 @@ class OpResult:
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    """A span for the Perfetto/Chrome trace: ``track`` is the row it is drawn on."""
+    """A span for the Perfetto/Chrome trace: ``track`` is the row it is drawn on and
+    ``group`` the set of rows it belongs to (an engine of a multi-engine chip; ``""`` for
+    the chip-wide rows)."""
 
     track: str
     name: str
     start_s: float
     duration_s: float
     args: Mapping[str, str | int | float] = field(default_factory=dict)
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,7 +105,17 @@ class Result:
         utilisation: engine -> busy fraction of (latency x engine instances).
         ops: per-op results in workload order.
         timeline: spans, when asked for.
-        stats: simulation cost: tiles, distinct tiles, jobs (chunks), distinct ops simulated.
+        stats: simulation cost: tiles, distinct tiles, jobs (chunks), distinct ops simulated,
+            tasks simulated and tasks replayed (identical isolated runs repeated).
+        policy: the scheduling policy the engine ran (``"das"``, ``"in-order"``, ...).
+        area_mm2: die area of the target's configuration (None when the target gives none);
+            area_breakdown_mm2: by engine, level and the rest, when the target models it.
+        peak_ops_s: peak matmul ops/s (a MAC = 2 ops) of the target in the precision that
+            carries most of this run's matmul ops, summed over the engines that run it.
+        off_chip_levels: memory levels outside the die (the farthest level unless it
+            gives an area density); their energy is in ``power_w`` but not ``die_power_w``.
+        precision_fallbacks: one line per op that ran in another precision or op class
+            than it asked for (never silent).
     """
 
     hardware: str
@@ -107,6 +130,12 @@ class Result:
     ops: tuple[OpResult, ...]
     timeline: tuple[TimelineEvent, ...] = ()
     stats: Mapping[str, int] = field(default_factory=dict)
+    policy: str = ""
+    area_mm2: float | None = None
+    area_breakdown_mm2: Mapping[str, float] = field(default_factory=dict)
+    peak_ops_s: float = 0.0
+    off_chip_levels: tuple[str, ...] = ()
+    precision_fallbacks: tuple[str, ...] = ()
 
     @property
     def tflops_per_s(self) -> float:
@@ -122,8 +151,25 @@ class Result:
 
     @property
     def power_w(self) -> float:
-        """Average power over the run, watts."""
+        """Average power over the run, watts (everything: die and off-chip memory)."""
         return self.energy.total_j / self.latency_s if self.latency_s > 0 else 0.0
+
+    @property
+    def die_power_w(self) -> float:
+        """Average power of the die, watts: :attr:`power_w` without the energy of the
+        :attr:`off_chip_levels` (what a chip paper reports as its power)."""
+        if self.latency_s <= 0:
+            return 0.0
+        off = sum(self.energy.memory_by_level_j.get(name, 0.0) for name in self.off_chip_levels)
+        return (self.energy.total_j - off) / self.latency_s
+
+    @property
+    def fom_tops_per_mm2_w(self) -> float | None:
+        """Figure of merit: peak TOPS (a MAC = 2 ops) per mm² of die per W of die power;
+        None without an area."""
+        if self.area_mm2 is None or self.area_mm2 <= 0 or self.die_power_w <= 0:
+            return None
+        return self.peak_ops_s / 1e12 / self.area_mm2 / self.die_power_w
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of ``attnsim simulate --json`` (no timeline)."""
@@ -138,6 +184,7 @@ class Result:
             "tflops_per_s": self.tflops_per_s,
             "tokens": self.tokens,
             "tokens_per_s": self.tokens_per_s,
+            "policy": self.policy,
             "bytes": dict(self.bytes),
             "energy_j": {
                 "compute": self.energy.compute_j,
@@ -145,9 +192,20 @@ class Result:
                 "static": self.energy.static_j,
                 "total": self.energy.total_j,
                 "compute_by_precision": dict(self.energy.compute_by_precision_j),
+                "compute_by_engine": dict(self.energy.compute_by_engine_j),
                 "memory_by_level": dict(self.energy.memory_by_level_j),
+                "static_by_part": dict(self.energy.static_by_part_j),
+                "notes": list(self.energy.notes),
+                "missing": list(self.energy.missing),
             },
             "power_w": self.power_w,
+            "die_power_w": self.die_power_w,
+            "off_chip_levels": list(self.off_chip_levels),
+            "area_mm2": self.area_mm2,
+            "area_breakdown_mm2": dict(self.area_breakdown_mm2),
+            "peak_ops_s": self.peak_ops_s,
+            "fom_tops_per_mm2_w": self.fom_tops_per_mm2_w,
+            "precision_fallbacks": list(self.precision_fallbacks),
             "utilisation": dict(self.utilisation),
             "stats": dict(self.stats),
             "ops": [

@@ -75,3 +75,8 @@ __all__ = [
     "save_workload",
     "storage_bits",
 ]
+
+# variant masks and ops register themselves in MASKS / OP_KINDS on import
+from . import masks_sparse as _masks_sparse  # noqa: E402,F401
+from . import ops_variants as _ops_variants  # noqa: E402,F401
+from . import variants as _variants  # noqa: E402,F401

@@ -35,6 +35,7 @@ query (fewer near the start).  Stride is 1.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -42,10 +43,20 @@ from torch import Tensor, nn
 
 __all__ = [
     "NAMESPACE",
+    "GroupRational",
+    "HaarWaveletMixer",
     "LightningAttention",
+    "MaskedAttention",
+    "MixtureOfHeadsAttention",
+    "SpectralDictionaryMixer",
     "NeighborhoodAttention2D",
     "TernaryLinear",
+    "group_rational",
+    "haar_wavelet_mixer",
     "lightning_attention",
+    "masked_attention",
+    "mixture_of_heads_attention",
+    "spectral_dictionary_mixer",
     "neighborhood_attention_2d",
     "neighborhood_index_1d",
     "neighborhood_mask_2d",
@@ -342,3 +353,267 @@ class TernaryLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, ternary"
+
+
+# ------------------------------------------------------------ variant operators
+#
+# Attention variants whose pattern or routing a tracer cannot see in plain torch code
+# (a mask built from data, per-token head routing) or whose cost is better stated as one
+# op (group-rational activations, Haar mixers). Each carries its semantics as arguments
+# and is recorded as one IR op (see workloads.tracing.recorder):
+#
+# * attnsim::masked_attention -> AttentionOp with the mask given as JSON (any MASKS kind);
+# * attnsim::mixture_of_heads_attention -> MixtureOfHeadsAttentionOp;
+# * attnsim::group_rational -> GroupRationalOp;
+# * attnsim::haar_wavelet_mixer -> HaarWaveletMixerOp;
+# * attnsim::spectral_dictionary_mixer -> SpectralDictionaryMixerOp.
+
+
+def _mask_of(mask_json: str):  # type: ignore[no-untyped-def]
+    import json
+
+    from attnsim.workloads.masks import mask_from_dict
+
+    return mask_from_dict(json.loads(mask_json), where="attnsim::masked_attention.mask")
+
+
+@torch.library.custom_op(f"{NAMESPACE}::masked_attention", mutates_args=())
+def masked_attention(q: Tensor, k: Tensor, v: Tensor, mask: str, scale: float) -> Tensor:
+    """Attention of ``q, k, v`` (``(B, H, N, D)``; K/V heads may divide the query heads)
+    under a mask of the IR, given as its JSON (``json.dumps(mask.to_dict())``).
+
+    The reference implementation builds the dense mask (``mask.dense``; small sizes) and
+    runs SDPA; under a tracer the op is one ``AttentionOp`` with that exact mask, whatever
+    its size.
+    """
+    m = _mask_of(mask)
+    dense = torch.from_numpy(m.dense(q.shape[-2], k.shape[-2])).to(q.device)
+    rep = q.shape[1] // k.shape[1]
+    if rep > 1:
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+    dead = ~dense.any(dim=-1, keepdim=True)  # rows that attend nothing give zeros
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=dense | dead, scale=scale
+    )
+    return out.masked_fill(dead, 0.0)
+
+
+@masked_attention.register_fake
+def _masked_attention_fake(q, k, v, mask, scale):  # type: ignore[no-untyped-def]
+    return q.new_empty((*q.shape[:-1], v.shape[-1]))
+
+
+class MaskedAttention(nn.Module):
+    """Self-attention over ``(B, N, C)`` tokens with a fixed IR mask (any registered kind)."""
+
+    def __init__(self, dim: int, heads: int, mask, kv_heads: int | None = None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        import json
+
+        if dim % heads:
+            raise ValueError(f"dim must be a multiple of heads, got dim={dim}, heads={heads}")
+        self.heads = heads
+        self.kv_heads = kv_heads or heads
+        self.head_dim = dim // heads
+        self.mask_json = json.dumps(mask.to_dict())
+        self.q = nn.Linear(dim, dim, bias=False)
+        self.kv = nn.Linear(dim, 2 * self.kv_heads * self.head_dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        q = self.q(x).reshape(b, n, self.heads, self.head_dim).transpose(1, 2)
+        kv = self.kv(x).reshape(b, n, 2, self.kv_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        o = masked_attention(q, kv[0], kv[1], self.mask_json, self.head_dim**-0.5)
+        return self.out(o.transpose(1, 2).reshape(b, n, c))
+
+
+@torch.library.custom_op(f"{NAMESPACE}::mixture_of_heads_attention", mutates_args=())
+def mixture_of_heads_attention(
+    q: Tensor, k: Tensor, v: Tensor, gate: Tensor, active_heads: int, is_causal: bool
+) -> Tensor:
+    """MoH attention: ``gate`` ``(B, H, N)`` holds each token's routing weights, zero for
+    the heads outside its top-``active_heads``; returns ``gate * attention`` per head.
+
+    The reference computes every head (small sizes); a kernel computes only routed
+    (token, head) pairs, which is what the tracer records.
+    """
+    out = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=is_causal)
+    return out * gate[..., None].to(out.dtype)
+
+
+@mixture_of_heads_attention.register_fake
+def _moh_fake(q, k, v, gate, active_heads, is_causal):  # type: ignore[no-untyped-def]
+    return q.new_empty((*q.shape[:-1], v.shape[-1]))
+
+
+class MixtureOfHeadsAttention(nn.Module):
+    """MoH self-attention (Jin et al. 2024): a router picks ``active_heads`` of ``heads``
+    per token and weights their outputs (softmax over the selected scores)."""
+
+    def __init__(self, dim: int, heads: int, active_heads: int, causal: bool = True) -> None:
+        super().__init__()
+        if dim % heads or not 1 <= active_heads <= heads:
+            raise ValueError(
+                f"need dim % heads == 0 and 1 <= active_heads <= heads, got {dim}, {heads}, {active_heads}"
+            )
+        self.heads, self.active, self.causal = heads, active_heads, causal
+        self.head_dim = dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.router = nn.Linear(dim, heads, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        scores = self.router(x)  # (B, N, H)
+        top = scores.topk(self.active, dim=-1)
+        gate = torch.zeros_like(scores).scatter(-1, top.indices, top.values.softmax(-1))
+        o = mixture_of_heads_attention(q, k, v, gate.transpose(1, 2), self.active, self.causal)
+        return self.out(o.transpose(1, 2).reshape(b, n, c))
+
+
+@torch.library.custom_op(f"{NAMESPACE}::group_rational", mutates_args=())
+def group_rational(x: Tensor, numerator: Tensor, denominator: Tensor) -> Tensor:
+    """KAT's group-rational activation: ``P(x) / (1 + |Q(x)|)`` per channel group.
+
+    ``x``: ``(..., C)``; ``numerator``: ``(G, m+1)`` coefficients ``a_0..a_m``;
+    ``denominator``: ``(G, n)`` coefficients ``b_1..b_n`` (Q has no constant term). Channel
+    ``c`` uses group ``c // (C / G)``. Horner's rule, as KAT's kernel.
+    """
+    groups = numerator.shape[0]
+    c = x.shape[-1]
+    idx = torch.arange(c, device=x.device) // (c // groups)
+    a = numerator[idx].to(x.dtype)  # (C, m+1)
+    bcoef = denominator[idx].to(x.dtype)  # (C, n)
+    p = torch.zeros_like(x) + a[:, -1]
+    for j in range(a.shape[1] - 2, -1, -1):
+        p = p * x + a[:, j]
+    q = torch.zeros_like(x) + bcoef[:, -1]
+    for j in range(bcoef.shape[1] - 2, -1, -1):
+        q = q * x + bcoef[:, j]
+    q = q * x
+    return p / (1.0 + q.abs())
+
+
+@group_rational.register_fake
+def _group_rational_fake(x, numerator, denominator):  # type: ignore[no-untyped-def]
+    return torch.empty_like(x)
+
+
+class GroupRational(nn.Module):
+    """A group-rational KAN activation with ``groups`` coefficient sets (KAT: 8 groups,
+    orders (5, 4)), initialised near the identity."""
+
+    def __init__(self, groups: int = 8, num_order: int = 5, den_order: int = 4) -> None:
+        super().__init__()
+        num = torch.zeros(groups, num_order + 1)
+        num[:, 1] = 1.0
+        self.numerator = nn.Parameter(num)
+        self.denominator = nn.Parameter(torch.zeros(groups, den_order))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return group_rational(x, self.numerator, self.denominator)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::haar_wavelet_mixer", mutates_args=())
+def haar_wavelet_mixer(x: Tensor, coeffs: Tensor, levels: int) -> Tensor:
+    """LMWT's learnable multi-scale Haar mixer along the tokens of ``x`` ``(B, N, C)``.
+
+    ``coeffs``: ``(levels, 4, C)`` — per level the analysis weights of the approximation
+    and the detail and their synthesis weights. Analysis halves the approximation per
+    level (an odd length keeps its last token as a lone approximation); synthesis undoes
+    it with the learned weights. With weights ``(1/2, 1/2, 1, 1)`` it is the identity.
+    """
+    b, n, c = x.shape
+    approx = x
+    details: list[tuple[Tensor, int]] = []
+    for j in range(levels):
+        length = approx.shape[1]
+        even, odd = approx[:, 0 : length - 1 : 2], approx[:, 1:length:2]
+        wa, wd = coeffs[j, 0].to(x.dtype), coeffs[j, 1].to(x.dtype)
+        a = wa * (even + odd)
+        d = wd * (even - odd)
+        if length % 2:
+            a = torch.cat([a, approx[:, -1:]], dim=1)
+        details.append((d, length))
+        approx = a
+    for j in range(levels - 1, -1, -1):
+        d, length = details[j]
+        ga, gd = coeffs[j, 2].to(x.dtype), coeffs[j, 3].to(x.dtype)
+        pairs = d.shape[1]
+        a = approx[:, :pairs]
+        out = torch.empty(b, length, c, dtype=x.dtype, device=x.device)
+        out[:, 0 : 2 * pairs : 2] = ga * a + gd * d
+        out[:, 1 : 2 * pairs : 2] = ga * a - gd * d
+        if length % 2:
+            out[:, -1] = approx[:, -1]
+        approx = out
+    return approx
+
+
+@haar_wavelet_mixer.register_fake
+def _haar_fake(x, coeffs, levels):  # type: ignore[no-untyped-def]
+    return torch.empty_like(x)
+
+
+class HaarWaveletMixer(nn.Module):
+    """LMWT token mixer over ``(B, N, C)`` with learnable per-level, per-channel weights."""
+
+    def __init__(self, dim: int, levels: int) -> None:
+        super().__init__()
+        init = torch.tensor([0.5, 0.5, 1.0, 1.0])[None, :, None].expand(levels, 4, dim).clone()
+        self.coeffs = nn.Parameter(init)
+        self.levels = levels
+
+    def forward(self, x: Tensor) -> Tensor:
+        return haar_wavelet_mixer(x, self.coeffs, self.levels)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::spectral_dictionary_mixer", mutates_args=())
+def spectral_dictionary_mixer(
+    x: Tensor, coef: Tensor, amp: Tensor, freq: Tensor, phase: Tensor, active: int
+) -> Tensor:
+    """SDict token mixer over ``x`` ``(B, L, d)`` (see ``SpectralDictionaryMixerOp``).
+
+    ``coef``: ``(d, K)`` token -> atom coefficients; ``amp``, ``freq``, ``phase``:
+    ``(K, d)`` atoms. Each token keeps its top-``active`` coefficients and synthesises
+    ``s_t = sum_k c_tk * amp_k * cos(2 pi freq_k t / L + phase_k)``; the output is the
+    circular convolution of ``x`` with ``s`` along the tokens, by FFT.
+    """
+    b, length, d = x.shape
+    c = x @ coef.to(x.dtype)  # (B, L, K)
+    top = c.topk(active, dim=-1)
+    t = torch.arange(length, dtype=x.dtype, device=x.device)[:, None, None]  # (L, 1, 1)
+    atoms = amp.to(x.dtype) * torch.cos(
+        2 * math.pi * freq.to(x.dtype) * t / length + phase.to(x.dtype)
+    )  # (L, K, d)
+    picked = atoms[
+        torch.arange(length, device=x.device)[None, :, None], top.indices
+    ]  # (B, L, s, d)
+    s = (top.values[..., None] * picked).sum(dim=2)
+    mixed = torch.fft.irfft(torch.fft.rfft(x, dim=1) * torch.fft.rfft(s, dim=1), n=length, dim=1)
+    return mixed.to(x.dtype)
+
+
+@spectral_dictionary_mixer.register_fake
+def _sdict_fake(x, coef, amp, freq, phase, active):  # type: ignore[no-untyped-def]
+    return torch.empty_like(x)
+
+
+class SpectralDictionaryMixer(nn.Module):
+    """SDict token mixer with ``atoms`` learnable frequency atoms, ``active`` per token."""
+
+    def __init__(self, dim: int, atoms: int, active: int) -> None:
+        super().__init__()
+        if not 1 <= active <= atoms:
+            raise ValueError(f"need 1 <= active <= atoms, got active={active}, atoms={atoms}")
+        self.active = active
+        self.coef = nn.Parameter(torch.zeros(dim, atoms))
+        self.amp = nn.Parameter(torch.ones(atoms, dim))
+        self.freq = nn.Parameter(torch.zeros(atoms, dim))
+        self.phase = nn.Parameter(torch.zeros(atoms, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return spectral_dictionary_mixer(x, self.coef, self.amp, self.freq, self.phase, self.active)

@@ -155,6 +155,16 @@ class MaskPattern:
     def _live_pairs(self, q_len: int, kv_len: int) -> int:
         return int(self.cumulative_pairs([q_len], [kv_len], q_len, kv_len)[0, 0])
 
+    def live_keys(self, q_len: int, kv_len: int) -> int:
+        """Keys that at least one query attends: the K/V rows a kernel must read.
+
+        The base answer is every key (``kv_len``), exact for full, causal, neighborhood
+        and shared-prefix masks; masks that leave keys untouched (sliding windows in
+        decode, block layouts) override it exactly, so compulsory bytes follow the window.
+        """
+        self.check_shape(q_len, kv_len)
+        return int(kv_len)
+
     def density(self, q_len: int, kv_len: int) -> float:
         """``live_pairs / (q_len * kv_len)``: the fraction of the full score matrix computed."""
         return self.live_pairs(q_len, kv_len) / (q_len * kv_len)
@@ -368,6 +378,19 @@ class SlidingWindowMask(MaskPattern):
         hi = _sum_clip_linear(rr, off + self.right + 1, 0, cap)
         lo = _sum_clip_linear(rr, off - self.left, 0, cap)
         return hi - lo
+
+    def live_keys(self, q_len: int, kv_len: int) -> int:
+        """Keys in the union of the windows: one interval, as the windows slide by one.
+
+        Rows with a non-empty window are the positions ``p`` in ``[max(off, -right),
+        min(kv-1, kv-1+left)]``; their windows cover ``[p_lo - left, p_hi + right]``.
+        """
+        self.check_shape(q_len, kv_len)
+        p_lo = max(kv_len - q_len, -self.right)
+        p_hi = min(kv_len - 1, kv_len - 1 + self.left)
+        if p_lo > p_hi:
+            return 0
+        return min(kv_len - 1, p_hi + self.right) - max(0, p_lo - self.left) + 1
 
     def _dense(self, q_len: int, kv_len: int) -> np.ndarray:
         pos = kv_len - q_len + np.arange(q_len)[:, None]
@@ -742,6 +765,12 @@ class BlockSparseMask(MaskPattern):
         rows = np.diff(np.minimum(np.arange(grid.shape[0] + 1) * self.block_q, q_len))
         cols = np.diff(np.minimum(np.arange(grid.shape[1] + 1) * self.block_k, kv_len))
         return int(rows @ grid @ cols)
+
+    def live_keys(self, q_len: int, kv_len: int) -> int:
+        """Keys in the key blocks that some query block attends."""
+        self.check_shape(q_len, kv_len)
+        cols = np.diff(np.minimum(np.arange(self.grid.shape[1] + 1) * self.block_k, kv_len))
+        return int(cols[self.grid.any(axis=0)].sum())
 
     def _cumulative(self, r: IntArray, c: IntArray, q_len: int, kv_len: int) -> IntArray:
         grid = self.grid.astype(np.float64)

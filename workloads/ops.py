@@ -121,6 +121,10 @@ class Op:
         """Compulsory bytes of one instance (inputs read once, outputs written once, weights)."""
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """A short description of the sizes, for tables (empty unless a kind gives one)."""
+        return ""
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict ``{"kind": ..., field: value}``; nested specs/masks become dicts."""
         out: dict[str, Any] = {"kind": self.kind}
@@ -139,7 +143,7 @@ def op_from_dict(d: Mapping[str, Any], where: str = "op") -> Op:
     if not isinstance(d, Mapping):
         raise WorkloadError([f"{where}: got {type(d).__name__}; expected an object"])
     cls = OP_KINDS.lookup(d.get("kind"), where=f"{where}.kind")  # type: ignore[arg-type]
-    if cls is AttentionOp:
+    if any(f.name == "spec" for f in dataclasses.fields(cls)):  # ops nesting an AttentionSpec
         problems: list[str] = []
         kwargs: dict[str, Any] = {}
         try:
@@ -241,7 +245,9 @@ class AttentionOp(Op):
 
     FLOPs ``2*B*Hq*live_pairs*(d_qk + d_v)`` (the two GEMMs on live pairs; ``4*B*H*Sq*Sk*D``
     for a full mask). Bytes: Q read once (``B*Hq*q_len*d_qk``), K and V read once for the
-    ``kv_heads`` only (``B*Hkv*kv_len*(d_qk+d_v)``), O written once (``B*Hq*q_len*d_v``).
+    ``kv_heads`` only and for the keys some query attends (``B*Hkv*live_keys*(d_qk+d_v)``:
+    a decode step with a sliding window reads the window, not the whole cache), O written
+    once (``B*Hq*q_len*d_v``).
     Softmax work (exp, max, sum: about 5 ops per live pair and head) is reported by
     :meth:`softmax_flops`, separately, because it runs on a different engine.
     """
@@ -258,6 +264,16 @@ class AttentionOp(Op):
         s = self.spec
         return 2.0 * s.batch * s.q_heads * s.live_pairs * (s.head_dim_qk + s.head_dim_v)
 
+    def describe(self) -> str:
+        """Heads, lengths, head dims, phase, mask kind and density."""
+        s = self.spec
+        heads = f"H{s.q_heads}" + (f"/kv{s.kv_heads}" if s.kv_heads != s.q_heads else "")
+        dims = f"d{s.head_dim_qk}" + (f"/{s.head_dim_v}" if s.head_dim_v != s.head_dim_qk else "")
+        return (
+            f"B{s.batch} {heads} q{s.q_len} kv{s.kv_len} {dims} {s.phase} "
+            f"{s.mask.kind} ({s.density:.3g})"
+        )
+
     def softmax_flops(self) -> float:
         """Non-GEMM ops of the online softmax: 5 per live pair and query head (max, sub, exp, sum, scale)."""
         s = self.spec
@@ -266,7 +282,7 @@ class AttentionOp(Op):
     def io_bytes(self) -> OpBytes:
         s = self.spec
         q = s.batch * s.q_heads * s.q_len * s.head_dim_qk
-        kv = s.batch * s.kv_heads * s.kv_len * (s.head_dim_qk + s.head_dim_v)
+        kv = s.batch * s.kv_heads * s.live_keys * (s.head_dim_qk + s.head_dim_v)
         o = s.batch * s.q_heads * s.q_len * s.head_dim_v
         return OpBytes(nbytes(self.dtype, q + kv), nbytes(self.dtype, o), 0.0)
 

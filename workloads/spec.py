@@ -113,6 +113,11 @@ class AttentionSpec:
         return self.mask.live_pairs(self.q_len, self.kv_len)
 
     @property
+    def live_keys(self) -> int:
+        """Keys that some query attends (the K/V rows that must be read), per head."""
+        return self.mask.live_keys(self.q_len, self.kv_len)
+
+    @property
     def density(self) -> float:
         """Fraction of the ``q_len x kv_len`` score matrix that is computed."""
         return self.mask.density(self.q_len, self.kv_len)

@@ -415,40 +415,41 @@ def fnet_mixer(batch: int, seq: int, hidden: int, *, dtype: str = "fp32") -> Wor
 
 
 def linformer_attention(
-    batch: int, heads: int, seq: int, head_dim: int, proj: int, *, dtype: str = "fp16"
+    batch: int,
+    heads: int,
+    seq: int,
+    head_dim: int,
+    proj: int,
+    *,
+    share: str = "layer",
+    dtype: str = "fp16",
 ) -> Workload:
     """Linformer: K and V projected along the sequence to ``proj << seq`` rows, then dense.
 
-    Two ops: a batched GEMM ``E[proj, seq] @ X[seq, head_dim]`` for K and V of every
-    (sequence, head) -- ``batch = 2*B*H``, ``E`` a weight shared across heads and K/V
-    (Linformer's layer-wise sharing), read once -- and dense attention with
-    ``kv_len = proj``.
+    One :class:`~workloads.ops_variants.LowRankAttentionOp` (projections plus attention;
+    ``share="layer"``: one projection matrix for K, V and every head, read once).
     """
     if proj < 1 or proj > seq:
         raise WorkloadError(
             [f"linformer_attention.proj: {proj} is outside [1, {seq}]; expected 1 <= proj <= seq"]
         )
-    gemm = GemmOp(
-        name="linformer_proj",
+    from .ops_variants import LowRankAttentionOp
+
+    op = LowRankAttentionOp(
+        name="linformer",
         dtype=dtype,
-        m=proj,
-        n=head_dim,
-        k=seq,
-        batch=2 * batch * heads,
-        weight_operand="a",
-    )
-    spec = AttentionSpec(
         batch=batch,
-        q_heads=heads,
-        kv_heads=heads,
+        heads=heads,
         q_len=seq,
-        kv_len=proj,
-        head_dim_qk=head_dim,
+        kv_len=seq,
+        proj=proj,
+        head_dim=head_dim,
         head_dim_v=head_dim,
-        mask=FullMask(),
+        share=share,
     )
-    attn = AttentionOp(name="linformer_attention", dtype=dtype, spec=spec)
-    return _one("linformer", [gemm, attn], batch * seq, {"generator": "linformer", "proj": proj})
+    return _one(
+        "linformer", [op], batch * seq, {"generator": "linformer", "proj": proj, "share": share}
+    )
 
 
 def gemm_workload(

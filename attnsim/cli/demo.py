@@ -8,9 +8,15 @@ from pathlib import Path
 from attnsim.demo import DemoConfig, run_demo
 from attnsim.hwconfigs import HardwareConfigError
 from attnsim.sim import LoweringError
+from attnsim.sweep.errors import SweepError
 from attnsim.workloads import WorkloadError
 
-ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, WorkloadError, LoweringError)
+ERRORS: tuple[type[BaseException], ...] = (
+    HardwareConfigError,
+    WorkloadError,
+    LoweringError,
+    SweepError,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     defaults = DemoConfig()
     p = sub.add_parser(
         "demo",
-        help="trace a vision-language model, simulate it on two GPUs, write a timeline",
+        help="trace a VLM, simulate it on two GPUs, sweep a design space, validate, write the report",
         description=DemoConfig.__doc__,
     )
     p.add_argument(
@@ -40,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=defaults.out_dir,
         help=f"output folder (default {defaults.out_dir})",
     )
+    p.add_argument(
+        "--sweep-spec",
+        type=Path,
+        help="sweep spec to run (default examples/sweep-small.yaml of the checkout)",
+    )
+    p.add_argument("--workers", type=int, help="sweep worker processes (default: the CPUs)")
+    p.add_argument("--no-validate", action="store_true", help="skip the CPU validation")
     p.set_defaults(func=run)
 
 
@@ -51,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
             text_tokens=args.text_tokens,
             targets=tuple(args.targets),
             out_dir=args.out,
+            sweep_spec=args.sweep_spec,
+            workers=args.workers,
+            validate=not args.no_validate,
         )
     )
     return 0

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "fit-constants",
         help="fit a target's calibration constants to published micro-benchmarks",
         description="Solve memory_sustained_fraction and tensor_sustained_fraction so that the "
-        "simulated stream copy and GEMM reproduce the measured ones "
+        "simulated stream copy and GEMM reproduce the measured ones, and take "
+        "mma_sync_sustained_fraction from a measured mma.sync rate "
         "(sim/calibration/published_microbenchmarks.yaml), and print the YAML to paste "
         "into the target's calibration section.",
     )

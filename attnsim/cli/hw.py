@@ -1,10 +1,14 @@
-"""``attnsim hw``: list, show and validate hardware targets (a thin layer over hwconfigs)."""
+"""``attnsim hw``: list, show and validate hardware targets (a thin layer over hwconfigs).
+
+Numbers print as people write them (``5 us``, ``3.35 TB/s``, ``228 KiB``); a rate per
+unit per cycle prints with the whole-group throughput it means
+(``4096/clk/SM = 989.4 TFLOP/s``). ``--json`` prints SI numbers instead.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,37 +22,21 @@ from attnsim.hwconfigs import (
     load_hardware,
     validate_file,
 )
+from attnsim.hwconfigs.units import DIMENSIONS, format_human
 from attnsim.reports import targets_table
 
 ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError,)
 
-_DECIMAL = ((1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
-_SMALL = ((1.0, ""), (1e-3, "m"), (1e-6, "u"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"))
-_BINARY = ((2.0**40, "Ti"), (2.0**30, "Gi"), (2.0**20, "Mi"), (2.0**10, "Ki"))
-
-
-def _number(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def human(value: float, unit: str) -> str:
-    """``3350000000000.0, "B/s"`` -> ``"3.35 TB/s"``; sizes in binary prefixes when exact."""
-    if unit == "B":
-        scale, prefix = next(((s, p) for s, p in _BINARY if value >= s), (1.0, ""))
-        if prefix and (value / scale) * 100 == int((value / scale) * 100):
-            return f"{_number(value / scale)} {prefix}B"
-    if unit == "OP/s":
-        unit = "OPS"
-    if unit in ("", "mm2") or value == 0 or not math.isfinite(value):
-        return f"{_number(value)} {unit}".strip()
-    for scale, prefix in _DECIMAL + _SMALL:
-        if abs(value) >= scale:
-            return f"{_number(value / scale)} {prefix}{unit}"
-    return f"{value:.4g} {unit}"
+#: SI unit written by ``Hardware.to_dict`` -> dimension (for :func:`format_human`).
+_DIMENSION_OF = {d.si_unit: name for name, d in DIMENSIONS.items() if d.si_unit}
 
 
 def _console() -> Console:
     return Console(width=160, soft_wrap=False, highlight=False)
+
+
+def _print_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2))
 
 
 def _leaves(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -74,8 +62,52 @@ def resolved_values(hw: Hardware) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _rate_unit(precision: str) -> str:
+    return "FLOP/s" if precision.startswith(("fp", "bf", "tf")) else "OPS"
+
+
+def shown_value(hw: Hardware, path: str, value: float, unit: str) -> str:
+    """The value at ``path`` as people write it; a per-cycle rate with its throughput."""
+    parts = path.split(".")
+    if len(parts) == 5 and parts[0] == "engines" and parts[2] == "ops_per_cycle":
+        engine = hw.engines[parts[1]]
+        unit_name = engine.unit.upper() if len(engine.unit) <= 3 else engine.unit
+        whole = engine.throughput[parts[3]][parts[4]]
+        rate = format_human(whole, "throughput", _rate_unit(parts[4]))
+        return f"{value:.4g}/clk/{unit_name} = {rate}"
+    if unit in _DIMENSION_OF:
+        return format_human(value, _DIMENSION_OF[unit])
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _summary(hw: Hardware) -> dict[str, Any]:
+    far = hw.memory[-1]
+    return {
+        "name": hw.name,
+        "kind": hw.kind,
+        "description": hw.description,
+        "peak_ops_per_s": {
+            op: {prec: hw.peak(op, prec) for e in hw.engines.values() for prec in e.precisions(op)}
+            for op in dict.fromkeys(op for e in hw.engines.values() for op in e.ops_per_cycle)
+        },
+        "far_memory": {
+            "name": far.name,
+            "capacity_bytes": far.capacity_bytes,
+            "bandwidth_bytes_per_s": far.bandwidth_bytes_per_s,
+        },
+        "area_mm2": hw.area_mm2,
+        "static_power_w": hw.static_power_w,
+        "tdp_w": hw.energy.tdp_w,
+        "digest": hw.digest,
+    }
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
-    _console().print(targets_table([load_hardware(name) for name in list_targets()]))
+    targets = [load_hardware(name) for name in list_targets()]
+    if args.json:
+        _print_json([_summary(hw) for hw in targets])
+    else:
+        _console().print(targets_table(targets))
     return 0
 
 
@@ -85,16 +117,17 @@ def _cmd_show(args: argparse.Namespace) -> int:
     hw = as_hardware(args.target)
     values = resolved_values(hw)
     if args.json:
-        doc = {
-            "name": hw.name,
-            "kind": hw.kind,
-            "description": hw.description,
-            "version": hw.version,
-            "kernel_families": list(hw.kernel_families),
-            "memory_order": [level.name for level in hw.memory],
-            "values": values,
-        }
-        print(json.dumps(doc, indent=2))
+        _print_json(
+            {
+                "name": hw.name,
+                "kind": hw.kind,
+                "description": hw.description,
+                "version": hw.version,
+                "kernel_families": list(hw.kernel_families),
+                "memory_order": [level.name for level in hw.memory],
+                "values": values,
+            }
+        )
         return 0
     console = _console()
     console.print(
@@ -102,26 +135,27 @@ def _cmd_show(args: argparse.Namespace) -> int:
     )
     if hw.kernel_families:
         console.print("kernel families (best first): " + ", ".join(hw.kernel_families))
+    area = format_human(hw.area_mm2, "area") if hw.area_mm2 is not None else "not given"
+    console.print(f"area {area}, static power {format_human(hw.static_power_w, 'power')}")
     table = Table(show_lines=False)
     table.add_column("key")
     table.add_column("value", justify="right")
     table.add_column("source", overflow="fold")
     for path, v in values.items():
-        table.add_row(
-            path, human(float(v["value"]), v["unit"]) if v["unit"] else str(v["value"]), v["source"]
-        )
+        table.add_row(path, shown_value(hw, path, v["value"], v["unit"]), v["source"])
     console.print(table)
     return 0
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    problems: list[str] = []
-    for path in args.files:
-        lines = validate_file(path)
-        if lines:
-            problems.extend(lines)
-        else:
+    results = [(path, validate_file(path)) for path in args.files]
+    if args.json:
+        _print_json([{"file": f, "ok": not lines, "problems": lines} for f, lines in results])
+        return 2 if any(lines for _, lines in results) else 0
+    for path, lines in results:
+        if not lines:
             print(f"{path}: ok")
+    problems = [line for _, lines in results for line in lines]
     if problems:
         raise HardwareConfigError(problems)
     return 0
@@ -134,17 +168,24 @@ def register(subparsers: Any) -> None:
     )
     sub = hw.add_subparsers(dest="hw_command", metavar="SUBCOMMAND")
     sub.required = True
+    as_json = {"action": "store_true", "help": "print JSON (SI numbers) instead of a table"}
 
     p = sub.add_parser("list", help="table of bundled targets with peak rates and far memory")
+    p.add_argument("--json", **as_json)
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("show", help="every resolved value of a target, with unit and source")
     p.add_argument("target", metavar="NAME|FILE", help="bundled target name or path to a YAML file")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--json", **as_json)
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("validate", help="check hardware files; exit 2 listing every problem")
     p.add_argument(
         "files", nargs="+", metavar="FILE", help="YAML files (or bundled names) to check"
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print a JSON list, one {"file", "ok", "problems"} object per file',
     )
     p.set_defaults(func=_cmd_validate)

@@ -31,6 +31,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "trace",
     "calibrate",
+    "sweep",
+    "report",
 )
 
 EXIT_OK = 0

@@ -14,9 +14,15 @@ from attnsim.errors import ProblemsError
 from attnsim.hwconfigs import HardwareConfigError
 from attnsim.reports import ops_table, summary_table, write_trace
 from attnsim.sim import FAMILIES, LoweringError
+from attnsim.sim.scheduling import POLICIES, SchedulingError
 from attnsim.workloads import WorkloadError
 
-ERRORS: tuple[type[BaseException], ...] = (HardwareConfigError, WorkloadError, LoweringError)
+ERRORS: tuple[type[BaseException], ...] = (
+    HardwareConfigError,
+    WorkloadError,
+    LoweringError,
+    SchedulingError,
+)
 
 
 class SimulateInputError(ProblemsError):
@@ -42,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="NAME",
         help=f"kernel family for the ops it lowers (default: best the target runs); one of {', '.join(sorted(FAMILIES))}",
     )
+    p.add_argument(
+        "--policy",
+        metavar="NAME",
+        help=f"scheduling policy of the engine (default das); one of {', '.join(POLICIES)}",
+    )
     p.add_argument("--block-q", type=int, metavar="N", help="override attention query-block size")
     p.add_argument("--block-k", type=int, metavar="N", help="override attention key-block size")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
@@ -61,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     workload_path = Path(args.workload)
     if not workload_path.is_file():
         raise SimulateInputError(f"{args.workload}: no such workload file")
+    if args.policy is not None:
+        POLICIES.lookup(args.policy, where="--policy")
     for name in ("block_q", "block_k"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -72,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         block_q=args.block_q,
         block_k=args.block_k,
         timeline=args.timeline is not None,
+        policy=args.policy,
     )
     # a pipe or a file gets full-width tables, not rich's 80-column default
     console = Console(width=None if sys.stdout.isatty() else 200)

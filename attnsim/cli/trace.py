@@ -5,6 +5,9 @@
 * ``attnsim trace MODEL [--batch B] [--seq S] [--image-size PX] [--phase prefill|decode]
   [--kv-len L] [--dtype D] -o FILE``
 * ``attnsim trace --list`` -- name, family, parameter count and description of every model.
+* ``attnsim trace FILE.py:FUNC -o FILE`` (or ``package.module:FUNC``) -- a user's model:
+  ``FUNC()`` returns ``(module, inputs)`` or ``(module, inputs, kwargs)``; the module is
+  traced with those example inputs (the zoo size options do not apply).
 
 Models are built with fake weights (nothing is downloaded or allocated), so a 70B model
 at 128k tokens traces in seconds.  Unknown models and bad sizes exit 2 with one line.
@@ -57,6 +60,39 @@ def _cmd_list() -> int:
     return 0
 
 
+def _user_model(spec: str) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """``FILE.py:FUNC`` or ``package.module:FUNC`` -> ``(module, inputs, kwargs)``."""
+    import importlib
+    import runpy
+
+    where, _, func_name = spec.rpartition(":")
+    try:
+        if where.endswith(".py"):
+            if not os.path.isfile(where):
+                raise WorkloadError(f"trace: {where} does not exist; expected a Python file")
+            namespace = runpy.run_path(where)
+        else:
+            namespace = vars(importlib.import_module(where))
+    except ImportError as exc:
+        raise WorkloadError(
+            f"trace: cannot import {where} ({exc}); expected FILE.py:FUNC or package.module:FUNC"
+        ) from None
+    func = namespace.get(func_name)
+    if not callable(func):
+        raise WorkloadError(
+            f"trace: {where} has no function {func_name!r}; expected FUNC returning (module, inputs)"
+        )
+    made = func()
+    if not isinstance(made, tuple) or len(made) not in (2, 3):
+        raise WorkloadError(
+            f"trace: {func_name}() returned {type(made).__name__}; expected (module, inputs) or "
+            f"(module, inputs, kwargs)"
+        )
+    module, inputs = made[0], made[1]
+    kwargs = made[2] if len(made) == 3 else {}
+    return module, inputs if isinstance(inputs, tuple) else (inputs,), dict(kwargs)
+
+
 def _cmd_trace(args: argparse.Namespace) -> int:
     if args.list:
         return _cmd_list()
@@ -71,6 +107,15 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     from attnsim.workloads.serialize import save_workload
     from attnsim.workloads.tracing import unknown_ops
 
+    if ":" in args.model:
+        module, inputs, kwargs = _user_model(args.model)
+        workload = trace(module, inputs, kwargs=kwargs, phase=None, name=args.model.split(":")[-1])
+        path = save_workload(workload, args.output)
+        n_ops = sum(len(b.ops) * b.count for b in workload.blocks)
+        print(
+            f"wrote {path}: {workload.name}: {n_ops} ops, {workload.total_flops() / 1e12:.4g} TFLOP"
+        )
+        return 0
     workload = trace(
         args.model,
         batch=args.batch,
@@ -106,7 +151,12 @@ def register(subparsers: Any) -> None:
             "against a KV cache of KV_LEN tokens (attention then sees KV_LEN + SEQ keys)."
         ),
     )
-    p.add_argument("model", nargs="?", help="zoo model name (see --list)")
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="zoo model name (see --list), or FILE.py:FUNC / package.module:FUNC returning "
+        "(module, inputs[, kwargs]) for your own nn.Module",
+    )
     p.add_argument("--list", action="store_true", help="list the zoo models and exit")
     p.add_argument("--batch", type=_int_or_raw, default=1, help="sequences/images (default 1)")
     p.add_argument(

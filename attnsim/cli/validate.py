@@ -15,7 +15,9 @@ from attnsim.api import as_hardware
 from attnsim.calibration import BAD_INPUT as CALIBRATION_ERRORS
 from attnsim.hwconfigs import Hardware, HardwareConfigError
 from attnsim.kernels.measure import MeasureError, MeasurementFileError, read_measurements
+from attnsim.published import PublishedReport, PublishedValidationError, validate_published
 from attnsim.sim import LoweringError
+from attnsim.sim.calibration.published import PublishedDataError
 from attnsim.validation import (
     Report,
     ValidationError,
@@ -33,6 +35,8 @@ ERRORS: tuple[type[BaseException], ...] = (
     MeasurementFileError,
     LoweringError,
     WorkloadError,
+    PublishedValidationError,
+    PublishedDataError,
 )
 
 
@@ -63,6 +67,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="NAME|FILE",
         help="target to predict on (default: on the CPU, this machine's own host-cpu, "
         "measured on first use; on a GPU, the bundled target of its name)",
+    )
+    p.add_argument(
+        "--published",
+        action="store_true",
+        help="compare with published GPU measurements (sim/calibration/published_kernels.yaml) "
+        "instead of the bundled kernels; --hw keeps one bundled target",
     )
     p.add_argument("--quick", action="store_true", help="a handful of problems (the demo's)")
     p.add_argument(
@@ -185,6 +195,83 @@ def _live(args: argparse.Namespace, hw: Hardware | None, console: Console) -> Re
     return report
 
 
+def _published(args: argparse.Namespace, console: Console) -> int:
+    """``attnsim validate --published``: the published set against predictions."""
+    if args.recorded or args.calibrate or args.quick or args.device != "cpu":
+        raise ValidationError(
+            "--published: not with --recorded, --calibrate, --quick or --device; "
+            "it predicts the published set on the bundled targets"
+        )
+    targets = [args.hw] if args.hw else None
+    report = validate_published(
+        targets=targets,
+        progress=None if args.json else (lambda i: console.print(f"predicting {i}", style="dim")),
+    )
+    if args.out:
+        from attnsim.published import write_published_csv
+
+        for path in write_published_csv(report, args.out):
+            console.print(f"wrote {path}")
+    if args.json:
+        import json
+
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print_published(report, console)
+    return 0
+
+
+def _pct(x: object) -> str:
+    return "-" if not isinstance(x, int | float) else f"{x:.1%}"
+
+
+def print_published(report: PublishedReport, console: Console) -> None:
+    """Per-entry table, error summary by GPU and by kernel, and the speedups."""
+    table = Table(title="published measurements vs predictions")
+    for col in ("entry", "kernel", "family", "measured (ms)", "predicted (ms)", "error"):
+        table.add_column(col, justify="left" if col in ("entry", "kernel", "family") else "right")
+    for c in report.cases:
+        table.add_row(
+            c.id,
+            c.group,
+            c.family,
+            f"{c.measured_s * 1e3:.4g}",
+            f"{c.predicted_s * 1e3:.4g}",
+            f"{c.rel_error:+.1%}",
+        )
+    console.print(table)
+    summary = report.summary()
+    groups = Table(title="|error| of times by GPU and by kernel")
+    for col in ("group", "entries", "median |error|", "p90 |error|", "median error"):
+        groups.add_column(col, justify="left" if col == "group" else "right")
+    rows = [("all", summary["times"])]
+    rows += [(f"GPU {g}", v) for g, v in summary["by_gpu"].items()]
+    rows += [(f"kernel {g}", v) for g, v in summary["by_kernel"].items()]
+    for name, v in rows:
+        groups.add_row(
+            name,
+            str(v["n"]),
+            _pct(v["median_abs_rel_error"]),
+            _pct(v["p90_abs_rel_error"]),
+            _pct(v["median_rel_error"]),
+        )
+    console.print(groups)
+    if report.speedups:
+        sp = Table(title="sparse-over-dense speedups (same problem and GPU)")
+        for col in ("speedup", "measured", "predicted", "error"):
+            sp.add_column(col, justify="left" if col == "speedup" else "right")
+        for s in report.speedups:
+            sp.add_row(s.id, f"{s.measured:.2f}x", f"{s.predicted:.2f}x", f"{s.rel_error:+.1%}")
+        console.print(sp)
+    t, s = summary["times"], summary["speedups"]
+    console.print(
+        f"{t['n']} entries: median |error| {_pct(t['median_abs_rel_error'])}, p90 "
+        f"{_pct(t['p90_abs_rel_error'])}; {s['n']} speedups: median |error| "
+        f"{_pct(s['median_abs_rel_error'])}, p90 {_pct(s['p90_abs_rel_error'])}; "
+        f"{len(report.skipped)} entries skipped (not expressible)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the command; returns the exit code."""
     if args.threads is not None and args.threads < 1:
@@ -194,6 +281,10 @@ def run(args: argparse.Namespace) -> int:
     if args.calibrate and (args.hw or args.recorded or args.device != "cpu"):
         raise ValidationError(
             "--calibrate: only with live CPU validation (no --hw, --recorded or --device cuda)"
+        )
+    if args.published:
+        return _published(
+            args, Console(width=None if sys.stdout.isatty() else 200, stderr=args.json)
         )
     hw = as_hardware(args.hw) if args.hw else None
     console = Console(width=None if sys.stdout.isatty() else 200, stderr=args.json)

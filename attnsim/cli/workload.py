@@ -4,7 +4,12 @@ A thin layer over :mod:`workloads.synthetic` and :mod:`workloads.serialize`:
 
 * ``attnsim workload attention ... -o FILE`` -- one attention op with any mask;
 * ``attnsim workload gemm --m M --n N --k K ... -o FILE`` -- one (batched) GEMM;
-* ``attnsim workload show FILE [--json]`` -- per-op FLOPs and compulsory bytes, totals.
+* ``attnsim workload show FILE [--json]`` -- per-op FLOPs and compulsory bytes, totals;
+* ``attnsim workload VARIANT [--seq N ...] -o FILE`` -- one attention variant by name
+  (linformer, csat, power, moh, ...; options from the variant's parameters);
+* ``attnsim workload --list [--json]`` -- the variants table: paper, IR op/mask, generator
+  command, lowering families and predicted speedup over the baseline on H100 and on the
+  ternary edge target.
 
 Bad input (impossible shapes, options that do not fit the mask) exits 2 with one line per
 problem naming the option, e.g. ``attnsim: error: --window: 300 exceeds --kv-seq 256; ...``.
@@ -45,6 +50,7 @@ from attnsim.workloads.ops import (
 )
 from attnsim.workloads.serialize import load_workload, save_workload
 from attnsim.workloads.synthetic import attention_workload, gemm_workload, random_block_layout
+from attnsim.workloads.variants import VARIANTS, Variant, build_variant, list_variants
 from attnsim.workloads.workload import Workload
 
 ERRORS: tuple[type[BaseException], ...] = (WorkloadError,)
@@ -334,6 +340,66 @@ def _cmd_gemm(args: argparse.Namespace) -> int:
     return _write(w, args.output)
 
 
+def _cmd_variant(args: argparse.Namespace) -> int:
+    v: Variant = VARIANTS[args.variant]
+    kwargs = {p.name: getattr(args, p.name) for p in v.params}
+    return _write(build_variant(v.name, **kwargs), args.output)
+
+
+def _int_list(text: str | None, option: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    if text is None:
+        return default
+    try:
+        values = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise WorkloadError(
+            [f"{option}: {text!r} is not a list of integers; expected e.g. 4096,16384"]
+        ) from None
+    if not values or min(values) < 1:
+        raise WorkloadError([f"{option}: {text!r} has a length < 1; expected lengths >= 1"])
+    return values
+
+
+def _fmt_speedup(value: float | None) -> str:
+    return "pending" if value is None else f"{value:.2f}x"
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if not args.list:
+        raise WorkloadError(
+            ["workload: no SUBCOMMAND given; expected one of attention, gemm, show, a variant "
+             "name, or --list (see attnsim workload --help)"]
+        )  # fmt: skip
+    from attnsim.variant_table import DEFAULT_TARGETS, variant_rows
+
+    seqs = _int_list(args.seqs, "--seqs", (4096, 16384))
+    targets = tuple(args.targets.split(",")) if args.targets else DEFAULT_TARGETS
+    rows = variant_rows(targets=targets, seqs=seqs, speedups=not args.no_speedups)
+    if args.list_json:
+        print(json.dumps({"variants": [r.to_dict() for r in rows]}, indent=2))
+        return 0
+    table = Table(title="attention variants (speedup = baseline latency / variant latency)")
+    for col in ("variant", "paper", "IR op / mask", "families (GPU; CPU)", "baseline"):
+        table.add_column(col, overflow="fold")
+    speed_cols = [(t, s) for t in targets for s in seqs] if not args.no_speedups else []
+    for t, s in speed_cols:
+        table.add_column(f"{t.split('-')[0]} {s // 1024}k", justify="right")
+    for r in rows:
+        fams = ", ".join(r.families) + ("; " + ", ".join(r.cpu_families) if r.cpu_families else "")
+        cells = [r.name, r.paper, r.ir, fams, r.baseline]
+        cells += [_fmt_speedup(r.speedup[t][s]) for t, s in speed_cols]
+        table.add_row(*cells)
+    Console(width=220, soft_wrap=False, highlight=False).print(table)
+    for r in rows:
+        for t, why in r.pending.items():
+            print(f"{r.name} on {t}: pending ({why})")
+            break
+    print(
+        "generate one: attnsim workload VARIANT [options] -o FILE (see attnsim workload VARIANT --help)"
+    )
+    return 0
+
+
 def _write(w: Workload, path: str) -> int:
     try:
         save_workload(w, path)
@@ -370,13 +436,7 @@ def _si(value: float, unit: str) -> str:
 def _shape(op: Op) -> str:
     """A short human description of an op's sizes."""
     if isinstance(op, AttentionOp):
-        s = op.spec
-        heads = f"H{s.q_heads}" + (f"/kv{s.kv_heads}" if s.kv_heads != s.q_heads else "")
-        dims = f"d{s.head_dim_qk}" + (f"/{s.head_dim_v}" if s.head_dim_v != s.head_dim_qk else "")
-        return (
-            f"B{s.batch} {heads} q{s.q_len} kv{s.kv_len} {dims} {s.phase} "
-            f"{s.mask.kind} ({s.density:.3g})"
-        )
+        return op.describe()
     if isinstance(op, GemmOp):
         w = f" w={op.weight_operand}:{op.weight_dtype or op.dtype}" if op.weight_operand else ""
         return f"{op.batch}x[{op.m}x{op.k}]@[{op.k}x{op.n}]{w}"
@@ -397,7 +457,7 @@ def _shape(op: Op) -> str:
         return f"{op.num_tokens} of {op.vocab}x{op.dim}"
     if isinstance(op, UnknownOp):
         return op.aten
-    return ""
+    return op.describe()
 
 
 def show_dict(w: Workload) -> dict[str, Any]:
@@ -482,8 +542,23 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument(
+        "--list", action="store_true", help="list the attention variants (table; --json for JSON)"
+    )
+    p.add_argument("--json", dest="list_json", action="store_true", help="with --list: JSON")
+    p.add_argument(
+        "--seqs", help="with --list: sequence lengths of the speedup columns (default 4096,16384)"
+    )
+    p.add_argument(
+        "--targets",
+        help="with --list: targets of the speedup columns (default h100-sxm5-80gb,vitallm-16nm)",
+    )
+    p.add_argument(
+        "--no-speedups", action="store_true", help="with --list: skip the simulated speedups"
+    )
+    p.set_defaults(func=_cmd_list)
     sub = p.add_subparsers(dest="workload_command", metavar="SUBCOMMAND")
-    sub.required = True
+    sub.required = False
 
     a = sub.add_parser("attention", help="one attention op with a mask pattern")
     a.add_argument("--batch", type=int, default=1, help="sequences per batch (default 1)")
@@ -553,3 +628,27 @@ def register(subparsers: Any) -> None:
     s.add_argument("file", help="workload JSON file")
     s.add_argument("--json", action="store_true", help="print {ops: [...], totals: {...}} as JSON")
     s.set_defaults(func=_cmd_show)
+
+    for v in list_variants():
+        _add_variant(sub, v)
+
+
+def _add_variant(sub: Any, v: Variant) -> None:
+    """``attnsim workload NAME``: options from the variant's parameters."""
+    vp = sub.add_parser(
+        v.name,
+        help=f"variant: {v.title}",
+        description=f"{v.title}. Paper: {v.paper}. IR: {v.ir}. Lowering: {', '.join(v.families)}. "
+        f"Speedups are against {v.baseline_label}.",
+    )
+    for param in v.params:
+        kwargs: dict[str, Any] = {
+            "type": param.type,
+            "default": param.default,
+            "help": f"{param.help} (default {param.default})",
+        }
+        if param.choices:
+            kwargs["choices"] = param.choices
+        vp.add_argument("--" + param.name.replace("_", "-"), dest=param.name, **kwargs)
+    vp.add_argument("-o", "--output", required=True, help="workload JSON file to write")
+    vp.set_defaults(func=_cmd_variant, variant=v.name)

@@ -4,9 +4,14 @@
   solved so the simulated bandwidth equals the measured fraction of the datasheet peak.
 * ``tensor_sustained_fraction``: the measured GEMM shape is simulated (with the fitted
   memory fraction in place) and the fraction is solved so simulated TFLOP/s equal the
-  measured ones.
+  measured ones. A GEMM measured in another precision (fp8) gives
+  ``tensor_sustained_fraction_<dtype>`` the same way.
 
 Both are solved by bisection (simulated throughput is monotone in the constant).
+
+* ``mma_sync_sustained_fraction``: a measured rate of warp-level ``mma.sync`` on a part
+  whose tensor peak needs the asynchronous instructions (wgmma), as a fraction of that
+  peak; the model uses it as is (the measurement is already a sustained rate).
 Measurements come from ``published_microbenchmarks.yaml`` (published figures with their
 source) or, for a target measured here, from ``attnsim calibrate``.
 """
@@ -27,6 +32,9 @@ from attnsim.workloads.workload import Block, Workload
 
 #: Bytes copied by the simulated stream benchmark (read + write = 2x this).
 STREAM_BYTES = 1 << 30
+#: GEMM precisions whose measurement sets ``tensor_sustained_fraction`` itself; a GEMM
+#: in another precision (fp8) sets ``tensor_sustained_fraction_<dtype>``.
+SIXTEEN_BIT = ("bf16", "fp16")
 #: Bisection range and tolerance of a fitted fraction.
 FRACTION_RANGE = (0.05, 1.5)
 FRACTION_TOL = 1e-4
@@ -105,13 +113,17 @@ def fit_memory_fraction(hw: Hardware, measured_fraction: float) -> float:
 
 
 def fit_tensor_fraction(
-    hw: Hardware, m: int, n: int, k: int, dtype: str, measured_flops: float
+    hw: Hardware,
+    m: int,
+    n: int,
+    k: int,
+    dtype: str,
+    measured_flops: float,
+    name: str = "tensor_sustained_fraction",
 ) -> float:
-    """``tensor_sustained_fraction`` that makes the simulated GEMM reach ``measured_flops``."""
+    """The constant ``name`` that makes the simulated GEMM reach ``measured_flops``."""
     return _bisect(
-        lambda x: simulated_gemm_flops(
-            _with_calibration(hw, tensor_sustained_fraction=x), m, n, k, dtype
-        ),
+        lambda x: simulated_gemm_flops(_with_calibration(hw, **{name: x}), m, n, k, dtype),
         measured_flops,
     )
 
@@ -135,12 +147,30 @@ def fit_target(
                 f"fitted by `attnsim fit-constants {hw.name}` to a stream at {measured:.3f} of peak: {e['source']}",
             )
         )
-    for e in (e for e in entries if e["kind"] == "gemm"):
-        m, n, k, dtype = int(e["m"]), int(e["n"]), int(e["k"]), str(e["dtype"])
-        value = fit_tensor_fraction(base, m, n, k, dtype, float(e["value"]) * 1e12)
+    for e in (e for e in entries if e["kind"] == "mma_sync"):
         fitted.append(
             FittedConstant(
-                "tensor_sustained_fraction",
+                "mma_sync_sustained_fraction",
+                round(float(e["value"]), 4),
+                f"fitted by `attnsim fit-constants {hw.name}` to mma.sync at {e['value']} of "
+                f"the tensor peak: {e['source']}",
+            )
+        )
+    gemms = [e for e in entries if e["kind"] == "gemm"]
+    # the 16-bit GEMM first: other precisions' constants are fitted with it in place
+    gemms.sort(key=lambda e: str(e["dtype"]) not in SIXTEEN_BIT)
+    for e in gemms:
+        m, n, k, dtype = int(e["m"]), int(e["n"]), int(e["k"]), str(e["dtype"])
+        name = (
+            "tensor_sustained_fraction"
+            if dtype in SIXTEEN_BIT
+            else f"tensor_sustained_fraction_{dtype}"
+        )
+        value = fit_tensor_fraction(base, m, n, k, dtype, float(e["value"]) * 1e12, name)
+        base = _with_calibration(base, **{name: value})
+        fitted.append(
+            FittedConstant(
+                name,
                 value,
                 f"fitted by `attnsim fit-constants {hw.name}` to a {m}x{n}x{k} {dtype} GEMM at "
                 f"{e['value']} TFLOP/s: {e['source']}",

@@ -3,12 +3,13 @@
 Why fluid: a tile of a fused kernel streams its operands while it computes, so what
 matters is how fast it *can* progress alone (``nominal_s``) and how much of each shared
 capacity it draws while doing so. When the tiles active at one moment ask more of a
-capacity (a unit's compute, a shared memory level's bandwidth) than it has, they are
-slowed max-min fairly (progressive filling): every tile's speed, as a fraction of its
-speed alone, rises together until some capacity is full; the tiles using that capacity
-stay at that fraction and the others keep rising. A tile limited elsewhere thus leaves
-its unused share to the rest (work-conserving); identical tiles all get the same
-fraction. Rates change only when a tile starts or ends, so the pool needs one simpy
+capacity than it has, they are slowed: the tiles on one unit share its compute at the
+same fraction of their speed alone (warp schedulers interleave their warps), and a
+shared memory level is divided max-min fairly in bytes per second -- a tile that asks
+less than an equal share gets what it asks, the others share the rest equally, as
+round-robin arbitration between SMs does -- so a compute-bound tile on the critical path
+is not slowed by a burst of memory-bound ones. A tile limited elsewhere leaves its
+unused share to the rest (work-conserving); identical tiles all get the same fraction. Rates change only when a tile starts or ends, so the pool needs one simpy
 event per start and one per end — not one per byte or cycle.
 
 Events. The pool is driven by simpy callbacks, not processes: a start schedules one
@@ -20,7 +21,7 @@ callback its submitter gave, which typically starts the slot's next job.
 Cost. While no shared level is oversubscribed, a tile's rate depends only on the tiles
 on its own unit, so a start or end updates that unit's few slots and a heap of finish
 times: O(slots per unit) per event. Only while a shared level is saturated does an event
-re-run progressive filling over every running tile (vectorised numpy).
+re-divide the levels over every running tile (vectorised numpy, a sort per level).
 """
 
 from __future__ import annotations
@@ -33,6 +34,29 @@ import simpy
 
 #: Relative slack when comparing times and capacities (floating-point noise).
 _EPS = 1e-9
+#: Passes of level division and compute hand-back while a level is oversubscribed.
+_GLOBAL_PASSES = 3
+
+
+def _water_fill(demand: np.ndarray, capacity: float) -> np.ndarray:
+    """Per job, the fraction of its ``demand`` (bytes/s) it gets when ``capacity`` is
+    divided max-min fairly: jobs asking less than the fair level get all of it, the
+    others get the level, which uses the capacity exactly."""
+    order = np.argsort(demand, kind="stable")
+    d = demand[order]
+    n = d.size
+    below = np.concatenate(([0.0], np.cumsum(d)[:-1]))  # sum of the smaller demands
+    level = (capacity - below) / (n - np.arange(n))  # fair level if job k is the first capped
+    capped = np.flatnonzero(d > level)
+    if capped.size == 0:
+        return np.ones(n)
+    fair = level[capped[0]]
+    share = np.ones(n)
+    over = d > fair  # only these are divided: d > fair >= 0, so no overflow
+    share[over] = fair / d[over]
+    out = np.empty(n)
+    out[order] = share
+    return out
 
 
 class FluidPool:
@@ -140,6 +164,36 @@ class FluidPool:
         finish = now + max(self._left[slot], 0.0) / rate if rate > 0 else np.inf
         heapq.heappush(self._heap, (finish, int(self._version[slot]), slot))
 
+    def _set_rates(self, slots: np.ndarray, rates: np.ndarray, now: float) -> None:
+        """:meth:`_set_rate` for many slots at once (vectorised; only changed rates are
+        rescheduled). The heap is rebuilt when stale entries outnumber live ones."""
+        changed = rates != self._rate[slots]
+        if not changed.any():
+            return
+        s, r = slots[changed], rates[changed]
+        self._left[s] -= self._rate[s] * (now - self._since[s])
+        self._since[s] = now
+        self._rate[s] = r
+        self._version[s] += 1
+        with np.errstate(divide="ignore"):
+            finish = np.where(r > 0, now + np.maximum(self._left[s], 0.0) / r, np.inf)
+        heap = self._heap
+        if len(heap) > 8 * self._active.size + 1024:
+            live = np.flatnonzero(self._active)
+            keep = np.setdiff1d(live, s, assume_unique=True)
+            with np.errstate(divide="ignore"):
+                rest = np.where(
+                    self._rate[keep] > 0,
+                    self._since[keep] + np.maximum(self._left[keep], 0.0) / self._rate[keep],
+                    np.inf,
+                )
+            heap[:] = list(
+                zip(rest.tolist(), self._version[keep].tolist(), keep.tolist(), strict=True)
+            )
+            heapq.heapify(heap)
+        for entry in zip(finish.tolist(), self._version[s].tolist(), s.tolist(), strict=True):
+            heapq.heappush(heap, entry)
+
     def _unit_fast_rates(self, unit: int) -> None:
         """Recompute the fast rates of ``unit``'s jobs: they share its compute equally
         in proportion (a single capacity, so this is exact max-min)."""
@@ -161,48 +215,63 @@ class FluidPool:
             fast[s] = new
 
     def _global_rates(self) -> np.ndarray:
-        """Progressive filling over every running job (units and shared levels)."""
+        """Rates while some shared level is oversubscribed.
+
+        Each job starts at its unit-limited rate (its unit's compute shared as in the
+        fast path). Each oversubscribed level is then divided max-min fairly in bytes per
+        second: a job that asks less than an equal share gets what it asks, the others
+        share the rest equally (water-filling), and a job slowed by a level is slowed
+        in proportion everywhere (its tile progresses at one speed). Co-resident jobs
+        whose neighbour was slowed then get the compute it no longer uses, and the
+        levels are divided again: :data:`_GLOBAL_PASSES` passes, the last one without
+        giving compute back, so no capacity is exceeded.
+        """
         idx = np.flatnonzero(self._active)
         nominal = self._nominal[idx]
         unit = self._unit[idx]
-        unit_work = self._unit_work[idx]
-        level_work = self._level_work[idx]
-        unit_use = nominal * unit_work
-        level_use = nominal[:, None] * level_work
-        factor = np.ones(idx.size)
-        rising = np.ones(idx.size, dtype=bool)
-        unit_left = np.ones(self._n_units)
-        level_left = self._bw.copy()
-        for _ in range(self._n_units + self._bw.size + 1):
-            if not rising.any():
+        unit_use = nominal * self._unit_work[idx]  # unit fraction at full speed
+        level_use = nominal[:, None] * self._level_work[idx]  # bytes/s at full speed
+        cap = np.ones(idx.size)
+        rate = cap
+        for npass in range(_GLOBAL_PASSES):
+            rate = self._unit_share(unit, unit_use, cap)
+            for level in range(self._bw.size):
+                demand = rate * level_use[:, level]
+                if demand.sum() <= self._bw[level] * (1 + _EPS):
+                    continue
+                rate = rate * _water_fill(demand, float(self._bw[level]))
+            if npass + 1 < _GLOBAL_PASSES and np.array_equal(rate, cap):
                 break
-            u_dem = np.bincount(
-                unit, weights=np.where(rising, unit_use, 0.0), minlength=self._n_units
-            )
-            l_dem = np.where(rising[:, None], level_use, 0.0).sum(axis=0)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                u_t = np.where(u_dem > 0, unit_left / u_dem, np.inf)
-                l_t = np.where(l_dem > 0, level_left / l_dem, np.inf)
-            t = min(1.0, float(u_t.min(initial=np.inf)), float(l_t.min(initial=np.inf)))
-            if t >= 1.0:
-                break
-            full_units = u_t <= t * (1 + 1e-12)
-            full_levels = l_t <= t * (1 + 1e-12)
-            hits = (full_units[unit] & (unit_work > 0)) | (
-                (level_work > 0) & full_levels[None, :]
-            ).any(axis=1)
-            freeze = rising & hits
-            factor[freeze] = t
-            unit_left -= np.bincount(
-                unit, weights=np.where(freeze, unit_use * t, 0.0), minlength=self._n_units
-            )
-            level_left -= np.where(freeze[:, None], level_use * t, 0.0).sum(axis=0)
-            np.maximum(unit_left, 0.0, out=unit_left)
-            np.maximum(level_left, 0.0, out=level_left)
-            rising &= ~freeze
+            cap = rate
         rates = np.zeros(self._active.size)
-        rates[idx] = nominal * factor
+        rates[idx] = nominal * rate
         return rates
+
+    def _unit_share(self, unit: np.ndarray, unit_use: np.ndarray, cap: np.ndarray) -> np.ndarray:
+        """Fractions of full speed when each unit's compute is shared as in the fast path
+        (every job on an oversubscribed unit at one fraction ``f``) and no job exceeds its
+        ``cap``: a job capped below ``f`` keeps its cap and leaves the rest of its share to
+        the others (water-filling over the caps, per unit)."""
+        demand = np.bincount(unit, weights=cap * unit_use, minlength=self._n_units)
+        over = (demand > 1.0 + _EPS)[unit]
+        if not over.any():
+            return cap
+        pinned = np.zeros(cap.size, dtype=bool)  # jobs held at their cap
+        level = np.ones(self._n_units)
+        for _ in range(cap.size + 1):
+            fixed = np.bincount(
+                unit, weights=np.where(pinned, cap * unit_use, 0.0), minlength=self._n_units
+            )
+            free = np.bincount(
+                unit, weights=np.where(pinned, 0.0, unit_use), minlength=self._n_units
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                level = np.where(free > 0, np.maximum(1.0 - fixed, 0.0) / free, np.inf)
+            now = over & (cap <= level[unit])
+            if np.array_equal(now, pinned):
+                break
+            pinned = now
+        return np.where(over & ~pinned, np.minimum(cap, level[unit]), cap)
 
     def _recompute(self) -> None:
         """Bring rates up to date after jobs started or ended."""
@@ -216,12 +285,12 @@ class FluidPool:
         )
         if oversubscribed:
             rates = self._global_rates()
-            for slot in np.flatnonzero(self._active).tolist():
-                self._set_rate(slot, float(rates[slot]), now)
+            live = np.flatnonzero(self._active)
+            self._set_rates(live, rates[live], now)
             self._global = True
         elif self._global:
-            for slot in np.flatnonzero(self._active).tolist():
-                self._set_rate(slot, float(self._fast[slot]), now)
+            live = np.flatnonzero(self._active)
+            self._set_rates(live, self._fast[live], now)
             self._global = False
         else:
             for unit in changed_units:

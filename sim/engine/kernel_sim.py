@@ -1,4 +1,4 @@
-"""Simulate one kernel: slots take tiles from the queue and run them in the fluid pool.
+"""Simulate one kernel alone: a one-task graph on the chip engine (:mod:`sim.engine.chip`).
 
 Each unit instance (an SM, a core, an accelerator core) holds ``slots_per_unit``
 resident tiles. Slot ``k`` lives on unit ``k mod units``, so the first wave puts one tile
@@ -6,19 +6,19 @@ on every unit before any unit gets a second (as GPU block dispatch does). A slot
 take a chunk of tiles, wait out their unhidden latency (``fixed_s``), then run their
 compute and shared-memory traffic in the :class:`FluidPool`, where tiles on the same unit
 share its compute and all tiles share each shared memory level's bandwidth.
+
+:func:`kernel_totals` gives what a kernel does whatever the schedule (bytes per level,
+ops, engine-busy seconds); the simulator adds those up per op and per run.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
-import simpy
-from attnsim.sim.engine.fluid import FluidPool
-from attnsim.sim.engine.scheduler import TileQueue
-from attnsim.sim.tasks import Kernel, TileClass
+from attnsim.sim.engine.chip import Machine, run_graph
+from attnsim.sim.tasks import GraphTask, Kernel, TaskGraph, TileClass
 
 
 @dataclass(frozen=True)
@@ -92,105 +92,146 @@ class KernelRun:
     spans: tuple[SlotSpan, ...] = ()
 
 
-def _nominal_s(tile: TileClass, shape: MachineShape) -> float:
-    """Seconds one tile takes alone on a unit: its unhidden latency, then compute and
-    traffic overlapped (pipelined). Folding the latency into the tile's duration means
-    the tile draws less than its unit's full compute while it waits on its first load,
-    which is what lets a co-resident tile use the unit meanwhile."""
-    longest = tile.compute_s
-    for level, cap in shape.unit_bandwidth_cap.items():
-        longest = max(longest, tile.bytes_at(level) / cap)
-    for level, bw in shape.shared_bandwidth.items():
-        longest = max(longest, tile.bytes_at(level) / bw)
-    return tile.fixed_s + longest
+@dataclass(frozen=True)
+class KernelTotals:
+    """What a kernel does whatever its schedule: the sums over its tiles.
 
-
-def simulate_kernel(
-    kernel: Kernel, shape: MachineShape, *, chunking: bool = True, record: bool = False
-) -> KernelRun:
-    """Run ``kernel`` on a machine of ``shape`` and return what happened.
-
-    Deterministic: simpy breaks ties in time by event order, and the queue, slots and pool
-    are visited in a fixed order.
+    Attributes:
+        tiles / distinct_tiles: tiles and distinct tile classes.
+        engine_busy_s: engine -> seconds busy summed over all unit instances.
+        engine_energy_j: engine -> dynamic joules the lowering computed from a unit model
+            (tiles that give ``engine_energy_j``).
+        read_bytes / write_bytes: memory level -> bytes.
+        ops: (op class, precision) -> operations; engine_ops: engine -> the same, for the
+            ops to be charged at an energy per op (see :func:`attribute_ops`; ops whose
+            engine has a unit-model energy are not in here).
+        flops: useful operations.
     """
-    env = simpy.Environment()
-    levels = list(shape.shared_bandwidth)
-    n_slots = shape.units * kernel.slots_per_unit
-    pool = FluidPool(env, n_slots, shape.units, np.array(list(shape.shared_bandwidth.values())))
-    queue = TileQueue(kernel.runs, n_slots, chunking=chunking)
-    spans: list[SlotSpan] = []
-    started: list[tuple[str, int, float]] = [("", 0, 0.0)] * n_slots
-    jobs = 0
-    cache: dict[int, tuple[float, np.ndarray]] = {}
 
-    def start(slot: int) -> None:
-        nonlocal jobs
-        if record and started[slot][1]:
-            name, count, t0 = started[slot]
-            spans.append(SlotSpan(slot, slot % shape.units, name, count, t0, env.now))
-        item = queue.take()
-        if item is None:
-            return
-        tile, count = item
-        jobs += 1
-        key = id(tile)
-        if key not in cache:
-            cache[key] = (
-                _nominal_s(tile, shape),
-                np.array([tile.bytes_at(level) for level in levels]),
-            )
-        nominal, level_bytes = cache[key]
-        if nominal <= 0:  # an empty tile: done at once
-            started[slot] = ("", 0, env.now)
-            start(slot)
-            return
-        started[slot] = (tile.name, count, env.now)
-        pool.submit(
-            slot,
-            slot % shape.units,
-            tile.compute_s * count,
-            level_bytes * count,
-            nominal * count,
-            start,
-        )
+    tiles: int
+    distinct_tiles: int
+    engine_busy_s: Mapping[str, float]
+    engine_energy_j: Mapping[str, float]
+    read_bytes: Mapping[str, float]
+    write_bytes: Mapping[str, float]
+    ops: Mapping[tuple[str, str], float]
+    engine_ops: Mapping[str, Mapping[tuple[str, str], float]]
+    flops: float
 
-    for slot in range(n_slots):
-        start(slot)
-    env.run()
-    makespan = pool.last_finish_s
 
+def attribute_ops(
+    tile: TileClass, runs_on: Callable[[str, str, str], bool] | None
+) -> dict[str, dict[tuple[str, str], float]]:
+    """The tile's ops by the engine that ran them: an op class/precision goes to the first
+    engine of ``tile.engine_s`` that ``runs_on(engine, class, precision)`` accepts (the
+    engine lowering charged time to); ops no engine accepts go under ``""`` (the chip),
+    unless the tile's energy comes from a unit model (``engine_energy_j``): then they
+    belong to that engine (whose unit model counted them)."""
+    out: dict[str, dict[tuple[str, str], float]] = defaultdict(dict)
+    modelled = next(iter(tile.engine_energy_j), "")
+    for key, n in tile.ops.items():
+        owner = modelled
+        if runs_on is not None and not modelled:
+            for engine in tile.engine_s:
+                if runs_on(engine, key[0], key[1]):
+                    owner = engine
+                    break
+        out[owner][key] = out[owner].get(key, 0.0) + n
+    return out
+
+
+def kernel_totals(
+    kernel: Kernel, runs_on: Callable[[str, str, str], bool] | None = None
+) -> KernelTotals:
+    """Sums over the tiles of ``kernel`` (``runs_on`` attributes ops to engines)."""
     engine_busy: dict[str, float] = defaultdict(float)
+    energy: dict[str, float] = defaultdict(float)
     reads: dict[str, float] = defaultdict(float)
     writes: dict[str, float] = defaultdict(float)
     ops: dict[tuple[str, str], float] = defaultdict(float)
+    engine_ops: dict[str, dict[tuple[str, str], float]] = defaultdict(lambda: defaultdict(float))
     flops = 0.0
     for tile, count in kernel.runs:
         for engine, seconds in tile.engine_s.items():
             engine_busy[engine] += seconds * count
+        for engine, joules in tile.engine_energy_j.items():
+            energy[engine] += joules * count
         for level, nbytes in tile.read_bytes.items():
             reads[level] += nbytes * count
         for level, nbytes in tile.write_bytes.items():
             writes[level] += nbytes * count
         for key_op, n in tile.ops.items():
             ops[key_op] += n * count
+        for engine, table in attribute_ops(tile, runs_on).items():
+            if engine in tile.engine_energy_j:
+                continue  # its energy is the unit model's, not ops x energy per op
+            for key_op, n in table.items():
+                engine_ops[engine][key_op] += n * count
         flops += tile.flops * count
-    level_busy = {
-        name: sum(tile.bytes_at(name) * count for tile, count in kernel.runs)
-        / shape.shared_bandwidth[name]
-        for name in levels
-    }
-    return KernelRun(
-        name=kernel.name,
-        time_s=kernel.launch_s + makespan,
-        launch_s=kernel.launch_s,
+    return KernelTotals(
         tiles=kernel.num_tiles,
         distinct_tiles=kernel.distinct_tiles,
-        jobs=jobs,
         engine_busy_s=dict(engine_busy),
+        engine_energy_j=dict(energy),
         read_bytes=dict(reads),
         write_bytes=dict(writes),
         ops=dict(ops),
+        engine_ops={e: dict(t) for e, t in engine_ops.items()},
         flops=flops,
+    )
+
+
+def simulate_kernel(
+    kernel: Kernel, shape: MachineShape, *, chunking: bool = True, record: bool = False
+) -> KernelRun:
+    """Run ``kernel`` alone on a machine of ``shape`` and return what happened.
+
+    Deterministic: simpy breaks ties in time by event order, and the queue, slots and pool
+    are visited in a fixed order.
+    """
+    machine = Machine(
+        units={kernel.unit: shape.units},
+        shared_bandwidth=dict(shape.shared_bandwidth),
+        unit_bandwidth_cap={kernel.unit: dict(shape.unit_bandwidth_cap)}
+        if shape.unit_bandwidth_cap
+        else {},
+    )
+    graph = TaskGraph((GraphTask(kernel.name, kernel),))
+    run = run_graph(graph, machine, chunking=chunking, record=record).tasks[0]
+    totals = kernel_totals(kernel)
+    level_busy = {
+        name: sum(tile.bytes_at(name) * count for tile, count in kernel.runs)
+        / shape.shared_bandwidth[name]
+        for name in shape.shared_bandwidth
+    }
+    spans = tuple(
+        sorted(
+            (
+                SlotSpan(
+                    s.slot * shape.units + s.instance,
+                    s.instance,
+                    s.tile,
+                    s.count,
+                    s.start_s - kernel.launch_s,
+                    s.end_s - kernel.launch_s,
+                )
+                for s in run.spans
+            ),
+            key=lambda s: (s.start_s, s.slot),
+        )
+    )
+    return KernelRun(
+        name=kernel.name,
+        time_s=run.time_s,
+        launch_s=kernel.launch_s,
+        tiles=totals.tiles,
+        distinct_tiles=totals.distinct_tiles,
+        jobs=run.jobs,
+        engine_busy_s=dict(totals.engine_busy_s),
+        read_bytes=dict(totals.read_bytes),
+        write_bytes=dict(totals.write_bytes),
+        ops=dict(totals.ops),
+        flops=totals.flops,
         shared_level_busy_s=level_busy,
-        spans=tuple(sorted(spans, key=lambda s: (s.start_s, s.slot))),
+        spans=spans,
     )

@@ -35,13 +35,12 @@ class TileQueue:
         self._chunking = chunking
         self._index = 0
         self._left = self._runs[0][1] if self._runs else 0
+        self._remaining = sum(count for _, count in self._runs)
 
     @property
     def remaining(self) -> int:
-        """Tiles not yet handed out."""
-        if self._index >= len(self._runs):
-            return 0
-        return self._left + sum(count for _, count in self._runs[self._index + 1 :])
+        """Tiles not yet handed out (O(1): the engine asks after every chunk)."""
+        return self._remaining
 
     def take(self) -> tuple[TileClass, int] | None:
         """The next chunk ``(tile class, number of tiles)``, or None when empty."""
@@ -50,6 +49,7 @@ class TileQueue:
         tile = self._runs[self._index][0]
         n = max(1, self._left // self._slots) if self._chunking else 1
         self._left -= n
+        self._remaining -= n
         if self._left == 0:
             self._index += 1
             if self._index < len(self._runs):

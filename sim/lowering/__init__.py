@@ -11,11 +11,17 @@ from attnsim.sim.lowering import (  # noqa: F401  (imported to register the fami
     gemm,
     linear_attention,
     memory_bound,
+    natten,
+    variants_attention,  # noqa: F401  (variant attention families)
+    variants_mixers,  # noqa: F401  (token mixers, mask setup)
+    vitallm,
 )
 from attnsim.sim.lowering.registry import (
     FAMILIES,
+    BlockTasks,
     LoweringFamily,
     LoweringOptions,
+    choose_block_family,
     choose_family,
     register_family,
 )
@@ -23,6 +29,8 @@ from attnsim.sim.lowering.target import LoweringError, TargetView
 
 __all__ = [
     "FAMILIES",
+    "BlockTasks",
+    "choose_block_family",
     "LoweringError",
     "LoweringFamily",
     "LoweringOptions",

@@ -1,49 +1,185 @@
 """Fused attention (FlashAttention-style) lowering, one style per kernel family.
 
 A prefill tile is one (batch, query head, query block): it loads its ``block_q`` query
-rows once, then walks the *live* key blocks of its mask row — dead blocks are skipped,
-partially live blocks are computed in full and masked, as real kernels do — and writes
-its output rows once. Per key block it does ``2·Br·Bc·(d_qk + d_v)`` matmul ops on the
-tensor engine, ``Br·Bc`` exponentials on the special-function unit and
-:data:`SOFTMAX_VECTOR_OPS_PER_SCORE` vector ops per score for the online softmax.
+rows, walks the *live* key blocks of its mask row -- dead blocks are skipped, partially
+live blocks are computed in full and masked, as real kernels do -- and writes its output
+rows once. Which query rows and key blocks make a tile comes from the family's tiling:
+contiguous runs of the token order (FlashAttention), or N-d boxes of the token grid
+(NATTEN's fused neighborhood attention, :mod:`sim.lowering.natten`).
+
+**What one key block costs (the mechanisms, each with a switch in
+``LoweringOptions.disable``).** The pipes of an SM (:mod:`sim.lowering.sm_pipes`) run at
+the same time; a key block of ``Br x Bc`` scores needs
+
+* ``mma``: ``2·Br·Bc·(d_qk + d_v)`` ops on the tensor cores, at the rate of the
+  family's MMA instruction (``mma_sync``: FlashAttention-2's warp-level ``mma.sync``
+  reaches only a measured fraction of Hopper's and Blackwell's peak), and, at the same
+  time, its operands read from shared memory (``operand_bandwidth``: each warp or
+  warpgroup that splits the rows reads the whole K and V block);
+* ``sfu_exp``: ``Br·Bc`` exponentials on the MUFU (16 per clock per SM);
+* ``softmax_fp32``: the FP32 instructions of the online softmax per score
+  (:data:`SOFTMAX_FP32_PER_SCORE`: scale-and-subtract FFMA, running-max FMNMX, row-sum
+  FADD, half a pack-convert F2FP) plus the rescale of the output rows (``Br·d_v``
+  FMULs, skipped ~90% of the time by FlashAttention-4's ``conditional_rescale``);
+  ``exp_emulation`` (FlashAttention-4) moves a share of the exponentials to a
+  polynomial on the FP32 lanes, the share that balances the two pipes;
+* ``diagonal_mask``: on blocks the mask cuts, :data:`MASK_FP32_PER_SCORE` more
+  instructions per score (index compare and select).
+
+The softmax time of a block is ``max(MUFU, FP32 lanes)``. The family's overlap rule
+(``overlap``) combines it with the MMA time: FlashAttention-2 and the bundled Triton
+kernel run them one after the other in each warp (``serial``); FlashAttention-3
+(ping-pong between two warpgroups plus intra-warpgroup pipelining) and Blackwell
+kernels (two query tiles ping-ponging on the tensor cores) overlap them
+(``overlapped``): a tile costs ``max(sum of MMA, sum of softmax)`` plus one unhidden
+block. ``pipeline_fill``: a tile also pays, unoverlapped, its first loads (Q and one K/V
+block through the unit's port) and its epilogue (normalising, converting and storing O);
+a persistent kernel (FlashAttention-3/4) prefetches the next tile's loads during the
+epilogue and pays only the epilogue.
 
 Decode (``phase == "decode"``) uses split-KV (flash-decoding): one tile per (batch, KV
 head, split) packs the query rows of every head in the GQA group, the live key blocks
-are divided among the splits so the machine is filled, and a small reduction kernel
-combines the partial outputs.
+are divided among the splits, and a small reduction kernel combines the partial
+outputs. The number of splits (1 up to filling every slot) is the one with the least
+simulated makespan (:func:`sim.lowering.choose.fastest`).
 
-**K/V hit rule (L2).** Every tile reads its K/V blocks through the cache level. K/V comes
-from DRAM once per (batch, KV head) — the compulsory traffic — when the K/V of all
-KV heads that concurrently running tiles touch fits in the cache; when it does not,
-the extra traffic grows linearly to "every tile reads from DRAM" as the working set
-grows past the cache: ``dram_kv = compulsory + (cache_kv - compulsory)·max(0, 1 - C/ws)``.
-Which KV heads are concurrent follows the family's issue order. The compulsory part is
-shared evenly by the tiles (the query blocks of a head run together, and each K/V block
-is fetched once by whichever of them reaches it first); the excess is charged to each
-tile in proportion to the K/V blocks it reads.
+**K/V hit rule (L2): lockstep streams** (``kv_lockstep``). Every tile reads its K/V
+blocks through the cache level. The query blocks of one KV head that run at the same
+time start together and walk the key blocks in the same order at the same pace, so one
+DRAM read of a K/V block serves all of them: ``share = min(slots, tiles per KV head)``
+tiles stream the head's K/V together, and the streamed volume is ``cache_kv / share``.
+The first stream of each head is the compulsory traffic (its live K/V once). Later
+streams (when a head's tiles take several waves) hit the cache if the K/V of the heads
+concurrently in flight fits, and miss increasingly as it grows past the cache:
+``dram_kv = compulsory + max(0, cache_kv / share - compulsory) * max(0, 1 - C / ws)``,
+with ``ws = (ceil(slots / tiles per KV head) + 1) x K/V of one head``. Which KV heads
+are concurrent follows the family's issue order (FlashAttention-3's longest-first
+scheduler runs heads in sections whose K/V fit 32 MiB, so a section's K/V stays in L2).
+Each tile is charged DRAM bytes in
+proportion to the K/V blocks it reads. More slots never raise the traffic: the share
+grows, and the working set grows only once a head's tiles fit one wave, when there are
+no later streams. Switched off, every tile reads its K/V from DRAM.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from attnsim.sim.lowering.choose import Plan, fastest
 from attnsim.sim.lowering.common import streaming_kernel, traffic
-from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.registry import (
+    LoweringFamily,
+    LoweringOptions,
+    register_family,
+    register_mechanism,
+)
+from attnsim.sim.lowering.sm_pipes import SmPipes, sm_pipes
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, OpTasks, TileClass
 from attnsim.workloads.dtypes import nbytes
 from attnsim.workloads.ops import AttentionOp, Op
 
-#: Vector ops per attention score in the online softmax: scale, running max, subtract
-#: the max, add to the row sum (the exponential itself runs on the SFU).
-SOFTMAX_VECTOR_OPS_PER_SCORE = 4
-#: Extra vector ops per score in a partially live tile: evaluate the mask and select.
-MASK_VECTOR_OPS_PER_SCORE = 2
+#: FP32-lane instructions per attention score in the online softmax: the FFMA that
+#: scales the score and subtracts the running max, the FMNMX of the running max, the
+#: FADD of the row sum, and half an F2FP (one pack-convert makes two fp16/bf16 P values).
+#: Counted from FlashAttention-2's Algorithm 1 and the FlashAttention-2/3 softmax code
+#: (``softmax.h``: ``reduce_max``, ``scale_apply_exp2``, ``reduce_sum``, ``convert_type``).
+SOFTMAX_FP32_PER_SCORE = 3.5
+#: FP32-lane instructions per score of a masked block: an index compare and a select
+#: (FlashAttention's ``apply_mask_causal``: ``col > row + offset -> -inf``).
+MASK_FP32_PER_SCORE = 2.0
+#: FP32-lane instructions of one exponential emulated with FlashAttention-4's degree-3
+#: polynomial: range reduction (round, subtract), three Horner FFMAs, and inserting the
+#: integer part into the exponent (shift, add). Counted from the algorithm (Zadouri et
+#: al., FlashAttention-4, arXiv 2603.05451).
+EXP_EMULATION_FP32 = 7.0
 #: Bytes per row of the log-sum-exp a forward kernel writes (fp32).
 LSE_BYTES_PER_ROW = 4
+
+for _name, _what, _source in (
+    (
+        "sfu_exp",
+        "exponentials on the MUFU at its per-SM rate (off: exp is free)",
+        "CUDA C++ Programming Guide arithmetic-instruction table: 16 exp2/clk/SM (cc 8.0-10.0)",
+    ),
+    (
+        "softmax_fp32",
+        "FP32-lane instructions of the online softmax and the rescale of O (off: free)",
+        "FlashAttention-2 Algorithm 1; FlashAttention-2/3 softmax.h instruction count",
+    ),
+    (
+        "overlap",
+        "FA3/FA4 overlap of the softmax with the MMAs (off: one after the other)",
+        "FlashAttention-3 (Shah et al. 2024) Sec. 3.1-3.2: ping-pong and intra-warpgroup "
+        "pipelining; FlashAttention-4: ping-pong of two query tiles",
+    ),
+    (
+        "mma_sync",
+        "FlashAttention-2's mma.sync at its measured fraction of an async-MMA part's peak "
+        "(off: the wgmma/tcgen05 sustained rate)",
+        "calibration mma_sync_sustained_fraction (published_microbenchmarks.yaml)",
+    ),
+    (
+        "operand_bandwidth",
+        "MMA operands read from shared memory at 128 B/clk/SM by every warp(group) that "
+        "splits the rows (off: free)",
+        "CUDA C++ Programming Guide (32 banks x 4 B); FlashAttention-4 roofline",
+    ),
+    (
+        "exp_emulation",
+        "FlashAttention-4 moves the share of exps that balances the MUFU and FP32 pipes to "
+        "a degree-3 polynomial on the FP32 lanes (off: every exp on the MUFU)",
+        "Zadouri et al., FlashAttention-4 (arXiv 2603.05451): software exp2, 10-25% of entries",
+    ),
+    (
+        "conditional_rescale",
+        "FlashAttention-4 rescales O only when the running max moved enough, ~10% of blocks "
+        "(off: every block)",
+        "FlashAttention-4 (arXiv 2603.05451): new online softmax avoids ~90% of rescaling",
+    ),
+    (
+        "cta_pair",
+        "Blackwell 2-CTA MMA: each CTA of a pair loads and reads half of the K/V block "
+        "(off: each CTA reads all of it)",
+        "FlashAttention-4 (arXiv 2603.05451); PTX ISA tcgen05.mma cta_group::2",
+    ),
+    (
+        "diagonal_mask",
+        "mask instructions on key blocks the mask cuts (off: a cut block costs a full one)",
+        "FlashAttention-2/3 apply_mask_causal; NATTEN NeighborhoodAttentionMask::apply_mask",
+    ),
+    (
+        "longest_first",
+        "causal/sparse query blocks issued longest first (off: grid order)",
+        "FlashAttention-3 hopper/tile_scheduler.hpp (LPT ordering for causal and local)",
+    ),
+    (
+        "pipeline_fill",
+        "per-tile prologue (first Q and K/V loads) and epilogue (normalise, convert, store O; "
+        "GEMM: first K slab, C write-out) not overlapped (off: only the DRAM latency)",
+        "FlashAttention-3 Sec. 3.1 (persistent kernels overlap the epilogue with the next "
+        "tile's prologue); CUTLASS mainloop prologue",
+    ),
+    (
+        "kv_lockstep",
+        "the query blocks of a KV head in flight share one DRAM stream of its K/V through "
+        "L2 (off: every tile reads its own K/V from DRAM)",
+        "FlashAttention's loop order (every query block walks key blocks 0..n in order)",
+    ),
+    (
+        "split_kv",
+        "decode splits the KV length across tiles to fill the machine (off: one split)",
+        "Flash-Decoding (Dao et al. 2023); FlashAttention num_splits_heuristic",
+    ),
+):
+    register_mechanism(_name, _what, _source)
+
+Mma = Literal["async", "sync"]
+Overlap = Literal["serial", "overlapped"]
 
 
 @dataclass(frozen=True)
@@ -53,66 +189,85 @@ class FusedAttentionStyle:
     Attributes:
         name: family name.
         description: one line.
-        tiles: ``(block_q, block_k)`` candidates, preferred first; the first that fits the
-            unit's scratchpad and registers is used.
+        tile_table: ``(max head dim, (block_q, block_k) causal, (block_q, block_k)
+            dense)`` rows: the first row whose max head dim covers the op's is the tile the
+            kernel's launch code picks (register- and shared-memory-limited shapes).
+        fallback_tiles: smaller tiles tried when the table's does not fit the unit.
         kv_stages: K/V blocks buffered in the scratchpad (pipeline depth).
-        overlap: ``"serial"`` — matmuls and softmax of a tile run one after the other;
-            ``"pipelined"`` — softmax of block j overlaps the matmuls of block j+1
-            (warp specialisation / ping-pong), so a tile costs
-            ``n·max(mm, softmax) + min(mm, softmax)`` per block.
-        order: tiles are issued (batch, head) outer, query block inner, so the query
-            blocks of one head run together and share its K/V in the cache;
-            ``"q_fastest"`` — ascending query blocks (the grid order of the Triton
-            tutorial and FlashAttention-2); ``"longest_first"`` — within each head, the
-            query blocks with the most live key blocks first (FlashAttention-3's
-            longest-processing-time-first scheduling of causal masks).
+        mma: ``"async"`` (wgmma/tcgen05, the sustained tensor rate) or ``"sync"``
+            (warp-level mma.sync).
+        overlap: ``"serial"`` (matmuls then softmax in each warp) or ``"overlapped"``.
+        order: ``"q_fastest"`` (grid order) or ``"longest_first"`` (within each head,
+            the query blocks with the most live key blocks first).
         max_resident: most tiles resident on one unit.
-        min_rows: matmul row granularity (tensor-core tile M); decode rows are padded to it.
+        min_rows: matmul row granularity (tensor-core tile M); decode rows are padded.
+        rows_per_reader: rows each warp (mma.sync) or warpgroup (wgmma) of a tile owns:
+            each reads the whole K/V block from shared memory. 0: one MMA covers the
+            tile (tcgen05).
+        tensor_memory: accumulators (S, O) live in Blackwell's tensor memory, not in
+            registers (no register limit on the tile).
+        persistent: the kernel prefetches the next tile while storing this one.
+        rescale_fraction: share of key blocks that rescale the output rows.
+        exp_emulation: exps split between the MUFU and a polynomial (FlashAttention-4).
+        cta_pair: 2-CTA MMA (each CTA reads half of each K/V block).
         split_kv: decode splits the KV length across tiles.
     """
 
     name: str
     description: str
-    tiles: tuple[tuple[int, int], ...]
+    tile_table: tuple[tuple[int, tuple[int, int], tuple[int, int]], ...]
     kv_stages: int
-    overlap: Literal["serial", "pipelined"]
+    mma: Mma
+    overlap: Overlap
     order: Literal["q_fastest", "longest_first"]
     max_resident: int
     min_rows: int
+    rows_per_reader: int
+    fallback_tiles: tuple[tuple[int, int], ...] = ((128, 64), (64, 64), (64, 32))
+    tensor_memory: bool = False
+    persistent: bool = False
+    rescale_fraction: float = 1.0
+    exp_emulation: bool = False
+    cta_pair: bool = False
     split_kv: bool = True
 
 
 def _footprint(
-    br: int, bc: int, dqk: int, dv: int, elem: float, stages: int
+    style: FusedAttentionStyle, br: int, bc: int, dqk: int, dv: int, elem: float
 ) -> tuple[float, float]:
-    """(scratchpad bytes, register bytes) of one tile: Q block plus ``stages`` K/V blocks
-    staged; fp32 O accumulator plus fp32 scores S and probabilities P in registers."""
-    scratch = (br * dqk + stages * bc * (dqk + dv)) * elem
-    regs = (br * dv + 2 * br * bc) * 4.0
+    """(scratchpad bytes, register bytes) of one tile: Q block plus ``kv_stages`` K/V
+    blocks staged; the fp32 O accumulator and fp32 scores S in registers (P is converted
+    in place), or none in registers when the accumulators live in tensor memory."""
+    scratch = (br * dqk + style.kv_stages * bc * (dqk + dv)) * elem
+    regs = 0.0 if style.tensor_memory else (br * dv + br * bc) * 4.0
     return scratch, regs
 
 
-def _choose_blocks(
+def choose_blocks(
     style: FusedAttentionStyle,
     view: TargetView,
     dqk: int,
     dv: int,
     elem: float,
+    causal: bool,
     options: LoweringOptions,
 ) -> tuple[int, int, int]:
-    """(block_q, block_k, tiles resident per unit)."""
-    candidates = style.tiles
+    """(block_q, block_k, tiles resident per unit): the style's tile for the head dim,
+    else the first fallback that fits, or the user's override."""
     if options.block_q is not None or options.block_k is not None:
-        bq = options.block_q or style.tiles[0][0]
-        bk = options.block_k or style.tiles[0][1]
-        candidates = ((bq, bk),)
+        first = _table_tile(style, max(dqk, dv), causal)
+        candidates: Sequence[tuple[int, int]] = (
+            (options.block_q or first[0], options.block_k or first[1]),
+        )
+    else:
+        candidates = (_table_tile(style, max(dqk, dv), causal), *style.fallback_tiles)
     for br, bc in candidates:
-        scratch, regs = _footprint(br, bc, dqk, dv, elem, style.kv_stages)
+        scratch, regs = _footprint(style, br, bc, dqk, dv, elem)
         resident = min(style.max_resident, view.fits_tile(scratch, regs))
         if resident >= 1:
             return br, bc, resident
     br, bc = candidates[-1]
-    scratch, regs = _footprint(br, bc, dqk, dv, elem, style.kv_stages)
+    scratch, regs = _footprint(style, br, bc, dqk, dv, elem)
     raise LoweringError(
         f"{view.hw.name}: no {style.name} tile fits a {view.unit}: the smallest "
         f"({br}x{bc}, head dim {dqk}/{dv}) needs {scratch:.0f} B of {view.scratchpad.name} "
@@ -120,31 +275,114 @@ def _choose_blocks(
     )
 
 
+def _table_tile(style: FusedAttentionStyle, head_dim: int, causal: bool) -> tuple[int, int]:
+    for max_d, causal_tile, dense_tile in style.tile_table:
+        if head_dim <= max_d:
+            return causal_tile if causal else dense_tile
+    last = style.tile_table[-1]
+    return last[1] if causal else last[2]
+
+
 @dataclass(frozen=True)
-class _BlockCost:
-    """Seconds and ops of one key block of one tile."""
+class BlockCost:
+    """Seconds (on one unit) and ops of one key block of one tile.
 
-    mm_s: float
+    Attributes:
+        mma_s: tensor-core time, or the operand reads if they take longer.
+        softmax_s: ``max(MUFU, FP32 lanes)`` of an unmasked block.
+        masked_softmax_s: the same with the mask instructions.
+        mma_ops / exp_ops / fp32_ops / mask_ops: for energy and the engines' busy time.
+        exp_engine_s / fp32_s / mask_fp32_s: per-engine seconds.
+        epilogue_s: normalising and converting the output rows once per tile.
+    """
+
+    mma_s: float
     softmax_s: float
-    mask_s: float
-    mm_ops: float
+    masked_softmax_s: float
+    mma_ops: float
     exp_ops: float
-    vec_ops: float
+    fp32_ops: float
     mask_ops: float
+    exp_engine_s: float
+    fp32_s: float
+    mask_fp32_s: float
+    epilogue_s: float
 
 
-def _tile_compute(
-    style: FusedAttentionStyle, cost: _BlockCost, n_full: int, n_part: int, tail_s: float
+def exp_emulation_share(sfu_exp_s: float, fp32_instr_s: float, fp32_per_score: float) -> float:
+    """Share of exps a kernel moves to the FP32 lanes so both pipes take equal time:
+    ``(1 - e) / sfu = (c + e·k) / fp32`` for ``c`` FP32 instructions per score already on
+    the lanes and ``k`` per emulated exp."""
+    ratio = fp32_instr_s / sfu_exp_s
+    return min(1.0, max(0.0, (ratio - fp32_per_score) / (ratio + EXP_EMULATION_FP32)))
+
+
+def block_cost(
+    style: FusedAttentionStyle,
+    pipes: SmPipes,
+    br: int,
+    bc: int,
+    dqk: int,
+    dv: int,
+    elem: float,
+    options: LoweringOptions,
+    mask_fp32_per_score: float = MASK_FP32_PER_SCORE,
+) -> BlockCost:
+    """Cost of one ``br x bc`` key block of ``style`` on one unit (module docstring)."""
+    on = options.enabled
+    mma_ops = 2.0 * br * bc * (dqk + dv)
+    rate = pipes.mma_sync_ops_s if style.mma == "sync" and on("mma_sync") else pipes.mma_async_ops_s
+    mma_s = mma_ops / rate
+    if on("operand_bandwidth"):
+        readers = max(1, br // style.rows_per_reader) if style.rows_per_reader else 1
+        kv_reads = float(readers * bc * (dqk + dv))
+        if style.cta_pair and on("cta_pair"):
+            kv_reads /= 2
+        operand_bytes = (br * dqk + kv_reads) * elem
+        mma_s = max(mma_s, operand_bytes / pipes.operand_bytes_s)
+    scores = float(br * bc)
+    rescale = style.rescale_fraction if on("conditional_rescale") else 1.0
+    base = SOFTMAX_FP32_PER_SCORE + rescale * dv / bc
+    share = 0.0
+    if style.exp_emulation and on("exp_emulation") and on("sfu_exp"):
+        share = exp_emulation_share(pipes.sfu_exp_s, pipes.fp32_instr_s, base)
+    exp_ops = scores * (1.0 - share)
+    fp32_ops = scores * (base + share * EXP_EMULATION_FP32)
+    mask_ops = scores * mask_fp32_per_score if on("diagonal_mask") else 0.0
+    sfu_s = exp_ops / pipes.sfu_exp_s if on("sfu_exp") else 0.0
+    fp32_s = fp32_ops / pipes.fp32_instr_s if on("softmax_fp32") else 0.0
+    mask_s = mask_ops / pipes.fp32_instr_s
+    epilogue_ops = 2.0 * br * dv  # normalise by the row sum, convert to the output dtype
+    return BlockCost(
+        mma_s=mma_s,
+        softmax_s=max(sfu_s, fp32_s),
+        masked_softmax_s=max(sfu_s, fp32_s + mask_s),
+        mma_ops=mma_ops,
+        exp_ops=exp_ops,
+        fp32_ops=fp32_ops,
+        mask_ops=mask_ops,
+        exp_engine_s=sfu_s,
+        fp32_s=fp32_s,
+        mask_fp32_s=mask_s,
+        epilogue_s=epilogue_ops / pipes.fp32_instr_s if on("softmax_fp32") else 0.0,
+    )
+
+
+def tile_compute_s(
+    style: FusedAttentionStyle,
+    cost: BlockCost,
+    n_blocks: int,
+    n_masked: int,
+    options: LoweringOptions,
 ) -> float:
-    n = n_full + n_part
-    mm = n * cost.mm_s
-    sm = n * cost.softmax_s + n_part * cost.mask_s
-    if n == 0:
-        return tail_s
-    if style.overlap == "serial":
-        return mm + sm + tail_s
-    per_mm, per_sm = mm / n, sm / n
-    return n * max(per_mm, per_sm) + min(per_mm, per_sm) + tail_s
+    """Seconds of a tile's unit for ``n_blocks`` key blocks, ``n_masked`` of them masked."""
+    if n_blocks == 0:
+        return 0.0
+    mma = n_blocks * cost.mma_s
+    soft = (n_blocks - n_masked) * cost.softmax_s + n_masked * cost.masked_softmax_s
+    if style.overlap == "serial" or not options.enabled("overlap"):
+        return mma + soft
+    return max(mma, soft) + min(cost.mma_s, soft / n_blocks)
 
 
 def _kv_miss(view: TargetView, kv_bytes_per_head: float, concurrent_heads: int) -> float:
@@ -156,6 +394,32 @@ def _kv_miss(view: TargetView, kv_bytes_per_head: float, concurrent_heads: int) 
     return 0.0 if working_set <= capacity else 1.0 - capacity / working_set
 
 
+@dataclass(frozen=True)
+class QueryRows:
+    """The query tiles of one head: per tile its full and partial key blocks, the key
+    blocks it masks, and its live pairs (numpy int arrays of one length)."""
+
+    n_full: np.ndarray
+    n_part: np.ndarray
+    n_masked: np.ndarray
+    live_pairs: np.ndarray
+
+    @property
+    def blocks(self) -> np.ndarray:
+        """Live key blocks per query tile."""
+        return self.n_full + self.n_part
+
+
+def contiguous_rows(op: AttentionOp, br: int, bc: int) -> QueryRows:
+    """Query blocks of ``br`` consecutive rows, key blocks of ``bc`` consecutive keys."""
+    spec = op.spec
+    liveness = spec.mask.tile_liveness(spec.q_len, spec.kv_len, br, bc)
+    n_full = (liveness == 2).sum(axis=1)
+    n_part = (liveness == 1).sum(axis=1)
+    live = spec.mask.tile_counts(spec.q_len, spec.kv_len, br, bc).sum(axis=1)
+    return QueryRows(n_full, n_part, n_part.copy(), live)
+
+
 def lower_fused_attention(
     op: Op, view: TargetView, options: LoweringOptions, style: FusedAttentionStyle
 ) -> OpTasks:
@@ -164,124 +428,176 @@ def lower_fused_attention(
         raise LoweringError(f"{style.name} lowers attention ops, not {op.kind}")
     spec = op.spec
     elem = nbytes(op.dtype, 1)
-    dqk, dv = spec.head_dim_qk, spec.head_dim_v
-    br, bc, resident = _choose_blocks(style, view, dqk, dv, elem, options)
-    mm = view.rate("matmul", op.dtype)
-    ex = view.rate("exp", "fp32")
-    vec = view.rate("vector", "fp32")
-    if spec.phase == "decode" and style.split_kv:
-        return _lower_decode(op, view, style, bc, resident)
-
-    cost = _BlockCost(
-        mm_s=2.0 * br * bc * (dqk + dv) / mm.per_unit_ops_s,
-        softmax_s=br * bc / ex.per_unit_ops_s
-        + (SOFTMAX_VECTOR_OPS_PER_SCORE * br * bc + br * dv) / vec.per_unit_ops_s,
-        mask_s=MASK_VECTOR_OPS_PER_SCORE * br * bc / vec.per_unit_ops_s,
-        mm_ops=2.0 * br * bc * (dqk + dv),
-        exp_ops=float(br * bc),
-        vec_ops=float(SOFTMAX_VECTOR_OPS_PER_SCORE * br * bc + br * dv),
-        mask_ops=float(MASK_VECTOR_OPS_PER_SCORE * br * bc),
+    causal = spec.mask.kind != "full"
+    br, bc, resident = choose_blocks(
+        style, view, spec.head_dim_qk, spec.head_dim_v, elem, causal, options
     )
-    liveness = spec.mask.tile_liveness(spec.q_len, spec.kv_len, br, bc)
-    live_pairs = spec.mask.tile_counts(spec.q_len, spec.kv_len, br, bc).sum(axis=1)
-    n_full = (liveness == 2).sum(axis=1)
-    n_part = (liveness == 1).sum(axis=1)
-    heads = spec.batch * spec.q_heads
-    nq = liveness.shape[0]
+    if spec.phase == "decode" and style.split_kv:
+        return _lower_decode(op, view, style, bc, resident, options)
+    rows = contiguous_rows(op, br, bc)
+    kernel, notes = fused_kernel(op, view, options, style, br, bc, resident, rows)
+    return OpTasks(family=style.name, kernels=(kernel,), notes=notes)
 
-    tail_s = br * dv / vec.per_unit_ops_s  # final 1/rowsum scaling of O
+
+def fused_kernel(
+    op: AttentionOp,
+    view: TargetView,
+    options: LoweringOptions,
+    style: FusedAttentionStyle,
+    br: int,
+    bc: int,
+    resident: int,
+    rows: QueryRows,
+    mask_fp32_per_score: float = MASK_FP32_PER_SCORE,
+) -> tuple[Kernel, dict[str, str | int | float]]:
+    """The forward kernel of ``style`` over the query tiles ``rows`` (one head's; every
+    head has the same) and the notes of the choices made."""
+    spec = op.spec
+    elem = nbytes(op.dtype, 1)
+    dqk, dv = spec.head_dim_qk, spec.head_dim_v
+    pipes = sm_pipes(view, op.dtype)
+    cost = block_cost(style, pipes, br, bc, dqk, dv, elem, options, mask_fp32_per_score)
+    heads = spec.batch * spec.q_heads
+    nq = len(rows.n_full)
+    blocks = rows.blocks
+
     q_bytes = br * dqk * elem
     # under query-head reduction (Hq < Hkv) a query head reads kv_per_query_head KV heads
     kv_block_bytes = bc * (dqk + dv) * elem * spec.kv_per_query_head
     o_bytes = br * dv * elem + br * LSE_BYTES_PER_ROW
 
-    cache_kv = float(heads * (n_full + n_part).sum() * kv_block_bytes)
+    cache_kv = float(heads * blocks.sum() * kv_block_bytes)
     compulsory_kv = spec.batch * spec.kv_heads * spec.kv_len * (dqk + dv) * elem
     slots = view.units * resident
     group = max(1, spec.q_heads // max(1, spec.kv_heads))
-    concurrent = math.ceil(slots / (nq * group)) + 1
-    concurrent = min(concurrent, spec.batch * spec.kv_heads)
+    tiles_per_kv_head = nq * group
     kv_bytes_per_head = spec.kv_len * (dqk + dv) * elem
-    miss = _kv_miss(view, kv_bytes_per_head, concurrent) if view.cache is not None else 1.0
-    compulsory = min(compulsory_kv, cache_kv) if view.cache is not None else cache_kv
-    n_tiles = heads * nq
-    compulsory_per_tile = compulsory / n_tiles if n_tiles else 0.0
-    excess_per_block = (
-        (cache_kv - compulsory) * miss / cache_kv * kv_block_bytes if cache_kv > 0 else 0.0
-    )
-    dram_frac = (compulsory + (cache_kv - compulsory) * miss) / cache_kv if cache_kv > 0 else 1.0
+    order = style.order if options.enabled("longest_first") else "q_fastest"
+    section = lpt_section_heads(kv_bytes_per_head, group) if order == "longest_first" else 1
+    # KV heads whose tiles are in flight together: the section's (FA3's L2 swizzle), or the
+    # heads a wave of head-major tiles spans
+    concurrent = max(math.ceil(section / group), math.ceil(slots / tiles_per_kv_head)) + 1
+    concurrent = min(concurrent, spec.batch * spec.kv_heads)
+    miss = _kv_miss(view, kv_bytes_per_head, concurrent)
+    lockstep = view.cache is not None and options.enabled("kv_lockstep")
+    compulsory = min(compulsory_kv, cache_kv) if lockstep else cache_kv
+    streamed = cache_kv / min(slots, tiles_per_kv_head)
+    excess = max(0.0, streamed - compulsory) * miss if lockstep else 0.0
+    dram_per_block = (compulsory + excess) / cache_kv * kv_block_bytes if cache_kv > 0 else 0.0
+    dram_frac = (compulsory + excess) / cache_kv if cache_kv > 0 else 1.0
 
-    classes: dict[tuple[int, int, int], TileClass] = {}
+    fill = view.dram.latency_s
+    if options.enabled("pipeline_fill"):
+        port = view.unit_bandwidth_cap.get(view.dram.name, math.inf)
+        fill += cost.epilogue_s + o_bytes / port
+        if not style.persistent:
+            fill += (q_bytes + kv_block_bytes) / port
+
+    classes: dict[tuple[int, int, int, int], TileClass] = {}
     row_class: list[TileClass] = []
     scratch = view.scratchpad.name
     for i in range(nq):
-        key = (int(n_full[i]), int(n_part[i]), int(live_pairs[i]))
+        key = (
+            int(rows.n_full[i]),
+            int(rows.n_part[i]),
+            int(rows.n_masked[i]),
+            int(rows.live_pairs[i]),
+        )
         if key not in classes:
-            nf, np_ = key[0], key[1]
+            nf, np_, nm, live = key
             n = nf + np_
             kv = n * kv_block_bytes
-            reads = traffic(
-                view, q_bytes + compulsory_per_tile + n * excess_per_block, q_bytes + kv
-            )
-            reads[scratch] = q_bytes + kv
+            q_load = q_bytes if n else 0.0  # a row with no live key block writes zeros only
+            reads = traffic(view, q_load + n * dram_per_block, q_load + kv)
+            reads[scratch] = q_load + kv
             writes = traffic(view, o_bytes)
-            writes[scratch] = q_bytes + kv
+            writes[scratch] = q_load + kv
+            fp32_ops = n * cost.fp32_ops + nm * cost.mask_ops + 2.0 * br * dv
             classes[key] = TileClass(
                 name=f"{style.name} q-block ({nf} full + {np_} partial key blocks)",
                 engine_s={
-                    mm.engine: n * cost.mm_s,
-                    ex.engine: n * br * bc / ex.per_unit_ops_s,
-                    vec.engine: (n * cost.vec_ops + np_ * cost.mask_ops + br * dv)
-                    / vec.per_unit_ops_s,
+                    pipes.mma_engine: n * cost.mma_s,
+                    pipes.sfu_engine: n * cost.exp_engine_s,
+                    pipes.fp32_engine: n * cost.fp32_s + nm * cost.mask_fp32_s + cost.epilogue_s,
                 },
-                compute_s=_tile_compute(style, cost, nf, np_, tail_s),
+                compute_s=tile_compute_s(style, cost, n, nm, options),
                 read_bytes=reads,
                 write_bytes=writes,
-                fixed_s=view.dram.latency_s,
+                fixed_s=fill,
                 ops={
-                    ("matmul", mm.precision): n * cost.mm_ops,
-                    ("exp", ex.precision): n * cost.exp_ops,
-                    ("vector", vec.precision): n * cost.vec_ops + np_ * cost.mask_ops + br * dv,
+                    ("matmul", pipes.mma_precision): n * cost.mma_ops,
+                    ("exp", "fp32"): n * cost.exp_ops,
+                    ("vector", "fp32"): fp32_ops,
                 },
-                flops=2.0 * key[2] * (dqk + dv),
+                flops=2.0 * live * (dqk + dv),
             )
         row_class.append(classes[key])
 
-    runs = _issue_order(style, row_class, n_full + n_part, heads)
+    runs = issue_order(order, row_class, blocks, heads, section)
     kernel = Kernel(
         name=f"{style.name} fwd",
         unit=view.unit,
         slots_per_unit=resident,
         runs=runs,
         launch_s=view.launch_s,
-        order=style.order,
+        order=order,
     )
     notes: dict[str, str | int | float] = {
         "block_q": br,
         "block_k": bc,
         "resident_per_unit": resident,
         "kv_dram_fraction": round(dram_frac, 4),
-        "order": style.order,
+        "order": order,
+        "section_heads": section,
     }
-    return OpTasks(family=style.name, kernels=(kernel,), notes=notes)
+    return kernel, notes
 
 
-def _issue_order(
-    style: FusedAttentionStyle, row_class: list[TileClass], work: np.ndarray, heads: int
+#: Bytes of K and V that FlashAttention-3's longest-first scheduler keeps in flight per
+#: section of heads (``hopper/tile_scheduler.hpp``: ``size_l2 = 32 MB for K & V``).
+LPT_SECTION_KV_BYTES = 32 * 1024 * 1024
+
+
+def lpt_section_heads(kv_bytes_per_head: float, group: int) -> int:
+    """Query heads per section of FlashAttention-3's longest-first scheduler: the largest
+    power of two of KV heads whose K/V fit :data:`LPT_SECTION_KV_BYTES` (at least one),
+    times the query heads per KV head."""
+    fit = LPT_SECTION_KV_BYTES // max(1, int(kv_bytes_per_head))
+    return (1 << (int(fit).bit_length() - 1) if fit >= 1 else 1) * max(1, group)
+
+
+def issue_order(
+    order: str, row_class: list[TileClass], work: np.ndarray, heads: int, section: int = 1
 ) -> tuple[tuple[TileClass, int], ...]:
-    """Run-length encoded issue order of all ``heads x len(row_class)`` tiles."""
-    order = list(range(len(row_class)))
-    if style.order == "longest_first":
-        order.sort(key=lambda i: (-int(work[i]), i))
-    seq: list[list] = []  # one head's query blocks, run-length encoded
-    for i in order:
-        if seq and seq[-1][0] is row_class[i]:
-            seq[-1][1] += 1
-        else:
-            seq.append([row_class[i], 1])
-    if len(seq) == 1:
-        return ((seq[0][0], int(seq[0][1]) * heads),)
-    return tuple((tile, int(count)) for _ in range(heads) for tile, count in seq)
+    """Run-length encoded issue order of all ``heads x len(row_class)`` tiles.
+
+    ``q_fastest``: heads outer, query blocks in grid order inner. ``longest_first``:
+    FlashAttention-3's L2-swizzled longest-processing-time-first order -- heads in
+    sections of ``section`` (whose K/V fit the L2 budget), and within a section the
+    query blocks from the most live key blocks to the fewest, each for every head of the
+    section (heads inner)."""
+    n = len(row_class)
+    if order != "longest_first":
+        seq: list[list] = []  # one head's query blocks, run-length encoded
+        for i in range(n):
+            if seq and seq[-1][0] is row_class[i]:
+                seq[-1][1] += 1
+            else:
+                seq.append([row_class[i], 1])
+        if len(seq) == 1:
+            return ((seq[0][0], int(seq[0][1]) * heads),)
+        return tuple((tile, int(count)) for _ in range(heads) for tile, count in seq)
+    idx = sorted(range(n), key=lambda i: (-int(work[i]), i))
+    runs: list[list] = []
+    full, rest = divmod(heads, max(1, section))
+    for size, repeat in ((section, full), (rest, 1 if rest else 0)):
+        for _ in range(repeat):
+            for i in idx:
+                if runs and runs[-1][0] is row_class[i]:
+                    runs[-1][1] += size
+                else:
+                    runs.append([row_class[i], size])
+    return tuple((tile, int(count)) for tile, count in runs)
 
 
 def _lower_decode(
@@ -290,6 +606,7 @@ def _lower_decode(
     style: FusedAttentionStyle,
     bc: int,
     resident: int,
+    options: LoweringOptions,
 ) -> OpTasks:
     spec = op.spec
     elem = nbytes(op.dtype, 1)
@@ -297,30 +614,31 @@ def _lower_decode(
     group = max(1, spec.q_heads // max(1, spec.kv_heads))
     rows = group * spec.q_len
     rows_padded = math.ceil(rows / style.min_rows) * style.min_rows
-    mm = view.rate("matmul", op.dtype)
-    ex = view.rate("exp", "fp32")
-    vec = view.rate("vector", "fp32")
+    pipes = sm_pipes(view, op.dtype)
+    cost = block_cost(style, pipes, rows_padded, bc, dqk, dv, elem, options)
+    useful = rows / rows_padded  # softmax work of padded rows is skipped
     liveness = spec.mask.tile_liveness(spec.q_len, spec.kv_len, spec.q_len, bc)
     live_blocks = int((liveness[0] > 0).sum())
     partial_blocks = int((liveness[0] == 1).sum())
     base_tiles = spec.batch * spec.kv_heads
     slots = view.units * resident
-    splits = max(1, min(live_blocks, math.ceil(slots / base_tiles))) if live_blocks else 1
     live_pairs = spec.mask.live_pairs(spec.q_len, spec.kv_len)
+    scaled = BlockCost(
+        mma_s=cost.mma_s,
+        softmax_s=cost.softmax_s * useful,
+        masked_softmax_s=cost.masked_softmax_s * useful,
+        mma_ops=cost.mma_ops,
+        exp_ops=cost.exp_ops * useful,
+        fp32_ops=cost.fp32_ops * useful,
+        mask_ops=cost.mask_ops * useful,
+        exp_engine_s=cost.exp_engine_s * useful,
+        fp32_s=cost.fp32_s * useful,
+        mask_fp32_s=cost.mask_fp32_s * useful,
+        epilogue_s=cost.epilogue_s * useful,
+    )
 
-    def tile_for(n_blocks: int, count_tiles: int) -> TileClass:
-        mm_ops = 2.0 * rows_padded * bc * (dqk + dv) * n_blocks
-        exp_ops = float(rows * bc * n_blocks)
+    def tile_for(n_blocks: int, splits: int) -> TileClass:
         part = min(partial_blocks, n_blocks)
-        vec_ops = (
-            SOFTMAX_VECTOR_OPS_PER_SCORE * rows * bc + rows * dv
-        ) * n_blocks + MASK_VECTOR_OPS_PER_SCORE * rows * bc * part
-        mm_s = mm_ops / mm.per_unit_ops_s
-        sm_s = exp_ops / ex.per_unit_ops_s + vec_ops / vec.per_unit_ops_s
-        if style.overlap == "serial" or n_blocks == 0:
-            compute = mm_s + sm_s
-        else:  # pipelined: n·max(per-block) + one unhidden block
-            compute = max(mm_s, sm_s) + min(mm_s, sm_s) / n_blocks
         kv = n_blocks * bc * (dqk + dv) * elem
         q = rows * dqk * elem
         out = rows * (dv + 1) * 4.0 if splits > 1 else rows * dv * elem
@@ -329,63 +647,72 @@ def _lower_decode(
         return TileClass(
             name=f"{style.name} decode split ({n_blocks} key blocks)",
             engine_s={
-                mm.engine: mm_s,
-                ex.engine: exp_ops / ex.per_unit_ops_s,
-                vec.engine: vec_ops / vec.per_unit_ops_s,
+                pipes.mma_engine: n_blocks * scaled.mma_s,
+                pipes.sfu_engine: n_blocks * scaled.exp_engine_s,
+                pipes.fp32_engine: n_blocks * scaled.fp32_s + part * scaled.mask_fp32_s,
             },
-            compute_s=compute,
+            compute_s=tile_compute_s(style, scaled, n_blocks, part, options),
             read_bytes=reads,
             write_bytes=traffic(view, out),
             fixed_s=view.dram.latency_s,
             ops={
-                ("matmul", mm.precision): mm_ops,
-                ("exp", ex.precision): exp_ops,
-                ("vector", vec.precision): vec_ops,
+                ("matmul", pipes.mma_precision): n_blocks * scaled.mma_ops,
+                ("exp", "fp32"): n_blocks * scaled.exp_ops,
+                ("vector", "fp32"): n_blocks * scaled.fp32_ops + part * scaled.mask_ops,
             },
-            flops=2.0 * live_pairs * (dqk + dv) * spec.batch * spec.q_heads / (base_tiles * splits)
-            if count_tiles
-            else 0.0,
+            flops=2.0 * live_pairs * (dqk + dv) * spec.batch * spec.q_heads / (base_tiles * splits),
         )
 
-    per_split, extra = divmod(live_blocks, splits)
-    runs: list[tuple[TileClass, int]] = []
-    if extra:
-        runs.append((tile_for(per_split + 1, 1), base_tiles * extra))
-    if splits - extra:
-        runs.append((tile_for(per_split, 1), base_tiles * (splits - extra)))
-    kernels = [
-        Kernel(
-            name=f"{style.name} decode (split-kv x{splits})",
-            unit=view.unit,
-            slots_per_unit=resident,
-            runs=tuple(runs),
-            launch_s=view.launch_s,
-            order="(batch, kv head) outer, split inner",
-        )
-    ]
-    if splits > 1:
-        out_rows = spec.batch * spec.q_heads * spec.q_len
-        kernels.append(
-            streaming_kernel(
-                "split-kv reduce",
-                view,
-                read_bytes=out_rows * splits * (dv + 1) * 4.0,
-                write_bytes=out_rows * dv * elem,
-                vector_ops=out_rows * splits * (dv + 3.0),
-                exp_ops=float(out_rows * splits),
+    def plan(splits: int) -> Plan:
+        per_split, extra = divmod(live_blocks, splits)
+        runs: list[tuple[TileClass, int]] = []
+        if extra:
+            runs.append((tile_for(per_split + 1, splits), base_tiles * extra))
+        if splits - extra:
+            runs.append((tile_for(per_split, splits), base_tiles * (splits - extra)))
+        kernels = [
+            Kernel(
+                name=f"{style.name} decode (split-kv x{splits})",
+                unit=view.unit,
+                slots_per_unit=resident,
+                runs=tuple(runs),
+                launch_s=view.launch_s,
+                order="(batch, kv head) outer, split inner",
             )
-        )
+        ]
+        if splits > 1:
+            out_rows = spec.batch * spec.q_heads * spec.q_len
+            kernels.append(
+                streaming_kernel(
+                    "split-kv reduce",
+                    view,
+                    read_bytes=out_rows * splits * (dv + 1) * 4.0,
+                    write_bytes=out_rows * dv * elem,
+                    vector_ops=out_rows * splits * (dv + 3.0),
+                    exp_ops=float(out_rows * splits),
+                )
+            )
+        return Plan(tuple(kernels), {"splits": splits})
+
+    # every split count up to filling the slots (a superset when there are more slots),
+    # the fastest one by simulated makespan
+    most = max(1, min(live_blocks, math.ceil(slots / base_tiles)))
+    if not options.enabled("split_kv"):
+        most = 1
+    best = fastest([plan(n) for n in range(1, most + 1)], view)
     notes: dict[str, str | int | float] = {
         "block_k": bc,
         "rows_per_tile": rows,
         "rows_padded": rows_padded,
-        "splits": splits,
+        "splits": best.notes["splits"],
         "resident_per_unit": resident,
     }
-    return OpTasks(family=style.name, kernels=tuple(kernels), notes=notes)
+    return OpTasks(family=style.name, kernels=best.kernels, notes=notes)
 
 
-def _register(style: FusedAttentionStyle) -> None:
+def register_style(style: FusedAttentionStyle) -> None:
+    """Register ``style`` as a kernel family for attention ops."""
+
     def lower(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
         return lower_fused_attention(op, view, options, style)
 
@@ -399,42 +726,86 @@ def _register(style: FusedAttentionStyle) -> None:
     )
 
 
-#: FlashAttention-3 (Hopper): warp-specialised producer/consumer warpgroups, softmax
-#: overlapped with the GEMMs, 128x128 tiles for head dim <= 128, one CTA per SM,
-#: longest-processing-time-first scheduling of causal query blocks.
+#: FlashAttention-3 (Hopper): a producer warpgroup loads with TMA, 2-3 consumer
+#: warpgroups (64 rows each) run wgmma and ping-pong softmax against each other's GEMMs,
+#: persistent tile scheduler, longest-processing-time-first for causal masks. Tiles from
+#: its launch code (``hopper/tile_size.h``, fp16/bf16): head dim <= 64: 192x128 (causal)
+#: / 192x192; <= 128: 128x128 / 128x176; <= 192: 128x128; else 128x80.
 FLASH_ATTENTION_3 = FusedAttentionStyle(
     name="flash-attention-3",
     description="FlashAttention-3: warp-specialised, softmax overlapped with matmuls (Hopper+)",
-    tiles=((128, 128), (128, 64), (64, 64)),
+    tile_table=(
+        (64, (192, 128), (192, 192)),
+        (128, (128, 128), (128, 176)),
+        (192, (128, 128), (128, 128)),
+        (256, (128, 80), (128, 80)),
+    ),
     kv_stages=2,
-    overlap="pipelined",
+    mma="async",
+    overlap="overlapped",
     order="longest_first",
     max_resident=1,
     min_rows=64,
+    rows_per_reader=64,
+    persistent=True,
 )
-#: FlashAttention-2: one warpgroup does matmul then softmax, 128x64 tiles, grid order.
+#: FlashAttention-2: 4 warps (8 for head dim > 128) split the query rows and each runs
+#: mma.sync then the softmax; grid order. Tiles from its sm80/sm90 launch code
+#: (``csrc/flash_attn/src/flash_fwd_launch_template.h``): head dim <= 64: 128x128; <= 128:
+#: 128x64; larger: 128x64 with 8 warps.
 FLASH_ATTENTION_2 = FusedAttentionStyle(
     name="flash-attention-2",
-    description="FlashAttention-2: tiled online softmax, matmul and softmax serialised",
-    tiles=((128, 64), (64, 64), (64, 32)),
+    description="FlashAttention-2: tiled online softmax, mma.sync, matmul and softmax serialised",
+    tile_table=(
+        (64, (128, 128), (128, 128)),
+        (128, (128, 64), (128, 64)),
+        (256, (128, 64), (128, 64)),
+    ),
     kv_stages=1,
+    mma="sync",
     overlap="serial",
     order="q_fastest",
     max_resident=2,
     min_rows=16,
+    rows_per_reader=32,
 )
 #: The bundled Triton kernel (kernels/gpu): the tutorial's structure, 128x64 tiles,
-#: software-pipelined K/V loads, grid order, serial matmul/softmax within a program.
+#: software-pipelined K/V loads, grid order, serial matmul/softmax within a program;
+#: Triton emits wgmma on Hopper (async MMA).
 TRITON_BUNDLED = FusedAttentionStyle(
     name="triton-bundled",
     description="attnsim's bundled Triton flash kernel (kernels/gpu)",
-    tiles=((128, 64), (64, 64), (64, 32)),
+    tile_table=((256, (128, 64), (128, 64)),),
     kv_stages=2,
+    mma="async",
     overlap="serial",
     order="q_fastest",
     max_resident=2,
     min_rows=16,
+    rows_per_reader=32,
+)
+#: FlashAttention-4 (Blackwell, tcgen05): one CTA ping-pongs two 128-row query tiles on
+#: the tensor cores (MMA of one tile while the other's softmax runs), accumulators in
+#: tensor memory, 2-CTA MMA, software exp2 on the FP32 lanes for part of the scores,
+#: conditional rescaling; persistent, longest first for causal. 128-key blocks.
+FLASH_ATTENTION_4 = FusedAttentionStyle(
+    name="flash-attention-4",
+    description="FlashAttention-4: tcgen05, 2 ping-pong Q tiles, exp emulation, 2-CTA MMA (Blackwell)",
+    tile_table=((256, (256, 128), (256, 128)),),
+    fallback_tiles=((128, 128), (128, 64)),
+    kv_stages=2,
+    mma="async",
+    overlap="overlapped",
+    order="longest_first",
+    max_resident=1,
+    min_rows=128,
+    rows_per_reader=128,
+    tensor_memory=True,
+    persistent=True,
+    rescale_fraction=0.1,
+    exp_emulation=True,
+    cta_pair=True,
 )
 
-for _style in (FLASH_ATTENTION_3, FLASH_ATTENTION_2, TRITON_BUNDLED):
-    _register(_style)
+for _style in (FLASH_ATTENTION_3, FLASH_ATTENTION_2, TRITON_BUNDLED, FLASH_ATTENTION_4):
+    register_style(_style)

@@ -20,7 +20,6 @@ from attnsim.workloads.ops import AttentionOp, Op
 
 def lower_unfused_attention(op: Op, view: TargetView, options: LoweringOptions) -> OpTasks:
     """Lower an :class:`AttentionOp` to GEMM, softmax, GEMM."""
-    del options
     if not isinstance(op, AttentionOp):
         raise LoweringError(f"unfused lowers attention ops, not {op.kind}")
     s = op.spec
@@ -33,7 +32,7 @@ def lower_unfused_attention(op: Op, view: TargetView, options: LoweringOptions) 
     pv = GemmShape(
         heads, s.q_len, s.head_dim_v, s.kv_len, e, e, e, op.dtype, 2.0 * scores * s.head_dim_v
     )
-    k1, n1 = gemm_kernels("scores = Q K^T", view, qk)
+    k1, n1 = gemm_kernels("scores = Q K^T", view, qk, options=options)
     soft = streaming_kernel(
         "masked softmax",
         view,
@@ -42,7 +41,7 @@ def lower_unfused_attention(op: Op, view: TargetView, options: LoweringOptions) 
         vector_ops=5.0 * scores,
         exp_ops=scores,
     )
-    k2, n2 = gemm_kernels("O = P V", view, pv)
+    k2, n2 = gemm_kernels("O = P V", view, pv, options=options)
     notes: dict[str, str | int | float] = {
         "qk_tile": n1["tile"],
         "pv_tile": n2["tile"],

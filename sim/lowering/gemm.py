@@ -1,21 +1,36 @@
 """Tiled GEMM lowering (``gemm-tiled``), with weight reuse and split-K.
 
 One tile computes a ``BM x BN`` block of C for one batch entry, walking K in ``BK``
-steps with ``stages`` A/B slabs staged in the scratchpad. Edge tiles are padded (the
-padding is executed, not useful). The tile shape is chosen per problem by the model
-itself: among the candidates that fit a unit, the one with the least predicted makespan
-(waves x tile time). When there are fewer tiles than slots, K is split to fill the
+steps with ``stages`` A/B slabs staged in the scratchpad. Edge tiles are padded: the
+padding is executed (not useful work) but not loaded (the loads zero-fill it). The tile shape is chosen per problem by the model
+itself: among the candidates that fit a unit, the one the engine predicts finishes first
+(:func:`sim.lowering.choose.fastest`, branch and bound on a lower bound of each plan's
+simulated time). When there are fewer tiles than slots, K may be split to fill the
 machine and a reduction kernel sums the fp32 partials (cuBLAS/CUTLASS split-K).
 
-**Clusters.** ``gemm-tma-multicast`` (Hopper and later) runs 2-CTA clusters whose B
-tile is loaded from the cache once and multicast to both CTAs (TMA multicast), halving
-each tile's cache-level reads of B; ``gemm-tiled`` loads every tile's operands itself.
+**Clusters.** ``gemm-tma-multicast`` (Hopper and later) runs 2-CTA clusters of tiles
+adjacent along M, which share their B tile: it is loaded from the cache once and
+multicast to both CTAs' shared memory (TMA multicast), halving the cache-level reads
+of B when there are two M tiles to pair (a GEMV, one M tile, has no partner). Each CTA
+still receives the whole B tile in its shared memory, and every byte of B still comes
+from DRAM at least once. ``gemm-tiled`` loads every tile's operands itself.
 
 **Reuse rule (DRAM).** If A and B together fit in the cache, each is read from DRAM
 once. Otherwise tiles are rasterised in groups of ``g = floor(sqrt(slots))`` so a
 wave re-reads each A row-panel ``ceil(tiles_n / g)`` times and each B column-panel
 ``ceil(tiles_m / g)`` times (CUTLASS's swizzled rasterisation), never more than the
-cache-level traffic. C is written once.
+cache-level traffic and never less than the operand itself. C is written once.
+
+**Stream-K** (``stream_k``). When the tiles do not fill a whole number of waves, a
+stream-K kernel divides all tiles' K iterations evenly over every slot (one wave); a
+tile cut between two slots is finished by one of them, which reads the other's fp32
+partial tile from a workspace (Osama et al., PPoPP 2023; CUTLASS's sm90 stream-K
+scheduler, which cuBLAS picks for such shapes). It is one more candidate plan.
+
+**Pipeline fill** (``pipeline_fill``). A tile cannot overlap its prologue (the first K
+slab must arrive before the first MMA) nor its epilogue (C is stored after the last
+MMA): both pass through the unit's port, unoverlapped, on top of the DRAM latency. It
+is what makes small GEMMs (few K steps per tile) slower than their FLOPs suggest.
 """
 
 from __future__ import annotations
@@ -23,8 +38,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from attnsim.sim.lowering.choose import Plan, fastest
 from attnsim.sim.lowering.common import streaming_kernel, traffic
-from attnsim.sim.lowering.registry import LoweringFamily, LoweringOptions, register_family
+from attnsim.sim.lowering.registry import (
+    LoweringFamily,
+    LoweringOptions,
+    register_family,
+    register_mechanism,
+)
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, OpTasks, TileClass
 from attnsim.workloads.dtypes import nbytes
@@ -44,6 +65,18 @@ GEMM_TILES: tuple[tuple[int, int, int], ...] = (
 )
 #: A/B slabs in flight per tile (software pipeline depth).
 GEMM_STAGES = 3
+
+register_mechanism(
+    "stream_k",
+    "stream-K: the tiles' K iterations divided evenly over every slot (one wave, partial "
+    "tiles fixed up through a workspace), against wave quantisation (off: not a candidate)",
+    "Osama et al., Stream-K (PPoPP 2023); CUTLASS sm90 StreamKScheduler",
+)
+register_mechanism(
+    "split_k",
+    "GEMMs with fewer tiles than slots may split K and reduce the fp32 partials (off: never split)",
+    "cuBLAS/CUTLASS split-K (CUTLASS GemmSplitKParallel)",
+)
 
 
 @dataclass(frozen=True)
@@ -83,10 +116,17 @@ def _split_options(tiles: int, slots: int, k: int, bk: int) -> list[int]:
 
 
 def _plan(
-    view: TargetView, g: GemmShape, bm: int, bn: int, bk: int, multicast: int = 1, split: int = 1
-) -> tuple[float, int, int, TileClass] | None:
-    """Predicted time (including a split-K reduction), split factor, resident tiles and
-    the tile class for one tile shape and split."""
+    view: TargetView,
+    g: GemmShape,
+    bm: int,
+    bn: int,
+    bk: int,
+    multicast: int = 1,
+    split: int = 1,
+    options: LoweringOptions | None = None,
+) -> tuple[int, TileClass] | None:
+    """Resident tiles per unit and the tile class for one tile shape and split (None when
+    the tile does not fit a unit)."""
     scratch = GEMM_STAGES * (bm * g.a_elem + bn * g.b_elem) * bk
     regs = bm * bn * 4.0
     resident = min(2, view.fits_tile(scratch, regs))
@@ -103,118 +143,217 @@ def _plan(
 
     a_bytes = g.batch * g.m * g.k * g.a_elem
     b_bytes = g.batch * g.k * g.n * g.b_elem
-    cache_a = tiles * split * bm * k_split * g.a_elem
-    cache_b = tiles * split * bn * k_split * g.b_elem / multicast
+    pairs = max(1, min(multicast, tiles_m))  # CTAs along M that share one B tile
+    # out-of-bounds rows/columns of edge tiles are zero-filled by the loads (TMA,
+    # predicated cp.async), not read: every tile column reads A once, every row B once
+    staged_a = g.batch * tiles_n * g.m * g.k * g.a_elem
+    staged_b = g.batch * tiles_m * g.n * g.k * g.b_elem
+    cache_a, cache_b = staged_a, staged_b / pairs
     cap = view.cache.capacity_bytes if view.cache is not None else 0.0
     if a_bytes + b_bytes <= cap:
         dram_a, dram_b = a_bytes, b_bytes
     else:
         group = max(1, math.isqrt(slots))
-        dram_a = min(cache_a, a_bytes * math.ceil(tiles_n / group))
-        dram_b = min(cache_b, b_bytes * math.ceil(tiles_m / group))
+        dram_a = max(a_bytes, min(cache_a, a_bytes * math.ceil(tiles_n / group)))
+        dram_b = max(b_bytes, min(cache_b, b_bytes * math.ceil(tiles_m / group)))
     n_tiles = tiles * split
     out_elem = 4.0 if split > 1 else g.c_elem
     c_tile = bm * bn * out_elem
     reads = traffic(view, (dram_a + dram_b) / n_tiles, (cache_a + cache_b) / n_tiles)
-    reads[view.scratchpad.name] = (cache_a + cache_b) / n_tiles
+    reads[view.scratchpad.name] = (staged_a + staged_b) / n_tiles
     writes = traffic(view, c_tile)
+    fill = view.dram.latency_s
+    if options is None or options.enabled("pipeline_fill"):
+        # the first K slab must land before the first MMA (prologue); the C tile is
+        # stored after the last one (epilogue), both through the unit's port
+        port = view.unit_bandwidth_cap.get(view.dram.name, math.inf)
+        fill += ((bm * g.a_elem + bn * g.b_elem) * bk + c_tile) / port
     tile = TileClass(
         name=f"gemm {bm}x{bn}x{bk}"
         + (f" split-k/{split}" if split > 1 else "")
-        + (f" multicast x{multicast}" if multicast > 1 else ""),
+        + (f" multicast x{pairs}" if pairs > 1 else ""),
         engine_s={mm.engine: compute},
         compute_s=compute,
         read_bytes=reads,
         write_bytes=writes,
-        fixed_s=view.dram.latency_s,
+        fixed_s=fill,
         ops={("matmul", mm.precision): mm_ops},
         flops=g.useful_flops / n_tiles,
     )
-    alone = tile_nominal_s(view, tile, min(slots, n_tiles))
-    waves = math.ceil(n_tiles / slots)
-    estimate = waves * (alone + tile.fixed_s)
-    if split > 1:  # the reduction kernel: fp32 partials in, C out, through DRAM
-        out = g.batch * g.m * g.n
-        dram_bw = view.shared_bandwidth[view.dram.name]
-        estimate += view.launch_s + out * (split * 4.0 + g.c_elem) / dram_bw
-    return estimate, split, resident, tile
+    return resident, tile
 
 
-def tile_nominal_s(view: TargetView, tile: TileClass, concurrent: int) -> float:
-    """Seconds a tile takes when ``concurrent`` identical tiles share the machine: the
-    longest of its compute, its traffic at its unit's bandwidth slice, and its share of
-    each shared level's bandwidth (the engine's rule, used here to rank tile shapes)."""
-    longest = (
-        tile.compute_s / max(1, concurrent // view.units)
-        if concurrent > view.units
-        else tile.compute_s
+def _stream_k_tiles(
+    view: TargetView,
+    g: GemmShape,
+    bm: int,
+    bn: int,
+    bk: int,
+    multicast: int,
+    options: LoweringOptions,
+) -> list[tuple[int, int, TileClass]]:
+    """(resident, workers, tile class) of stream-K kernels: each of ``workers`` CTAs runs
+    the same share of all tiles' K iterations; a tile cut between two workers is fixed
+    up by writing and reading one fp32 partial tile. Worker counts are the machine's
+    slots, half of them, a quarter... (so a machine with twice the units has the smaller
+    machine's candidates too); a count is skipped when the tiles divide evenly among the
+    workers or a worker would get fewer than two K iterations."""
+    planned = _plan(view, g, bm, bn, bk, multicast, 1, options)
+    if planned is None:
+        return []
+    resident, tiled = planned
+    tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
+    k_iters = math.ceil(g.k / bk)
+    out = []
+    workers = view.units * resident
+    while workers >= 1:
+        if tiles % workers and tiles * k_iters >= 2 * workers:
+            out.append(
+                (
+                    resident,
+                    workers,
+                    _stream_k_tile(view, g, tiled, tiles, workers, bm, bn, bk, options),
+                )
+            )
+        workers //= 2
+    return out
+
+
+def _stream_k_tile(
+    view: TargetView,
+    g: GemmShape,
+    tiled: TileClass,
+    tiles: int,
+    workers: int,
+    bm: int,
+    bn: int,
+    bk: int,
+    options: LoweringOptions,
+) -> TileClass:
+    """The tile class of one stream-K worker (see :func:`_stream_k_tiles`)."""
+    k_iters = math.ceil(g.k / bk)
+    share = math.ceil(tiles * k_iters / workers) / k_iters  # tiles' worth of work per worker
+    partial = bm * bn * 4.0
+    reads = {lvl: b * share for lvl, b in tiled.read_bytes.items()}
+    writes = {lvl: b * share for lvl, b in tiled.write_bytes.items()}
+    for lvl, b in traffic(view, partial).items():
+        reads[lvl] = reads.get(lvl, 0.0) + b
+        writes[lvl] = writes.get(lvl, 0.0) + b
+    port = view.unit_bandwidth_cap.get(view.dram.name, math.inf)
+    fixed = tiled.fixed_s + (2 * partial / port if options.enabled("pipeline_fill") else 0.0)
+    return TileClass(
+        name=f"gemm {bm}x{bn}x{bk} stream-k ({share:.2f} tiles per worker)",
+        engine_s={e: t * share for e, t in tiled.engine_s.items()},
+        compute_s=tiled.compute_s * share,
+        read_bytes=reads,
+        write_bytes=writes,
+        fixed_s=fixed,
+        ops={k: v * share for k, v in tiled.ops.items()},
+        flops=g.useful_flops / workers,
     )
-    longest = max(longest, tile.compute_s)
-    for level, cap in view.unit_bandwidth_cap.items():
-        longest = max(longest, tile.bytes_at(level) / cap)
-    for level, bw in view.shared_bandwidth.items():
-        longest = max(longest, tile.bytes_at(level) * concurrent / bw)
-    return longest
+
+
+def gemm_plans(
+    name: str,
+    view: TargetView,
+    g: GemmShape,
+    multicast: int = 1,
+    options: LoweringOptions | None = None,
+) -> list[Plan]:
+    """Every (tile shape, split-K) plan that fits a unit: the GEMM kernel, then the
+    split-K reduction kernel if K is split."""
+    options = options or LoweringOptions()
+    plans: list[Plan] = []
+    for bm, bn, bk in GEMM_TILES:
+        tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
+        splits = _split_options(tiles, view.units, g.k, bk) if options.enabled("split_k") else [1]
+        for split in splits:
+            planned = _plan(view, g, bm, bn, bk, multicast, split, options)
+            if planned is None:
+                continue
+            resident, tile = planned
+            kernels = [
+                Kernel(
+                    name=name,
+                    unit=view.unit,
+                    slots_per_unit=resident,
+                    runs=((tile, tiles * split),),
+                    launch_s=view.launch_s,
+                    order="swizzled row-major",
+                )
+            ]
+            if split > 1:
+                out = g.batch * g.m * g.n
+                kernels.append(
+                    streaming_kernel(
+                        f"{name} split-k reduce",
+                        view,
+                        read_bytes=out * split * 4.0,
+                        write_bytes=out * g.c_elem,
+                        vector_ops=out * float(split),
+                    )
+                )
+            notes: dict[str, str | int | float] = {
+                "tile": f"{bm}x{bn}x{bk}",
+                "split_k": split,
+                "resident_per_unit": resident,
+            }
+            plans.append(Plan(tuple(kernels), notes))
+        if options.enabled("stream_k"):
+            for resident, workers, tile in _stream_k_tiles(view, g, bm, bn, bk, multicast, options):
+                kernel = Kernel(
+                    name=name,
+                    unit=view.unit,
+                    slots_per_unit=resident,
+                    runs=((tile, workers),),
+                    launch_s=view.launch_s,
+                    order="stream-K: equal K-iteration shares",
+                )
+                notes = {
+                    "tile": f"{bm}x{bn}x{bk}",
+                    "split_k": 1,
+                    "stream_k_workers": workers,
+                    "resident_per_unit": resident,
+                }
+                plans.append(Plan((kernel,), notes))
+    return plans
 
 
 def gemm_kernels(
-    name: str, view: TargetView, g: GemmShape, multicast: int = 1
+    name: str,
+    view: TargetView,
+    g: GemmShape,
+    multicast: int = 1,
+    options: LoweringOptions | None = None,
 ) -> tuple[tuple[Kernel, ...], dict[str, str | int | float]]:
-    """Kernels (GEMM, then split-K reduction if any) and the choices made."""
-    best: tuple[float, int, int, TileClass, tuple[int, int, int]] | None = None
-    for bm, bn, bk in GEMM_TILES:
-        tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn)
-        for split in _split_options(tiles, view.units, g.k, bk):
-            plan = _plan(view, g, bm, bn, bk, multicast, split)
-            if plan is not None and (best is None or plan[0] < best[0] * (1 - 1e-9)):
-                best = (*plan, (bm, bn, bk))
-    if best is None:
+    """Kernels (GEMM, then split-K reduction if any) of the fastest plan, and its choices."""
+    plans = gemm_plans(name, view, g, multicast, options)
+    if not plans:
         raise LoweringError(
             f"{view.hw.name}: no GEMM tile fits {view.scratchpad.name} of a {view.unit}"
         )
-    _, split, resident, tile, (bm, bn, bk) = best
-    n_tiles = g.batch * math.ceil(g.m / bm) * math.ceil(g.n / bn) * split
-    kernels = [
-        Kernel(
-            name=name,
-            unit=view.unit,
-            slots_per_unit=resident,
-            runs=((tile, n_tiles),),
-            launch_s=view.launch_s,
-            order="swizzled row-major",
-        )
-    ]
-    if split > 1:
-        out = g.batch * g.m * g.n
-        kernels.append(
-            streaming_kernel(
-                f"{name} split-k reduce",
-                view,
-                read_bytes=out * split * 4.0,
-                write_bytes=out * g.c_elem,
-                vector_ops=out * float(split),
-            )
-        )
-    notes: dict[str, str | int | float] = {
-        "tile": f"{bm}x{bn}x{bk}",
-        "split_k": split,
-        "resident_per_unit": resident,
-    }
-    return tuple(kernels), notes
+    best = fastest(plans, view)
+    return best.kernels, dict(best.notes)
 
 
 def lower_gemm(op: Op, view: TargetView, options: LoweringOptions, multicast: int = 1) -> OpTasks:
     """Lower a :class:`GemmOp` (see module docstring)."""
-    del options
     family = "gemm-tma-multicast" if multicast > 1 else "gemm-tiled"
     if not isinstance(op, GemmOp):
         raise LoweringError(f"{family} lowers gemm ops, not {op.kind}")
     elem = nbytes(op.dtype, 1)
     weight_elem = nbytes(op.weight_dtype or op.dtype, 1)
+    # A weight operand is shared by the whole batch (GemmOp's contract): the batch is one
+    # GEMM against it, so the weight is read once, not once per batch entry.
+    batch, m, n = op.batch, op.m, op.n
+    if batch > 1 and op.weight_operand == "a":
+        batch, n = 1, n * batch
+    elif batch > 1 and op.weight_operand == "b":
+        batch, m = 1, m * batch
     shape = GemmShape(
-        batch=op.batch,
-        m=op.m,
-        n=op.n,
+        batch=batch,
+        m=m,
+        n=n,
         k=op.k,
         a_elem=weight_elem if op.weight_operand == "a" else elem,
         b_elem=weight_elem if op.weight_operand == "b" else elem,
@@ -222,7 +361,7 @@ def lower_gemm(op: Op, view: TargetView, options: LoweringOptions, multicast: in
         precision=gemm_compute_precision(op, view),
         useful_flops=op.flops(),
     )
-    kernels, notes = gemm_kernels(f"gemm {op.name}", view, shape, multicast)
+    kernels, notes = gemm_kernels(f"gemm {op.name}", view, shape, multicast, options)
     return OpTasks(family=family, kernels=kernels, notes=notes)
 
 

@@ -5,6 +5,16 @@ on and how many there are, each engine's per-unit rate for an op class and preci
 the on-chip capacity a tile may use, the shared levels tiles contend for, and the named
 calibration constants. The derivation rules are stated on each property so a target
 author knows what a YAML choice means to the simulator.
+
+A target may have several kinds of unit (a ternary MAC array, an attention core, a
+nonlinear unit): :attr:`TargetView.unit` is the one single-unit families (the GPU and
+CPU families) run on, :meth:`TargetView.unit_count` and :meth:`TargetView.engine_rate`
+reach every other, and :attr:`TargetView.all_units` is what the engine simulates.
+
+**No silent precision fallback.** When :meth:`TargetView.rate` runs an op class in
+another precision than asked (fp32 on tf32 units, bf16 on fp16 units), the view records
+it; the simulator states every such fallback in the result, per op
+(:meth:`TargetView.take_fallbacks`).
 """
 
 from __future__ import annotations
@@ -22,6 +32,11 @@ CALIBRATION_CONSTANTS: dict[str, str] = {
     "launch_overhead": "seconds from one kernel's end to the next kernel's first tile (default 0)",
     "tensor_sustained_fraction": "sustained / peak matmul rate measured by a large GEMM (default 1)",
     "memory_sustained_fraction": "sustained / peak DRAM bandwidth measured by a stream (default 1)",
+    "tensor_sustained_fraction_<prec>": "as tensor_sustained_fraction, for matmuls in one "
+    "precision (e.g. fp8), measured by a GEMM in that precision",
+    "mma_sync_sustained_fraction": "on a part whose tensor peak needs asynchronous MMA "
+    "(wgmma, tcgen05): the fraction of that peak warp-level mma.sync sustains (absent: "
+    "mma.sync is the native instruction)",
 }
 
 #: Precision an op's dtype computes in when the target has no engine for that dtype.
@@ -58,6 +73,20 @@ class TargetView:
     def __init__(self, hw: Hardware, unit: str | None = None) -> None:
         self.hw = hw
         self._unit = unit
+        self._fallbacks: list[str] = []
+
+    # ---- stated fallbacks --------------------------------------------------------------
+    def note_fallback(self, text: str) -> None:
+        """Record that lowering ran something differently than asked (one line, shown
+        per op in the result); duplicates are kept once."""
+        if text not in self._fallbacks:
+            self._fallbacks.append(text)
+
+    def take_fallbacks(self) -> tuple[str, ...]:
+        """The fallbacks recorded since the last call, and forget them."""
+        out = tuple(self._fallbacks)
+        self._fallbacks.clear()
+        return out
 
     # ---- units -------------------------------------------------------------------------
     @cached_property
@@ -85,6 +114,46 @@ class TargetView:
         """Instances of :attr:`unit` (the largest count among its engines)."""
         return max(e.count for e in self.unit_engines.values())
 
+    @cached_property
+    def all_units(self) -> dict[str, int]:
+        """Every replicated unit of the target and its instances, in engine order."""
+        return dict(self.hw.units)
+
+    def unit_count(self, unit: str) -> int:
+        """Instances of ``unit`` (:class:`LoweringError` naming the units if absent)."""
+        if unit not in self.hw.units:
+            raise LoweringError(
+                f"{self.hw.name}: has no unit {unit!r}; it has {', '.join(self.hw.units)}"
+            )
+        return int(self.hw.units[unit])
+
+    def engine(self, name: str) -> Engine:
+        """The engine called ``name`` (:class:`LoweringError` naming the engines if absent)."""
+        if name not in self.hw.engines:
+            raise LoweringError(
+                f"{self.hw.name}: has no engine {name!r}; it has {', '.join(self.hw.engines)}"
+            )
+        return self.hw.engines[name]
+
+    def engine_rate(self, engine: str, op_class: str, precision: str) -> float:
+        """Ops/s of one instance of ``engine`` for ``op_class`` in exactly ``precision``;
+        :class:`LoweringError` if it does not run it (no fallback)."""
+        rate = self.engine(engine).per_unit(op_class, precision)
+        if rate <= 0:
+            runs = ", ".join(
+                f"{c} in {'/'.join(ps)}" for c, ps in self.engine(engine).ops_per_cycle.items()
+            )
+            raise LoweringError(
+                f"{self.hw.name}: engine {engine!r} does not run {op_class} in {precision}; "
+                f"it runs {runs}"
+            )
+        return rate
+
+    def runs_on(self, engine: str, op_class: str, precision: str) -> bool:
+        """Whether ``engine`` runs ``op_class`` in ``precision`` (energy attribution)."""
+        e = self.hw.engines.get(engine)
+        return e is not None and e.per_unit(op_class, precision) > 0
+
     def calibration(self, name: str, default: float) -> float:
         """The named calibration constant of the target, or ``default``."""
         return float(self.hw.calibration.get(name, default))
@@ -100,7 +169,9 @@ class TargetView:
         precision it has: fp32 on tf32 units, ternary on int8, ...), at its per-unit rate.
 
         Matmul with no matmul engine in that precision falls back to the ``vector`` class
-        (FMA on vector units). Matmul rates are scaled by ``tensor_sustained_fraction``.
+        (FMA on vector units). Matmul rates are scaled by ``tensor_sustained_fraction_<prec>``
+        when the target has one for that precision, else by ``tensor_sustained_fraction``.
+        A fallback (other precision or class) is recorded (:meth:`take_fallbacks`).
         Raises :class:`LoweringError` if nothing on the unit can run it.
         """
         for prec in (precision, *_FALLBACK_PRECISION.get(precision, ())):
@@ -112,10 +183,19 @@ class TargetView:
                         best = (r, name)
                 if best is not None:
                     scale = (
-                        self.calibration("tensor_sustained_fraction", 1.0)
+                        self.calibration(
+                            f"tensor_sustained_fraction_{prec}",
+                            self.calibration("tensor_sustained_fraction", 1.0),
+                        )
                         if klass == "matmul"
                         else 1.0
                     )
+                    if prec != precision or klass != op_class:
+                        self.note_fallback(
+                            f"{op_class} in {precision} ran as {klass} in {prec} on "
+                            f"{best[1]} (no engine of unit {self.unit!r} runs "
+                            f"{op_class} in {precision})"
+                        )
                     return Rate(best[1], prec, best[0] * scale)
         raise LoweringError(
             f"{self.hw.name}: no engine on unit {self.unit!r} runs {op_class} in {precision} "
@@ -170,13 +250,16 @@ class TargetView:
 
     @cached_property
     def unit_bandwidth_cap(self) -> dict[str, float]:
-        """Bytes/s one unit can draw from each shared level when alone: its equal slice of
-        the nearest shared level's bandwidth (the on-chip network that feeds it).
-        Empty when there is only one shared level and no cache (the unit is uncapped)."""
-        if self.cache is None or len(self.shared_levels) < 1:
+        """Bytes/s one unit can draw from each shared level when alone: what its own
+        port delivers, the per-unit bandwidth of :attr:`scratchpad` (loads from L2 and
+        DRAM land in the SM's shared memory / L1, 128 B/clk on NVIDIA SMs). A property of
+        one unit, so adding units never lowers it (an equal slice of the cache's
+        bandwidth would: twice the SMs would make a lone tile twice as slow). Empty when
+        the scratchpad is itself a shared level (the unit is uncapped)."""
+        if self.scratchpad.scope != "per_unit" or not self.shared_levels:
             return {}
-        slice_bw = self.shared_levels[0].bandwidth_bytes_per_s / self.units
-        return {m.name: slice_bw for m in self.shared_levels}
+        cap = self.scratchpad.bandwidth_bytes_per_s
+        return {m.name: cap for m in self.shared_levels}
 
     def fits_tile(self, scratch_bytes: float, register_bytes: float) -> int:
         """How many tiles of that footprint fit on one unit at once (0 if none)."""

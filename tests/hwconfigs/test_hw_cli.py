@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from attnsim.hwconfigs import HardwareConfigError, load_hardware, targets_dir
+from attnsim.hwconfigs import HardwareConfigError, list_targets, load_hardware, targets_dir
 
 from attnsim.cli import hw as hw_cli
 from attnsim.cli.main import main
@@ -35,7 +35,7 @@ def test_list_shows_every_target_with_peaks(capsys: pytest.CaptureFixture[str]) 
         assert name in out
     assert "989.4 TOPS" in out  # H100 dense fp16
     assert "3.35 TB/s" in out and "4.8 TB/s" in out  # H100 / H200 HBM
-    assert "320 GOPS" in out  # VitaLLM ternary
+    assert "768 GOPS" in out  # VitaLLM ternary: two 32x4 TINT cores + BoothFlex ternary mode
 
 
 def test_show_prints_values_units_and_sources(capsys: pytest.CaptureFixture[str]) -> None:
@@ -106,3 +106,63 @@ def test_validate_reports_all_problems_of_all_files(
         f"{bad2}: engines.tensor.clok: unknown key" in line and "did you mean 'clock'" in line
         for line in err
     )
+
+
+def test_show_writes_numbers_as_people_write_them(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "show", "h100-sxm5-80gb"]) == 0
+    out = capsys.readouterr().out
+    assert "5 us" in out and "4.9999999999999996e-06" not in out  # calibration.launch_overhead
+    assert "4096/clk/SM = 989.4 TFLOP/s" in out  # per-cycle rate and the whole-group peak
+    assert "8192/clk/SM = 1.979 POPS" in out  # int8: ops, not FLOP
+    assert "0.35 pJ/B" in out and "0.55 ns" in out
+    assert "area 814 mm2, static power 70 W" in out
+
+
+def test_list_json_is_one_object_per_target(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["hw", "list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_name = {t["name"]: t for t in doc}
+    assert set(by_name) == set(list_targets())
+    h100 = by_name["h100-sxm5-80gb"]
+    assert h100["peak_ops_per_s"]["matmul"]["fp16"] == pytest.approx(989.4e12)
+    assert h100["far_memory"] == {
+        "name": "hbm",
+        "capacity_bytes": 80 * 2**30,
+        "bandwidth_bytes_per_s": 3.35e12,
+    }
+    assert h100["digest"] == load_hardware("h100-sxm5-80gb").digest
+
+
+def test_validate_json_is_one_object_per_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 2\n", encoding="utf-8")
+    assert main(["hw", "validate", "--json", "b200", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    doc = json.loads(captured.out)
+    assert doc[0] == {"file": "b200", "ok": True, "problems": []}
+    assert doc[1]["file"] == str(bad) and not doc[1]["ok"]
+    assert doc[1]["problems"][0].startswith(f"{bad}: version: version 2 is newer")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["hw", "show", "x" * 300 + ".yaml"], "the file name is too long for the file system"),
+        (["hw", "show", "/"], "/: <document>: is a folder"),
+        (["hw", "validate"], "the following arguments are required: FILE"),
+        (["hw", "list", "--jsn"], "unrecognized arguments: --jsn"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

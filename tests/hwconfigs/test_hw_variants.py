@@ -137,8 +137,18 @@ def test_area_and_static_power_scale_with_counts_and_capacities(
 
 
 def test_area_is_the_published_total_when_no_part_is_given() -> None:
+    a100 = load_hardware("a100-sxm4-80gb")
+    assert a100.area_mm2 == a100.area.total_mm2 and not a100.area_scales
+
+
+def test_h100_area_model_gives_the_published_die_and_scales() -> None:
+    # the labelled-assumption area model adds up to the whitepaper's 814 mm2 at 132 SMs / 50 MiB
     h100 = load_hardware("h100-sxm5-80gb")
-    assert h100.area_mm2 == 814 and not h100.area_scales
+    assert h100.area_mm2 == pytest.approx(814.0) and h100.area_scales
+    smaller = load_hardware(
+        "h100-sxm5-80gb", {"units.sm.count": 100, "memory.l2.capacity": "25 MiB"}
+    )
+    assert smaller.area_mm2 == pytest.approx(814.0 - 32 * 2.97265625 - 25.0)
 
 
 def test_engine_energy_falls_back_to_the_chip_figure(
@@ -164,6 +174,7 @@ def test_params_keep_their_sources(write: Callable[..., Path], tiny: dict[str, A
     }
     hw = load_hardware(write(tiny))
     assert dict(hw.engines["mac"].params) == {"rows": 32, "mode": "bit_serial"}
+    assert isinstance(hw.engines["mac"].params["rows"], int)  # unit models need whole rows
     assert hw.sources["engines.mac.params.rows"] == "paper, Fig. 3"
     again = load_hardware(write(hw.to_dict(), "again.yaml"))
     assert again == hw

@@ -1,13 +1,13 @@
-"""Helpers for simulator tests: a small toy GPU document, one-op workloads, scaled
-variants of a target."""
+"""Helpers for simulator tests: a small toy GPU document, one-op workloads, variants of
+a target written as YAML files with ``base:`` and loaded like any user's file."""
 
 from __future__ import annotations
 
-import dataclasses
+from pathlib import Path
 from typing import Any
 
-from attnsim.hwconfigs import Hardware
-from attnsim.hwconfigs.model import FrozenMap
+import yaml
+from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.workloads import AttentionOp, AttentionSpec, Block, FullMask, Op, Workload
 
 SRC = "test fixture"
@@ -21,11 +21,11 @@ def toy_gpu_doc(sms: int = 8) -> dict[str, Any]:
         "kind": "gpu",
         "description": "toy GPU for tests",
         "source": SRC,
+        "units": {"sm": {"count": sms}},
         "engines": {
             "tensor": {
                 "kind": "tensor",
                 "unit": "sm",
-                "count": sms,
                 "clock": "1.83 GHz",
                 "throughput": {
                     "matmul": {"fp16": f"{7.5 * sms} TFLOP/s", "bf16": f"{7.5 * sms} TFLOP/s"}
@@ -34,14 +34,12 @@ def toy_gpu_doc(sms: int = 8) -> dict[str, Any]:
             "cuda": {
                 "kind": "vector",
                 "unit": "sm",
-                "count": sms,
                 "clock": "1.98 GHz",
                 "throughput": {"vector": {"fp32": f"{0.5 * sms} TFLOP/s"}},
             },
             "sfu": {
                 "kind": "sfu",
                 "unit": "sm",
-                "count": sms,
                 "clock": "1.83 GHz",
                 "throughput": {"exp": {"fp32": f"{0.03 * sms} TOPS"}},
             },
@@ -124,29 +122,54 @@ def attention(
     return AttentionOp("attn", dtype, spec)
 
 
-def scaled(hw: Hardware, *, dram_bw: float = 1.0, units: int = 1, compute: float = 1.0) -> Hardware:
-    """``hw`` with DRAM bandwidth x ``dram_bw``, ``units`` x the units (each with its own
-    rates and cache slice, so the shared cache bandwidth scales too) and per-unit compute
-    x ``compute``."""
-    engines = {
-        name: dataclasses.replace(
-            e,
-            count=e.count * units,
-            ops_per_cycle=FrozenMap(
-                {
-                    c: FrozenMap({p: v * compute for p, v in ps.items()})
-                    for c, ps in e.ops_per_cycle.items()
-                }
-            ),
-        )
-        for name, e in hw.engines.items()
+def write_target(folder: Path, name: str, doc: dict[str, Any]) -> Path:
+    """Write a target document as ``folder/name.yaml`` (keys in the order given)."""
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def variant(
+    folder: Path,
+    base: str | Path,
+    *,
+    units: int = 1,
+    dram_bw: float = 1.0,
+    compute: float = 1.0,
+) -> Hardware:
+    """A target derived from ``base`` the way a user writes one: a YAML file with
+    ``base:`` and overrides, loaded (and so validated) by the loader.
+
+    ``units`` multiplies the count of every replicated unit (``units: {sm: {count:
+    N}}``): each new unit brings its own per-unit rates and per-unit memories; shared
+    levels (L2, DRAM) are unchanged. ``dram_bw`` multiplies the farthest level's
+    bandwidth; ``compute`` every engine's clock (every per-unit rate).
+    """
+    hw = load_hardware(base)
+    doc: dict[str, Any] = {
+        "version": 1,
+        "base": str(base),
+        "name": f"{hw.name}-u{units}-bw{dram_bw:g}-c{compute:g}",
     }
-    memory = []
-    for i, level in enumerate(hw.memory):
-        bw = level.bandwidth_bytes_per_s
-        if level.scope == "shared" and i < len(hw.memory) - 1:
-            bw *= units
-        if i == len(hw.memory) - 1:
-            bw *= dram_bw
-        memory.append(dataclasses.replace(level, bandwidth_bytes_per_s=bw))
-    return dataclasses.replace(hw, engines=FrozenMap(engines), memory=tuple(memory))
+    if units != 1:
+        counts = {e.unit: e.count for e in hw.engines.values()}
+        doc["units"] = {
+            unit: {"count": {"value": count * units, "source": SRC}}
+            for unit, count in counts.items()
+        }
+    if compute != 1.0:
+        doc["engines"] = {
+            name: {"clock": {"value": f"{e.clock_hz * compute!r} Hz", "source": SRC}}
+            for name, e in hw.engines.items()
+        }
+    if dram_bw != 1.0:
+        dram = hw.memory[-1]
+        doc["memory"] = {
+            dram.name: {
+                "bandwidth": {
+                    "value": f"{dram.bandwidth_bytes_per_s * dram_bw!r} B/s",
+                    "source": SRC,
+                }
+            }
+        }
+    return load_hardware(write_target(folder, doc["name"], doc))

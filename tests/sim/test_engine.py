@@ -142,3 +142,23 @@ def test_tasks_reject_bad_values():
         MachineShape(units=0, shared_bandwidth={})
     with pytest.raises(ValueError, match=r"shared_bandwidth\['hbm'\] must be > 0"):
         MachineShape(units=1, shared_bandwidth={"hbm": 0.0})
+
+
+def test_water_filling_gives_small_demands_all_they_ask():
+    from attnsim.sim.engine.fluid import _water_fill
+
+    got = _water_fill(np.array([10.0, 1.0, 2.0]), 9.0)
+    # 1 and 2 fit under the fair level (9 - 3) = 6 for the last one: it gets 6 of its 10
+    assert got.tolist() == pytest.approx([0.6, 1.0, 1.0])
+    assert _water_fill(np.array([1.0, 1.0]), 5.0).tolist() == [1.0, 1.0]
+
+
+def test_a_compute_bound_tile_is_not_slowed_by_memory_bound_ones():
+    """DRAM divided max-min fairly in bytes/s: the long compute-bound tile asks for less
+    than an equal share, so it runs at its own speed while three memory-bound tiles
+    oversubscribe DRAM; the memory-bound ones share the rest."""
+    long_t = tile(compute=10e-6, hbm=1000.0, name="long")  # 100 MB/s alone
+    burst = tile(compute=1e-9, hbm=3000.0, name="burst")  # 3 TB/s alone
+    shape = MachineShape(units=4, shared_bandwidth={"hbm": 1e9})
+    r = run([(long_t, 1), (burst, 3)], shape=shape)
+    assert r.time_s == pytest.approx(10e-6, rel=1e-6)  # 9 kB at (1 GB/s - 0.1 GB/s) = 10 us

@@ -106,6 +106,7 @@ def test_timeline_is_valid_chrome_trace(attention_file, tmp_path, capsys):
             "does not run kernel family 'flash-attention-3'",
         ),
         (["--block-q", "0"], "--block-q: 0 must be >= 1"),
+        (["--policy", "dsa"], "--policy: unknown scheduling policy 'dsa' (did you mean 'das'?)"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(attention_file, capsys, argv, message):
@@ -141,3 +142,13 @@ def test_corrupt_workload_file_exits_2(tmp_path, capsys):
     assert main(["simulate", "--hw", "h100-sxm5-80gb", "--workload", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.json" in err
+
+
+def test_policy_is_recorded_in_the_json(attention_file, capsys):
+    argv = ["simulate", "--hw", "h100-sxm5-80gb", "--workload", attention_file, "--json"]
+    assert main([*argv, "--policy", "in-order"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["policy"] == "in-order"
+    for key in ("die_power_w", "area_mm2", "fom_tops_per_mm2_w", "precision_fallbacks"):
+        assert key in doc
+    assert set(doc["energy_j"]) >= {"compute_by_engine", "static_by_part"}

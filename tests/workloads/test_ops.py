@@ -157,6 +157,17 @@ def test_registry_refuses_duplicates() -> None:
         "linear_attention",
         "embedding",
         "unknown",
+        # workloads/ops_variants.py, tested in tests/workloads/test_variant_ops.py
+        "low_rank_attention",
+        "cs_attention",
+        "mixture_of_heads",
+        "differential_attention",
+        "spectral_dictionary",
+        "haar_wavelet",
+        "graph_wavelet",
+        "group_rational",
+        "mask_setup",
+        "gathered_attention",
     } == set(OP_KINDS)
     with pytest.raises(ValueError, match="op kind 'gemm' is already registered"):
         register_op(type("G2", (GemmOp,), {}))

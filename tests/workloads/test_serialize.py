@@ -170,7 +170,8 @@ def test_wrong_types_and_missing_fields_all_reported(saved: Path, tmp_path: Path
         f"{p}: blocks[1].count: 0 is too small; expected an integer >= 1",
         f"{p}: blocks[1].ops[0].spec.q_len: got a string '12'; expected an integer",
         f"{p}: blocks[1].ops[1].spec.mask.kind: unknown mask kind None; expected one of "
-        "block_sparse, causal, full, neighborhood, shared_prefix, sliding_window",
+        "block_sparse, block_topk, causal, causal_block, cluster, full, neighborhood, power, "
+        "row_subset, shared_prefix, sliding_window, vertical_slash",
     ]
     assert isinstance(info.value, ValueError)
 
@@ -216,7 +217,8 @@ def test_unknown_op_kind(saved: Path, tmp_path: Path) -> None:
     p = _write(tmp_path, doc)
     with pytest.raises(
         WorkloadError,
-        match=r"blocks\[0\].ops\[0\].kind: unknown op kind 'conv'; expected one of attention, elementwise",
+        match=r"blocks\[0\].ops\[0\].kind: unknown op kind 'conv'; expected one of attention, cs_attention, "
+        r"differential_attention, elementwise, embedding, fft, gathered_attention",
     ):
         load_workload(p)
 

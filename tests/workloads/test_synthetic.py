@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from attnsim.workloads import AttentionOp, FftOp, GemmOp, LinearAttentionOp, WorkloadError
+from attnsim.workloads import AttentionOp, FftOp, LinearAttentionOp, WorkloadError
 from attnsim.workloads.serialize import load_workload, save_workload
 from attnsim.workloads.synthetic import (
     block_sparse_attention,
@@ -108,10 +108,13 @@ def test_linear_fnet_linformer_gemm() -> None:
     assert isinstance(fft, FftOp)
     n = 512 * 768
     assert fft.flops() == pytest.approx(2 * 5 * n * math.log2(n))
-    proj, attn = [op for _, op in linformer_attention(1, 12, 4096, 64, 256).flat()]
-    assert isinstance(proj, GemmOp) and isinstance(attn, AttentionOp)
-    assert proj.flops() == 2 * (2 * 12) * 256 * 64 * 4096
-    assert attn.spec.kv_len == 256 and attn.flops() == 4 * 12 * 4096 * 256 * 64
+    (lin,) = [op for _, op in linformer_attention(1, 12, 4096, 64, 256).flat()]
+    assert lin.kind == "low_rank_attention"
+    assert lin.projection_flops() == 2 * (2 * 12) * 256 * 64 * 4096
+    assert lin.attention_spec().kv_len == 256
+    assert lin.flops() == 2 * (2 * 12) * 256 * 64 * 4096 + 4 * 12 * 4096 * 256 * 64
+    # the layer-wise shared projection (256 x 4096) is read once, not once per head
+    assert lin.io_bytes().weights == 256 * 4096 * 2
     g = gemm_workload(
         64, 128, 256, batch=2, dtype="int8", weight_operand="b", weight_dtype="ternary"
     )

@@ -185,6 +185,44 @@ def test_bitnet_ternary_layers_and_gqa_attention():
     assert head and all(g.n == 128256 for g in head if g.weight_operand)  # LM head stays bf16
 
 
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_bitnet_3b_is_26_ternary_mha_layers(phase):
+    # published 1bitLLM/bitnet_b1_58-3B config: hidden 3200, FFN 8640, 26 layers, 32 heads (MHA)
+    seq, kv = (64, 0) if phase == "prefill" else (1, 511)
+    wl = traced("bitnet-b1.58-3b", seq=seq, phase=phase, kv_len=kv)
+    layer = next(b for b in wl.blocks if b.count > 1)
+    assert (layer.name, layer.count) == ("model.layers", 26)
+    tern = [op for op in layer.ops if isinstance(op, GemmOp) and op.weight_dtype == "ternary"]
+    h, ffn = 3200, 8640
+    assert len(tern) == 7 and {g.dtype for g in tern} == {"int8"}  # q k v o gate up down
+    assert sum(g.flops() for g in tern) == pytest.approx(2 * seq * (4 * h * h + 3 * h * ffn))
+    # ternary weights at 1.6 bits: 4*h*h + 3*h*ffn weights per layer
+    assert sum(g.io_bytes().weights for g in tern) == pytest.approx(
+        (4 * h * h + 3 * h * ffn) * 1.6 / 8
+    )
+    (count, att), = attention(wl)  # fmt: skip
+    s = att.spec
+    assert (count, s.q_heads, s.kv_heads, s.head_dim_qk, s.phase) == (26, 32, 32, 100, phase)
+    assert (s.q_len, s.kv_len) == (seq, kv + seq)
+    pairs = causal_pairs(64) if phase == "prefill" else 512
+    assert attention_flops(wl) == pytest.approx(26 * 2 * 32 * pairs * 200)
+    head = [op for b, op in wl.flat() if isinstance(op, GemmOp) and op.weight_dtype is None]
+    assert head and all(g.n == 32002 for g in head if g.weight_operand)  # LM head stays bf16
+
+
+def test_bitnet_parameter_counts_share_the_tied_embedding():
+    from attnsim.workloads.zoo import parameter_count
+
+    # 3B: 26 * (4*3200**2 + 3*3200*8640 + 2*3200) + 32002*3200 (tied head) + 3200
+    assert parameter_count("bitnet-b1.58-3b") == (
+        26 * (4 * 3200**2 + 3 * 3200 * 8640 + 2 * 3200)
+        + 32002 * 3200
+        + 3200
+        + 26 * 7  # one ternary scale per linear layer
+    )
+    assert parameter_count("bitnet-b1.58-2b") == pytest.approx(2.41e9, rel=0.01)
+
+
 def _lightning_flops(seq: int, d: int, chunk: int) -> float:
     total = 0.0
     for start in range(0, seq, chunk):
@@ -241,3 +279,50 @@ def test_overrides_shrink_a_model():
     wl = build_workload("llama3-8b", seq=8, overrides={"num_hidden_layers": 3})
     assert [b.count for b in wl.blocks if b.name == "model.layers"] == [3]
     assert math.isclose(attention_flops(wl), 3 * 2 * 32 * causal_pairs(8) * 256, rel_tol=1e-12)
+
+
+# ----------------------------------------------------------------- variant models
+
+
+def test_fnet_base_mixes_with_one_fft_per_layer():
+    wl = traced("fnet-base", seq=512)
+    layer = next(b for b in wl.blocks if b.count == 12)
+    (fft,) = [op for op in layer.ops if op.kind == "fft"]
+    assert fft.lengths == (512, 768) and fft.batch == 1
+    assert fft.flops() == pytest.approx(5 * 512 * 768 * math.log2(512 * 768))
+    assert attention(wl) == []
+
+
+def test_linformer_base_projects_keys_with_a_shared_weight():
+    wl = traced("linformer-base", seq=512)
+    layer = next(b for b in wl.blocks if b.count == 12)
+    # torch folds E @ K over (batch, head, channel): one GEMM (K^T E^T) per projection,
+    # m = heads * head_dim, E^T the weight operand, read once
+    proj = [op for op in layer.ops if isinstance(op, GemmOp) and op.k == 512 and op.n == 128]
+    assert [(g.m, g.batch, g.weight_operand) for g in proj] == [(12 * 64, 1, "b")] * 2
+    assert all(g.io_bytes().weights == 128 * 512 * 2 for g in proj)
+    (count, att), = attention(wl)  # fmt: skip
+    assert (count, att.spec.q_len, att.spec.kv_len, att.spec.mask) == (12, 512, 128, FullMask())
+    assert attention_flops(wl) == pytest.approx(12 * 4 * 12 * 512 * 128 * 64)
+
+
+def test_kat_s_has_two_group_rational_activations_per_block():
+    from attnsim.workloads.ops_variants import GroupRationalOp
+
+    wl = traced("kat-s")
+    block = next(b for b in wl.blocks if b.count == 12)
+    rats = [op for op in block.ops if isinstance(op, GroupRationalOp)]
+    assert [(r.rows, r.cols, r.groups) for r in rats] == [(197, 384, 8), (197, 1536, 8)]
+    assert sum(r.flops() for r in rats) == 197 * (384 + 1536) * 20
+
+
+def test_sdict_vlm_mixes_image_and_text_without_attention():
+    from attnsim.workloads.ops_variants import SpectralDictionaryMixerOp
+    from attnsim.workloads.zoo import parameter_count
+
+    wl = traced("sdict-vlm", seq=32)
+    layer = next(b for b in wl.blocks if b.count == 28)
+    (mix,) = [op for op in layer.ops if isinstance(op, SpectralDictionaryMixerOp)]
+    assert (mix.seq, mix.dim, mix.atoms, mix.active) == (196 + 32, 2048, 256, 16)
+    assert attention(wl) == []
+    assert parameter_count("sdict-vlm") == pytest.approx(1.1e9, rel=0.05)  # the published size

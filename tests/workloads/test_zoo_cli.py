@@ -59,7 +59,7 @@ def test_list_shows_every_model_with_its_parameter_count(capsys):
     out = capsys.readouterr().out
     for name in (
         "llama3-8b", "llama3-70b", "vit-b16", "vit-l14", "vlm-llava-style",
-        "bitnet-b1.58-2b", "nat-tiny", "lightning-llm",
+        "bitnet-b1.58-2b", "bitnet-b1.58-3b", "nat-tiny", "lightning-llm",
     ):  # fmt: skip
         assert name in out
     assert "8.03B" in out and "70.55B" in out  # the published 8B / 70B sizes

@@ -15,7 +15,9 @@ What is and is not recoverable:
   broadcast size is at most :data:`SHADOW_LIMIT` elements: exact.  It is recognised as
   full, causal (bottom-right aligned) or a sliding window when it is exactly one of those;
   anything else becomes a ``BlockSparseMask`` at the largest power-of-two block size
-  ``<= 128`` at which every block is uniformly live or dead (so the layout is exact), or,
+  ``<= 128`` at which every block is uniformly live or dead (so the layout is exact), or a
+  ``CausalBlockMask`` at the largest block size at which the blocks below the diagonal
+  are uniform and the diagonal blocks exactly causal (PowerAttention, top-k, ...), or,
   when no such block size gives at most :data:`MAX_LAYOUT_BLOCKS` blocks, at
   :data:`FALLBACK_BLOCK` with every block holding a live pair marked live (the work a
   block-sparse kernel does; the exact density is kept in the workload ``meta``).
@@ -42,6 +44,7 @@ from attnsim.workloads.masks import (
     MaskPattern,
     SlidingWindowMask,
 )
+from attnsim.workloads.masks_sparse import CausalBlockMask
 
 __all__ = [
     "FALLBACK_BLOCK",
@@ -118,6 +121,22 @@ def _layout_at(live: np.ndarray, block: int) -> tuple[np.ndarray, bool]:
     return np.asarray(blocks_any, dtype=bool), bool((blocks_any == blocks_all).all())
 
 
+def _causal_block(live: np.ndarray, block: int) -> MaskPattern | None:
+    """A :class:`CausalBlockMask` equal to ``live`` (square, prefill), or None: blocks below
+    the diagonal uniformly live or dead, diagonal blocks exactly causal, none above."""
+    q_len, kv_len = live.shape
+    if q_len != kv_len:
+        return None
+    nb = math.ceil(kv_len / block)
+    blocks_any, _ = _layout_at(live, block)
+    lower = np.tril(blocks_any, k=-1)
+    candidate = CausalBlockMask(block, tuple(tuple(bool(x) for x in row) for row in lower))
+    if np.triu(blocks_any, k=1).any() or not np.array_equal(candidate.dense(q_len, kv_len), live):
+        return None
+    del nb
+    return candidate
+
+
 def classify_dense(live: np.ndarray) -> tuple[MaskPattern, bool]:
     """Classify a ``(q_len, kv_len)`` boolean liveness matrix.
 
@@ -144,6 +163,9 @@ def classify_dense(live: np.ndarray) -> tuple[MaskPattern, bool]:
         layout, uniform = _layout_at(live, block)
         if uniform:
             return _block_sparse(layout, block), True
+        causal = _causal_block(live, block)
+        if causal is not None:
+            return causal, True
     block = FALLBACK_BLOCK
     while math.ceil(q_len / block) * math.ceil(kv_len / block) > MAX_LAYOUT_BLOCKS:
         block *= 2

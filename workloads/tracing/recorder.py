@@ -30,8 +30,10 @@ into one ``NormOp``.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +41,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from attnsim.workloads.masks import BlockSparseMask, FullMask, MaskPattern, NeighborhoodMask
+from attnsim.workloads.masks import (
+    BlockSparseMask,
+    FullMask,
+    MaskPattern,
+    NeighborhoodMask,
+    mask_from_dict,
+)
 from attnsim.workloads.ops import (
     AttentionOp,
     ElementwiseOp,
@@ -51,6 +59,13 @@ from attnsim.workloads.ops import (
     Op,
     SoftmaxOp,
     UnknownOp,
+)
+from attnsim.workloads.ops_variants import (
+    GroupRationalOp,
+    HaarWaveletMixerOp,
+    MaskSetupOp,
+    MixtureOfHeadsAttentionOp,
+    SpectralDictionaryMixerOp,
 )
 from attnsim.workloads.spec import AttentionSpec
 from attnsim.workloads.tracing.maskinfer import (
@@ -174,6 +189,7 @@ class Recorder(TorchDispatchMode):
         self._layer_stack: list[tuple[LayerKey, str]] = []
         self._fold_depth = 0
         self._fold: tuple[str, str, torch.Tensor] | None = None
+        self._setup_frame: Any = None  # the create_block_mask frame being folded
 
     # ------------------------------------------------------------ module hooks
 
@@ -303,12 +319,36 @@ class Recorder(TorchDispatchMode):
         self._propagate(func, packet, args, kwargs, out)
         if self._fold_depth:
             return out
+        if self._in_mask_setup():
+            self.skipped["create_block_mask"] += 1
+            return out
         try:
             self._record(func, namespace, packet, args, kwargs, out)
         except Exception as exc:  # a mapping bug must not hide the op: keep it as unknown
             log.warning("could not map %s (%s); kept as UnknownOp", func, exc)
             self._unknown(func, args, kwargs, out)
         return out
+
+    def _in_mask_setup(self) -> bool:
+        """True inside FlexAttention's ``create_block_mask``: its dozens of aten ops
+        (mask evaluation, block reductions, sorts) are one :class:`MaskSetupOp`, emitted
+        when the call is first seen, with sizes read from the call's arguments."""
+        flex = sys.modules.get("torch.nn.attention.flex_attention")
+        target = getattr(getattr(flex, "create_block_mask", None), "__code__", None)
+        if target is None:
+            return False
+        frame: Any = sys._getframe(2)
+        for _ in range(48):
+            if frame is None or frame.f_code is target:
+                break
+            frame = frame.f_back
+        if frame is None or frame.f_code is not target:
+            self._setup_frame = None  # held until now so its id cannot be reused
+            return False
+        if frame is not self._setup_frame:
+            self._setup_frame = frame
+            self._emit(_mask_setup_op(self._name("create_block_mask"), frame.f_locals))
+        return True
 
     def _propagate(self, func: Any, packet: str, args: tuple, kwargs: dict, out: Any) -> None:
         ins = _tensors((args, kwargs))
@@ -721,6 +761,62 @@ class Recorder(TorchDispatchMode):
                     weight_dtype="ternary",
                 )
             )
+        elif packet == "masked_attention":
+            given = mask_from_dict(json.loads(b["mask"]), where="attnsim::masked_attention.mask")
+            self._emit(
+                self._attention("masked_attention", b["q"], b["k"], b["v"], None, False, given)
+            )
+        elif packet == "mixture_of_heads_attention":
+            att = self._attention("moh", b["q"], b["k"], b["v"], None, bool(b["is_causal"]))
+            self._emit(
+                MixtureOfHeadsAttentionOp(
+                    name=att.name,
+                    dtype=att.dtype,
+                    spec=att.spec,
+                    active_heads=int(b["active_heads"]),
+                )
+            )
+        elif packet == "group_rational":
+            x, num, den = b["x"], b["numerator"], b["denominator"]
+            cols = int(x.shape[-1])
+            self._emit(
+                GroupRationalOp(
+                    name=self._name("group_rational"),
+                    dtype=precision_of(x.dtype),
+                    rows=x.numel() // max(cols, 1),
+                    cols=cols,
+                    groups=int(num.shape[0]),
+                    num_order=int(num.shape[1]) - 1,
+                    den_order=int(den.shape[1]),
+                )
+            )
+        elif packet == "haar_wavelet_mixer":
+            x = b["x"]
+            bsz, n, c = (int(t) for t in x.shape)
+            self._emit(
+                HaarWaveletMixerOp(
+                    name=self._name("haar_wavelet"),
+                    dtype=precision_of(x.dtype),
+                    batch=bsz,
+                    seq=n,
+                    dim=c,
+                    levels=int(b["levels"]),
+                )
+            )
+        elif packet == "spectral_dictionary_mixer":
+            x, coef = b["x"], b["coef"]
+            bsz, n, c = (int(t) for t in x.shape)
+            self._emit(
+                SpectralDictionaryMixerOp(
+                    name=self._name("spectral_dictionary"),
+                    dtype=precision_of(x.dtype),
+                    batch=bsz,
+                    seq=n,
+                    dim=c,
+                    atoms=int(coef.shape[1]),
+                    active=int(b["active"]),
+                )
+            )
         else:
             self._unknown(func, args, kwargs, out)
 
@@ -811,3 +907,29 @@ def _flex_layout(
                 cols = i_arr[s, r, : n_arr[s, r]]
                 layout[r, cols[cols < nk]] = True
     return layout
+
+
+def _mask_setup_op(name: str, call: dict[str, Any]) -> MaskSetupOp:
+    """The :class:`MaskSetupOp` of one ``create_block_mask`` call from its local variables.
+
+    ``mask_mod`` is evaluated on every ``B x H x Q_LEN x KV_LEN`` entry (eager
+    ``create_mask`` materialises that boolean tensor), and the block index tensors are
+    written: for partial and full blocks, the KV-side counts ``(B, H, nq)`` and indices
+    ``(B, H, nq, nk)`` and their Q-side transposes ``(B, H, nk)``, ``(B, H, nk, nq)``,
+    int32.
+    """
+    bsz = int(call.get("B") or 1)
+    heads = int(call.get("H") or 1)
+    q_len, kv_len = int(call["Q_LEN"]), int(call["KV_LEN"])
+    block = call.get("BLOCK_SIZE", 128)
+    bq = int(call.get("Q_BLOCK_SIZE", block if isinstance(block, int) else block[0]))
+    bk = int(call.get("KV_BLOCK_SIZE", block if isinstance(block, int) else block[1]))
+    nq, nk = math.ceil(q_len / bq), math.ceil(kv_len / bk)
+    per_kind = nq + nq * nk + nk + nk * nq
+    return MaskSetupOp(
+        name=name,
+        dtype="bool",
+        pairs=bsz * heads * q_len * kv_len,
+        index_bytes=4.0 * bsz * heads * 2 * per_kind,
+        materialized=True,
+    )

@@ -1,0 +1,280 @@
+"""The vitallm-pipeline family on vitallm-16nm: the graph it builds (head-level
+pipelining, barriers, engine split), what the ablations move, one clock, the unit-model
+bridge and its errors, and properties on synthetic BitNet-like decoder layers."""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+from attnsim.hwconfigs import load_hardware
+from attnsim.sim import LoweringError, simulate
+from attnsim.sim.lowering import LoweringOptions, TargetView
+from attnsim.sim.lowering.unit_models import bind_unit, event_param
+from attnsim.sim.lowering.vitallm import lower_block, producers
+from attnsim.workloads import AttentionSpec, Block, FullMask, GemmOp, Workload
+from attnsim.workloads.ops import AttentionOp, ElementwiseOp, NormOp, UnknownOp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+def decoder_layer(
+    hidden: int = 512, heads: int = 8, ffn: int = 1024, kv: int = 256, q: int = 1
+) -> tuple:
+    """A BitNet b1.58 decoder layer as the tracer emits it (Llama layout, ternary
+    projections, RoPE as elementwise ops, KV appends, fused attention)."""
+    d = hidden // heads
+    n = q * hidden
+    phase = "decode" if q == 1 else "prefill"
+
+    def tern(name: str, k: int, nn: int) -> GemmOp:
+        return GemmOp(name, "int8", q, nn, k, weight_operand="b", weight_dtype="ternary")
+
+    rope = (
+        ElementwiseOp("rope.mul", "bf16", n),
+        ElementwiseOp("rope.neg", "bf16", n // 2),
+        UnknownOp("rope.cat", "bf16", "aten.cat", 2.0 * n, 2.0 * n),
+        ElementwiseOp("rope.mul2", "bf16", n),
+        ElementwiseOp("rope.add", "bf16", n, n_inputs=2),
+    )
+    spec = AttentionSpec(1, heads, heads, q, kv, d, d, phase, FullMask())
+    return (
+        NormOp("input_norm", "bf16", q, hidden, "rmsnorm"),
+        tern("q_proj", hidden, hidden),
+        tern("k_proj", hidden, hidden),
+        tern("v_proj", hidden, hidden),
+        *rope,
+        *rope,
+        UnknownOp("k_append", "bf16", "kv_cache_append", 2.0 * n, 2.0 * n),
+        UnknownOp("v_append", "bf16", "kv_cache_append", 2.0 * n, 2.0 * n),
+        AttentionOp("attention", "bf16", spec),
+        tern("o_proj", hidden, hidden),
+        ElementwiseOp("add", "bf16", n, n_inputs=2),
+        NormOp("post_norm", "bf16", q, hidden, "rmsnorm"),
+        tern("gate_proj", hidden, ffn),
+        ElementwiseOp("silu", "bf16", q * ffn, flops_per_element=4.0, function="silu"),
+        tern("up_proj", hidden, ffn),
+        ElementwiseOp("mul", "bf16", q * ffn, n_inputs=2),
+        tern("down_proj", ffn, hidden),
+        ElementwiseOp("add2", "bf16", n, n_inputs=2),
+    )
+
+
+def model(layers: int = 4, **kw) -> Workload:
+    return Workload("toy-bitnet", (Block("layers", decoder_layer(**kw), layers),), tokens=1)
+
+
+@pytest.fixture(scope="module")
+def vita():
+    return load_hardware("vitallm-16nm")
+
+
+def op_index(ops, name):
+    return next(i for i, op in enumerate(ops) if op.name == name)
+
+
+def test_dataflow_reads_siblings_from_the_norm_and_gate_for_mul():
+    ops = decoder_layer()
+    reads = producers(ops)
+    norm, post = op_index(ops, "input_norm"), op_index(ops, "post_norm")
+    for name in ("q_proj", "k_proj", "v_proj"):
+        assert reads[op_index(ops, name)] == [norm]
+    assert reads[op_index(ops, "up_proj")] == [post]  # not the SiLU just before it
+    mul = op_index(ops, "mul")
+    assert set(reads[mul]) == {op_index(ops, "up_proj"), op_index(ops, "silu")}
+    assert reads[op_index(ops, "o_proj")] == [op_index(ops, "attention")]
+
+
+def test_graph_pipelines_heads_and_splits_ffn_across_engines(vita):
+    ops = decoder_layer(heads=8)
+    block = Block("layer", ops, 1)
+    lowered = lower_block(block, TargetView(vita), LoweringOptions())
+    tasks = lowered.graph.tasks
+    units = {t.kernel.unit for t in tasks}
+    assert units == {"tint", "boothflex", "nlu", "lop"}
+    q = op_index(ops, "q_proj")
+    att = op_index(ops, "attention")
+    q_tasks = [i for i, t in enumerate(tasks) if t.op == q]
+    att_tasks = [i for i, t in enumerate(tasks) if t.op == att]
+    assert len(q_tasks) == 8  # one Q projection task per head
+    # head-major: head 0's attention is emitted before head 7's Q projection
+    assert min(att_tasks) < max(q_tasks)
+    # the FFN projections are split between TINT and BoothFlex's ternary mode
+    gate = op_index(ops, "gate_proj")
+    assert {tasks[i].kernel.unit for i, t in enumerate(tasks) if t.op == gate} == {
+        "tint",
+        "boothflex",
+    }
+    assert 0 < lowered.notes[gate]["booth_share"] < 1
+    # the O projection waits for every head (the absmax quantisation barrier)
+    o_first = min(i for i, t in enumerate(tasks) if t.op == op_index(ops, "o_proj"))
+    barrier = tasks[o_first].deps
+    assert len(barrier) == 1 and tasks[barrier[0]].role == "nonlinear"
+    last_heads = {i for i in att_tasks if tasks[i].name.startswith("pv ")}
+    assert len(last_heads) == 8 and set(tasks[barrier[0]].deps) == last_heads
+
+
+def test_head_level_pipelining_overlaps_attention_with_projections(vita):
+    r = simulate(vita, model(layers=1), timeline=True)
+    spans = {e.name: e for e in r.timeline if e.track == "ops"}
+    assert spans["attention attention"].start_s < spans["gemm v_proj"].start_s + (
+        spans["gemm v_proj"].duration_s
+    )
+
+
+def test_das_beats_in_order_and_raises_utilisation(vita):
+    w = model()
+    das = simulate(vita, w, policy="das")
+    in_order = simulate(vita, w, policy="in-order")
+    assert das.latency_s < in_order.latency_s
+    assert das.utilisation["tint"] > in_order.utilisation["tint"]
+    assert das.bytes == pytest.approx(in_order.bytes)  # same work, other schedule
+
+
+def test_lop_cuts_kv_traffic_and_reports_its_measured_fetch(vita):
+    w = model(kv=1024)
+    on = simulate(vita, w)
+    off = simulate(load_hardware("vitallm-16nm", {"engines.lop.params.keep": 100000}), w)
+    assert on.bytes["lpddr"] < off.bytes["lpddr"]
+    att = next(o for o in on.ops if o.kind == "attention")
+    assert att.notes["lop"] == "on"
+    assert 0 < att.notes["kv_fetched_fraction"] <= 64 / 1024 + 1e-9
+    assert next(o for o in off.ops if o.kind == "attention").notes["lop"] == "off"
+    assert off.utilisation["lop"] == 0.0
+
+
+def test_bit_serial_booth_is_slower_on_int8_attention(vita):
+    w = model(kv=2048)
+    parallel = simulate(vita, w)
+    serial = simulate(
+        load_hardware("vitallm-16nm", {"engines.boothflex.params.mode": "bitserial_int8"}), w
+    )
+    assert serial.latency_s > parallel.latency_s
+
+
+def test_one_simpy_environment_per_simulation(vita, monkeypatch):
+    made = []
+    original = simpy.Environment.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(simpy.Environment, "__init__", counting)
+    simulate(vita, model(layers=3))
+    assert len(made) == 1
+
+
+def test_result_reports_power_area_and_stated_fallbacks(vita):
+    r = simulate(vita, model())
+    assert r.tokens_per_s == pytest.approx(1 / r.latency_s)
+    assert 0 < r.die_power_w < r.power_w  # DRAM energy is off the die
+    assert r.off_chip_levels == ("lpddr",)
+    assert r.area_mm2 == pytest.approx(vita.area_mm2)
+    assert r.fom_tops_per_mm2_w is not None and r.fom_tops_per_mm2_w > 0
+    assert set(r.energy.compute_by_engine_j) >= {"tint", "boothflex", "nlu"}
+    assert r.energy.static_j == pytest.approx(vita.static_power_w * r.latency_s)
+    assert any("attention" in f and "int8 x int8" in f for f in r.precision_fallbacks)
+    assert all(0 <= u <= 1 for u in r.utilisation.values())
+    assert not r.energy.missing
+
+
+def test_deterministic(vita):
+    a = simulate(vita, model(), timeline=True)
+    b = simulate(vita, model(), timeline=True)
+    assert a == b
+
+
+SETTINGS = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@SETTINGS
+@given(
+    hidden=st.sampled_from([256, 512]),
+    heads=st.sampled_from([4, 8]),
+    kv=st.sampled_from([64, 300, 1024]),
+    q=st.sampled_from([1, 16]),
+    factor=st.sampled_from([1.25, 2.0]),
+)
+def test_more_dram_bandwidth_or_wider_arrays_are_never_much_slower(
+    vita, hidden, heads, kv, q, factor
+):
+    w = Workload("t", (Block("l", decoder_layer(hidden, heads, 2 * hidden, kv, q), 2),), tokens=q)
+    base = simulate(vita, w).latency_s
+    bw = load_hardware("vitallm-16nm", {"memory.lpddr.bandwidth": f"{51.2 * factor} GB/s"})
+    assert simulate(bw, w).latency_s <= base * 1.06
+    wide = load_hardware(
+        "vitallm-16nm",
+        {"engines.tint.params.cols": 8, "engines.tint.ops_per_cycle.matmul.ternary": 512},
+    )
+    assert simulate(wide, w).latency_s <= base * 1.06
+
+
+def test_unit_model_bridge_reads_params_and_energies(vita):
+    view = TargetView(vita)
+    b = bind_unit(view, "tint")
+    assert (b.params.rows, b.params.cols) == (32, 4)  # type: ignore[attr-defined]
+    assert b.per_event_j["tint.add"] == pytest.approx(0.012e-12)
+    assert event_param("tint.zero_gated") == "energy_tint_zero_gated"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"engines.tint.params.colz": 4}, r"engines.tint.params.colz: unknown parameter"),
+        ({"engines.boothflex.params.mode": "int4"}, r"params.mode: unknown mode 'int4'"),
+        ({"engines.tint.params.rows": 0}, r"ternary_mac_array.rows: got 0"),
+        ({"engines.tint.params.model": "ternary_mac"}, r"did you mean 'ternary_mac_array'"),
+        (
+            {"engines.boothflex.params.a_distribution": "normal"},
+            r"a_distribution: 'normal' is not a distribution",
+        ),
+    ],
+)
+def test_bad_unit_params_are_one_line_errors(overrides, message):
+    hw = load_hardware("vitallm-16nm", overrides)
+    with pytest.raises(LoweringError, match=message):
+        simulate(hw, model(layers=1))
+
+
+def test_missing_event_energy_names_the_param_to_add(tmp_path):
+    src = load_hardware("vitallm-16nm").to_dict()
+    del src["engines"]["tint"]["params"]["energy_tint_acc"]
+    import yaml
+
+    path = tmp_path / "no-acc.yaml"
+    path.write_text(yaml.safe_dump(src, sort_keys=False))
+    with pytest.raises(
+        LoweringError, match=r"no energy for event\(s\) tint.acc; expected energy_tint_acc"
+    ):
+        simulate(load_hardware(path), model(layers=1))
+
+
+def test_family_needs_its_engines(tmp_path):
+    src = load_hardware("vitallm-16nm").to_dict()
+    del src["engines"]["boothflex"]
+    del src["memory"]["booth_abuf"]
+    del src["energy"]["per_op"]["matmul"]["int8"]
+    import yaml
+
+    path = tmp_path / "no-booth.yaml"
+    path.write_text(yaml.safe_dump(src, sort_keys=False))
+    with pytest.raises(LoweringError, match=r"needs an engine with params.model 'booth_array'"):
+        simulate(load_hardware(path), model(layers=1))
+
+
+def test_timeline_has_a_process_per_engine_and_nesting_rows(vita):
+    from attnsim.reports.perfetto import trace_events
+
+    doc = trace_events(simulate(vita, model(layers=1), timeline=True))
+    procs = {e["args"]["name"] for e in doc["traceEvents"] if e.get("name") == "process_name"}
+    assert {"engine tint", "engine boothflex", "engine nlu"} <= procs
+    rows: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for e in doc["traceEvents"]:
+        if e["ph"] == "X":
+            rows.setdefault((e["pid"], e["tid"]), []).append((e["ts"], e["ts"] + e["dur"]))
+    for spans in rows.values():  # complete events on one row nest or follow each other
+        spans.sort()
+        for (_s0, e0), (s1, e1) in zip(spans, spans[1:], strict=False):
+            assert s1 >= e0 - 1e-6 or e1 <= e0 + 1e-6
