@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attnsim.errors import ProblemsError
+from attnsim.hosttarget import HOST_TARGET, host_target
 from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.sim import LoweringOptions, Result
 from attnsim.sim import simulate as _simulate
@@ -34,13 +35,16 @@ class ApiInputError(ProblemsError):
 
 
 def as_hardware(hw: HardwareLike) -> Hardware:
-    """A :class:`Hardware` from a bundled name, a YAML path, or a Hardware."""
+    """A :class:`Hardware` from a bundled name, a YAML path, or a Hardware. ``host-cpu``
+    is this machine's own target, measured on first use (:mod:`attnsim.hosttarget`)."""
     if isinstance(hw, Hardware):
         return hw
     if not isinstance(hw, str | os.PathLike):
         raise ApiInputError(
             f"hw: got {type(hw).__name__}; expected a target name, a YAML path or a Hardware"
         )
+    if isinstance(hw, str) and hw == HOST_TARGET:
+        return host_target()
     return load_hardware(hw)
 
 

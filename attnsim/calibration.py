@@ -4,6 +4,16 @@
 machine constants into a version-1 hardware document (:func:`host_cpu_document`), checks
 it with :func:`hwconfigs.hardware_from_dict` and writes it atomically (a temporary file
 in the same folder, checked again with :func:`hwconfigs.validate_file`, then renamed).
+By default it writes this machine's cached target (:mod:`attnsim.hosttarget`), never a
+file in the source tree.
+
+Besides the target's engine rates (the 64 x 64 sgemm pair, the online softmax, the mask
+loop at every thread), the document carries the kernel's building blocks *by block
+shape and thread count* as named constants ``block_pair_r<rows>_d<d>_k<keys>_t<threads>``
+and ``block_softmax_...`` (seconds per call on one core; see
+:func:`attnsim.sim.lowering.attention_cpu.block_constant`): one rate per target hides
+that OpenBLAS runs a 4-row decode block several times slower per flop than a 64-row one,
+and that a core runs slower when every core is busy.
 
 Only machine constants are fitted, from micro-benchmarks: compute rates of the CPU
 kernel's building blocks, cache and memory bandwidths and latencies, the cost of entering
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,17 +35,21 @@ from typing import Any
 
 import yaml
 
-from attnsim.errors import ProblemsError
-from attnsim.hwconfigs import Hardware, hardware_from_dict, targets_dir, validate_file
+from attnsim.errors import OutputFileError, ProblemsError, one_line
+from attnsim.fileio import check_output_path
+from attnsim.hwconfigs import Hardware, hardware_from_dict, validate_file
 from attnsim.kernels.microbench import (
+    CORE_DRAM_BYTES,
     MATMUL_HEAD_DIMS,
-    SOFTMAX_HEAD_DIM,
     TILE,
+    HostInfo,
     MicrobenchError,
     Microbenchmarks,
+    ShapeTiming,
     Stat,
     run_microbenchmarks,
 )
+from attnsim.sim.lowering.attention_cpu import block_constant
 
 __all__ = [
     "TARGET_NAME",
@@ -42,6 +57,7 @@ __all__ = [
     "CalibrationResult",
     "calibrate",
     "default_output",
+    "disturbed_values",
     "host_cpu_document",
     "render_document",
     "summary_rows",
@@ -49,6 +65,12 @@ __all__ = [
 ]
 
 TARGET_NAME = "host-cpu"
+#: Starts the part of a source that says its value was timed while another process held
+#: the cores (every run preempted): such a value is not the machine's speed.
+DISTURBED_MARK = "DISTURBED:"
+#: Environment variable that moves the cache of host targets (see attnsim.hosttarget).
+CACHE_ENV = "ATTNSIM_CACHE_DIR"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 
 #: Labelled assumptions kept from the hand-written host-cpu target (nothing here is timed).
 _ENERGY_ASSUMPTIONS: dict[str, Any] = {
@@ -136,14 +158,41 @@ def _seconds(s: float) -> str:
 
 
 def _spread(stat: Stat) -> str:
-    return f"median of {stat.repeats} runs, spread (max - min) / median {100 * stat.spread:.1f}%"
+    if stat.disturbed:
+        return (
+            f"{DISTURBED_MARK} {stat.preempted} of {stat.repeats} runs were preempted (another "
+            f"process held a core); median of all runs, spread (max - min) / median "
+            f"{100 * stat.spread:.1f}%; re-run attnsim calibrate on a quieter machine"
+        )
+    left_out = f", {stat.preempted} preempted runs left out" if stat.preempted else ""
+    return (
+        f"median of {stat.repeats} clean runs{left_out}, spread (max - min) / median "
+        f"{100 * stat.spread:.1f}%"
+    )
+
+
+def disturbed_values(hw: Hardware) -> list[str]:
+    """Key paths of ``hw``'s values that ``attnsim calibrate`` timed while preempted."""
+    return sorted(path for path, src in hw.sources.items() if DISTURBED_MARK in src)
+
+
+def machine_description(host: HostInfo) -> str:
+    """``"AMD EPYC, 2 cores, 23.5 GiB"``: the machine a target was measured on."""
+    mem = (
+        f", {host.mem_total_bytes / (1 << 30):.3g} GiB" if host.mem_total_bytes is not None else ""
+    )
+    return f"{host.cpu_model}, {host.cores} cores{mem}"
 
 
 # --------------------------------------------------------------------------------------
 # The document
 # --------------------------------------------------------------------------------------
-def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
-    """The ``host-cpu`` hardware document (version 1, units written out) of ``mb``."""
+def host_cpu_document(mb: Microbenchmarks, name: str = TARGET_NAME) -> dict[str, Any]:
+    """The hardware document (version 1, units written out) of ``mb``, named ``name``.
+
+    Any name but ``host-cpu`` is an example kept for reference: its description says
+    that it was measured on the machine it names, not on the machine reading it.
+    """
     tag = f"measured {mb.date} by attnsim calibrate"
     n = mb.threads
     host = mb.host
@@ -186,7 +235,7 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
                 _rate(mb.softmax.median, "OPS"),
                 f"softmax scores/s (exp2 + max + sum + rescale per score): "
                 f"attnsim.kernels.cpu._flash_nb._softmax_rows on a {TILE}x{TILE} tile whose running "
-                f"max changes every pass (acc rescale of d={SOFTMAX_HEAD_DIM} runs), "
+                f"max changes every pass (acc rescale of d=64 runs), "
                 f"{n} threads busy; {_spread(mb.softmax)}",
             )
         },
@@ -296,16 +345,62 @@ def host_cpu_document(mb: Microbenchmarks) -> dict[str, Any]:
             f"single-threaded OpenBLAS sgemm on a 1x1x1 problem through "
             f"attnsim.kernels.cpu._flash_nb._scores, {n} threads busy; {_spread(mb.blas_call)}",
         )
+    for level, stat in mb.core_bandwidth.items():
+        what = (
+            f"a {_bytes(mb.buffer_bytes['l3'])} float32 buffer"
+            if level == "l3"
+            else f"a {_bytes(CORE_DRAM_BYTES)} float32 buffer (far beyond the last-level cache)"
+        )
+        constants[f"core_bandwidth_{level}"] = measured(
+            _rate(stat.median, "B/s"),
+            f"bytes/s one thread alone reads from {level}: summing {what} repeatedly (numba); "
+            f"a core's share of the shared level is at most this; {_spread(stat)}",
+        )
+    for timing in mb.shapes:
+        constants.update(_block_constants(timing, tag))
+    description = f"{machine_description(host)}: measured by attnsim calibrate on {mb.date}"
+    if name != TARGET_NAME:
+        description += (
+            f" (an example kept for reference; predictions for the machine you are on use "
+            f"{TARGET_NAME}, measured there)"
+        )
     return {
         "version": 1,
-        "name": TARGET_NAME,
+        "name": name,
         "kind": "cpu",
-        "description": (f"{host.cpu_model}, {n} threads, measured by attnsim calibrate {mb.date}"),
+        "description": description,
         "engines": engines,
         "memory": memory,
         "energy": _ENERGY_ASSUMPTIONS,
         "kernel_families": ["numba-flash-cpu", "unfused"],
         "calibration": constants,
+    }
+
+
+def _block_constants(timing: ShapeTiming, tag: str) -> dict[str, dict[str, str]]:
+    """The two named constants of one block shape at one thread count."""
+    t = timing
+    shape = f"{t.rows} query rows x {t.bk} keys at head dimension {t.d}"
+    busy = f"on one core while {t.threads} cores run it" if t.threads > 1 else "on one core alone"
+    return {
+        block_constant("pair", t.rows, t.d, t.bk, t.threads): {
+            "value": _seconds(t.pair.median),
+            "source": (
+                f"{tag}: seconds per sgemm pair of the kernel (S = Q K^T then acc += P V, "
+                f"single-threaded OpenBLAS through attnsim.kernels.cpu._flash_nb._scores and "
+                f"_accumulate, both calls' fixed cost included) on a block of {shape}, "
+                f"cache-resident operands, {busy} "
+                f"({_sig(t.pair_ops / t.pair.median / 1e9)} GFLOP/s per core); {_spread(t.pair)}"
+            ),
+        },
+        block_constant("softmax", t.rows, t.d, t.bk, t.threads): {
+            "value": _seconds(t.softmax.median),
+            "source": (
+                f"{tag}: seconds per online-softmax update (exp2, max, sum, rescale of the "
+                f"accumulator) of the kernel (attnsim.kernels.cpu._flash_nb._softmax_rows) on "
+                f"a block of {shape}, every score live, {busy}; {_spread(t.softmax)}"
+            ),
+        },
     }
 
 
@@ -325,10 +420,11 @@ def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
     """``(quantity, stat, scale, unit)`` per measured value, for tables: the value shown
     is ``stat.median / scale`` in ``unit``."""
     rows: list[tuple[str, Stat, float, str]] = []
-    for d in MATMUL_HEAD_DIMS:
-        rows.append((f"matmul pair d={d} ({mb.threads} thr)", mb.matmul[d], 1e9, "GFLOP/s"))
+    for t in mb.shapes:
+        shape = f"{t.rows}x{t.d}x{t.bk}"
+        rows.append((f"sgemm pair {shape} ({t.threads} thr)", t.pair, 1e-6, "us"))
+        rows.append((f"online softmax {shape} ({t.threads} thr)", t.softmax, 1e-6, "us"))
     rows.append((f"mask loop ({mb.threads} thr)", mb.vector, 1e9, "GFLOP/s"))
-    rows.append((f"online softmax ({mb.threads} thr)", mb.softmax, 1e9, "Gscore/s"))
     rows.append(("parallel-region launch", mb.launch_overhead, 1e-6, "us"))
     if mb.blas_call is not None:
         rows.append(("sgemm call overhead", mb.blas_call, 1e-6, "us"))
@@ -343,6 +439,8 @@ def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
                 "GB/s",
             )
         )
+    for level, stat in mb.core_bandwidth.items():
+        rows.append((f"{level} read bandwidth (1 thr alone)", stat, 1e9, "GB/s"))
     for level, stat in mb.latency.items():
         rows.append((f"{level} latency ({_bytes(mb.chase_bytes[level])} chase)", stat, 1e-9, "ns"))
     return rows
@@ -351,8 +449,8 @@ def summary_rows(mb: Microbenchmarks) -> list[tuple[str, Stat, float, str]]:
 def render_document(doc: dict[str, Any], mb: Microbenchmarks) -> str:
     """YAML text of ``doc`` behind a comment header with the measurement summary."""
     lines = [
-        f"# {TARGET_NAME}: this machine, written by `attnsim calibrate` on {mb.date} (UTC)"
-        + (" --quick" if mb.quick else ""),
+        f"# {doc['name']}: {machine_description(mb.host)}, written by `attnsim calibrate` "
+        f"on {mb.date} (UTC)" + (" --quick" if mb.quick else ""),
         "# Do not edit by hand: re-run `attnsim calibrate` (see attnsim/calibration.py).",
         f"# CPU: {mb.host.cpu_model}; {mb.threads} numba threads ({mb.threading_layer}); "
         f"numba {mb.host.numba_version}, numpy {mb.host.numpy_version}, "
@@ -373,37 +471,35 @@ def render_document(doc: dict[str, Any], mb: Microbenchmarks) -> str:
 # Writing
 # --------------------------------------------------------------------------------------
 def default_output() -> Path:
-    """The bundled ``host-cpu.yaml`` (in :func:`hwconfigs.targets_dir`)."""
-    return Path(str(targets_dir())) / f"{TARGET_NAME}.yaml"
+    """This machine's cached ``host-cpu`` target (:func:`attnsim.hosttarget.host_target_path`)."""
+    from attnsim.hosttarget import host_target_path
+
+    return host_target_path()
 
 
 def _check_output(output: str | os.PathLike[str] | None) -> Path:
     if output is None:
         path = default_output()
-        folder = path.parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # the cache folder is ours to make
+        except OSError as exc:
             raise CalibrationError(
-                f"{path}: the bundled targets folder is not writable; "
-                "expected -o FILE to write the calibrated target elsewhere"
-            )
-        if path.exists() and not os.access(path, os.W_OK):
+                f"{one_line(path.parent)}: cannot create the cache folder "
+                f"({one_line(exc.strerror or exc)}); expected a writable "
+                f"${CACHE_ENV} or -o FILE"
+            ) from None
+        option = f"cache {path.parent}"
+    else:
+        path = Path(output)
+        option = "-o"
+        if path.suffix not in (".yaml", ".yml") and not path.is_dir():
             raise CalibrationError(
-                f"{path}: the bundled target is not writable; "
-                "expected -o FILE to write the calibrated target elsewhere"
+                f"-o {one_line(path)}: expected a file name ending in .yaml or .yml"
             )
-        return path
-    path = Path(output)
-    if path.is_dir():
-        raise CalibrationError(f"-o {path}: is a directory; expected a file name (*.yaml)")
-    if not path.parent.is_dir():
-        raise CalibrationError(
-            f"-o {path}: directory {path.parent} does not exist; expected an existing folder"
-        )
-    if not os.access(path.parent, os.W_OK):
-        raise CalibrationError(f"-o {path}: directory {path.parent} is not writable")
-    if path.suffix not in (".yaml", ".yml"):
-        raise CalibrationError(f"-o {path}: expected a file name ending in .yaml or .yml")
-    return path
+    try:
+        return check_output_path(path, option=option)
+    except OutputFileError as exc:
+        raise CalibrationError(exc.problems) from None
 
 
 def write_document(text: str, path: str | os.PathLike[str]) -> Hardware:
@@ -416,19 +512,30 @@ def write_document(text: str, path: str | os.PathLike[str]) -> Hardware:
     """
     target = Path(path)
     hardware = hardware_from_dict(yaml.safe_load(text), str(target))
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".yaml", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.stem[:40]}-", suffix=".yaml", dir=target.parent
+        )
+    except OSError as exc:
+        raise CalibrationError(
+            f"{one_line(target)}: cannot write ({one_line(exc.strerror or exc)})"
+        ) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         problems = validate_file(tmp)
         if problems:
             raise CalibrationError(problems)
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CalibrationError(
+            f"{one_line(target)}: cannot write ({one_line(exc.strerror or exc)})"
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -440,28 +547,38 @@ def calibrate(
     threads: int | None = None,
     quick: bool = False,
     progress: Callable[[str], None] | None = None,
+    name: str = TARGET_NAME,
 ) -> CalibrationResult:
-    """Measure this machine and write its ``host-cpu`` target.
+    """Measure this machine and write its target.
 
     Args:
-        output: the YAML file to write; ``None`` writes the bundled
-            ``hwconfigs/targets/host-cpu.yaml``.
+        output: the YAML file to write; ``None`` writes (refreshes) this machine's cached
+            ``host-cpu`` target (:func:`attnsim.hosttarget.host_target_path`).
         threads: numba threads for the whole-CPU benchmarks (default: every usable core).
-        quick: fewer, shorter timed runs (about 20 s instead of about a minute).
+        quick: fewer, shorter timed runs (about 15 s instead of about a minute).
         progress: called with the name of each benchmark before it runs.
+        name: the target's name (``host-cpu``; another name marks an example, e.g. the
+            bundled ``host-cpu-example``).
 
     Raises:
-        CalibrationError: the output cannot be written.
+        CalibrationError: the output cannot be written, or a rate is not a positive number.
         kernels.microbench.MicrobenchError: a thread count the machine cannot run.
     """
+    if not _NAME.fullmatch(name):
+        raise CalibrationError(
+            f"--name: {one_line(name)!r}; expected letters, digits, '-' and '_' "
+            "(e.g. host-cpu-example)"
+        )
     path = _check_output(output)
     mb = run_microbenchmarks(threads=threads, quick=quick, progress=progress)
     bad = [
         name for name, s, _, _ in summary_rows(mb) if not (math.isfinite(s.median) and s.median > 0)
     ]
     if bad:
-        raise CalibrationError(f"{path}: not written; not a positive number: {', '.join(bad)}")
-    doc = host_cpu_document(mb)
+        raise CalibrationError(
+            f"{one_line(path)}: not written; not a positive number: {', '.join(bad)}"
+        )
+    doc = host_cpu_document(mb, name)
     text = render_document(doc, mb)
     hardware = write_document(text, path)
     return CalibrationResult(measurements=mb, document=doc, hardware=hardware, path=path)

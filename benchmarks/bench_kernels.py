@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                         "tiles_full": sched.full_tiles, "tiles_partial": sched.partial_tiles,
                         "tiles_total": sched.num_q_blocks * sched.num_k_blocks,
                         "min_ms": round(m.min_s * 1e3, 3), "max_ms": round(m.max_s * 1e3, 3),
-                        "repeats": m.repeats,
+                        "repeats": m.repeats, "preempted": m.preempted,
+                        "unreliable": m.unreliable,
                         "speedup_vs_dense_numba": round(speedup, 3) if kernel == "numba-flash" else "",
                         "speedup_vs_dense_numba_min": (
                             round(speedup_min, 3) if kernel == "numba-flash" else ""
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{(f'{speedup:.2f}x' if kernel == 'numba-flash' else ''):>10}"
                         f"{(f'{speedup_min:.2f}x' if kernel == 'numba-flash' else ''):>8}"
                         f"{(f'{1 / density:.1f}x' if kernel == 'numba-flash' else ''):>7}"
-                        f"{(f'{ratio:.2f}' if kernel == 'torch-sdpa' else ''):>11}",
+                        f"{(f'{ratio:.2f}' if kernel == 'torch-sdpa' else ''):>11}"
+                        + (f"  unreliable: {m.unreliable}" if m.unreliable else ""),
                         flush=True,
                     )
     args.output.parent.mkdir(parents=True, exist_ok=True)

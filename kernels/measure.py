@@ -4,11 +4,21 @@
 calls (which also compile), then timed calls until both a minimum total time and a
 minimum count are reached; it reports the median and the spread (quartiles, min, max)
 as a :class:`Measurement`. On the CPU the thread count is pinned (numba and torch) and
-recorded; on a GPU each call is timed with CUDA events.
+recorded, and every call carries the run-queue delay the scheduler added to it
+(:mod:`kernels.timing`): the statistics are over the *clean* calls, the preempted ones
+are counted, and a timing with too few clean calls, or whose clean calls form two
+clusters, is marked ``unreliable`` with the reason instead of passing for the kernel's
+time. On a GPU each call is timed with CUDA events.
+
+:func:`measure_interleaved` times many problems the way a noisy host needs: in rounds,
+each problem a short burst per round, alternate rounds in reverse order (so a slow
+drift of the machine's speed weighs on every problem alike), the statistics over the
+clean calls of all rounds.
 
 Measurements are stored in CSV files (``kernels/measurements/``) whose first line is a
 version tag; :func:`read_measurements` refuses a corrupt file with a
-:class:`MeasurementFileError` naming the file, the row and the column.
+:class:`MeasurementFileError` naming the file, the row and the column, and reads files
+of every earlier version.
 """
 
 from __future__ import annotations
@@ -18,7 +28,9 @@ import csv
 import datetime as _dt
 import functools
 import importlib
+import io
 import json
+import math
 import os
 import platform
 import subprocess
@@ -30,10 +42,12 @@ from typing import Any
 
 import numpy as np
 from attnsim.kernels.problems import GemmShape, Problem, problem_flops
+from attnsim.kernels.timing import MIN_CLEAN, Sample, Timing, summarize, time_call
 from attnsim.workloads.masks import mask_from_dict
 from attnsim.workloads.spec import AttentionSpec
 
-from attnsim.errors import ProblemsError
+from attnsim.errors import InputFileError, ProblemsError, one_line
+from attnsim.fileio import atomic_write, check_output_path, read_input_text
 from attnsim.registry import Registry
 
 __all__ = [
@@ -48,14 +62,20 @@ __all__ = [
     "cuda_available",
     "get_kernel",
     "measure",
+    "measure_interleaved",
     "measurements_dir",
     "read_measurements",
     "register_kernel",
     "write_measurements",
 ]
 
-CSV_VERSION = 1
+CSV_VERSION = 2
+#: Seconds :func:`measure_interleaved` waits before an extra round for preempted pairs.
+EXTRA_ROUND_PAUSE_S = 2.0
 _CSV_TAG = f"# attnsim measurements v{CSV_VERSION}"
+_TAG_PREFIX = "# attnsim measurements v"
+#: Largest measurement CSV read (bytes): far above any recording, far below harm.
+MAX_CSV_BYTES = 64 * 1024 * 1024
 
 
 class MeasureError(ProblemsError):
@@ -80,7 +100,9 @@ class Measurement:
     ``"gemm"`` (``m``, ``n``, ``k``); unused fields are 0 / empty. ``block_q``/``block_k``
     and ``tiles_full``/``tiles_partial`` (per batch and head) are the tile sizes and the
     schedule the kernel actually ran (0 where not applicable). ``flops`` counts live
-    pairs only (a multiply-accumulate is 2 FLOPs).
+    pairs only (a multiply-accumulate is 2 FLOPs). The times are over ``repeats`` clean
+    calls; ``preempted`` calls were left out because the scheduler delayed them;
+    ``unreliable`` says why the median is not the kernel's time (``""`` when it is).
     """
 
     kernel: str
@@ -119,6 +141,13 @@ class Measurement:
     min_s: float = 0.0
     max_s: float = 0.0
     how: str = ""
+    preempted: int = 0
+    unreliable: str = ""
+
+    @property
+    def reliable(self) -> bool:
+        """Whether ``median_s`` is the kernel's time (not a preempted or bimodal run)."""
+        return not self.unreliable
 
     @property
     def gflops(self) -> float:
@@ -143,6 +172,10 @@ class Measurement:
 
 
 CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Measurement))
+#: Columns of each earlier version (read with the later columns at their defaults).
+_OLD_COLUMNS: dict[int, tuple[str, ...]] = {
+    1: tuple(c for c in CSV_COLUMNS if c not in ("preempted", "unreliable")),
+}
 _TYPES: dict[str, type] = {
     f.name: {"int": int, "float": float, "str": str}[str(f.type)] for f in fields(Measurement)
 }
@@ -164,65 +197,86 @@ def _format(value: Any) -> str:
     return str(value)
 
 
+def _render(rows: Sequence[Measurement]) -> str:
+    buf = io.StringIO()
+    buf.write(_CSV_TAG + "\n")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        writer.writerow([_format(getattr(row, c)) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
 def write_measurements(path: str | os.PathLike[str], rows: Sequence[Measurement]) -> Path:
     """Append ``rows`` to the CSV at ``path`` (created with its version line and header).
 
-    An existing file must carry the same version and header, else
-    :class:`MeasurementFileError`.
+    The file is rewritten atomically (:func:`attnsim.fileio.atomic_write`): an existing
+    file is read first (a corrupt or foreign one is refused with
+    :class:`MeasurementFileError`; one of an earlier version is upgraded) and written
+    back with the new rows. No folder is created; an output that cannot be written is
+    one line (:class:`attnsim.errors.OutputFileError`).
     """
-    out = Path(path)
+    out = check_output_path(path, option="-o")
+    old: list[Measurement] = []
     if out.exists() and out.stat().st_size > 0:
-        read_measurements(out)  # refuse to append to a corrupt or foreign file
-        new = False
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        new = True
-    with out.open("a", newline="", encoding="utf-8") as fh:
-        if new:
-            fh.write(_CSV_TAG + "\n")
-        writer = csv.writer(fh)
-        if new:
-            writer.writerow(CSV_COLUMNS)
-        for row in rows:
-            writer.writerow([_format(getattr(row, c)) for c in CSV_COLUMNS])
+        old = read_measurements(out)  # refuse to append to a corrupt or foreign file
+    atomic_write(out, _render([*old, *rows]), option="-o")
     return out
 
 
+def _check_value(col: str, value: Any) -> str | None:
+    """Why a parsed value is impossible, or ``None``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{value} is not a finite number"
+    if col.endswith("_s") and value < 0:
+        return f"{value} is negative"
+    if col == "median_s" and value == 0:
+        return "0 is not a time; expected a positive number of seconds"
+    if col in ("flops", "repeats", "preempted", "threads") and value < 0:
+        return f"{value} is negative"
+    return None
+
+
 def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
-    """Read a measurement CSV written by :func:`write_measurements`.
+    """Read a measurement CSV written by :func:`write_measurements` (any version).
 
     Every problem is collected (unknown version, wrong header, a row of the wrong
-    length, a value of the wrong type, a negative time) and raised together as a
-    :class:`MeasurementFileError` whose lines read ``FILE: row N: column C: ...``.
+    length, a value of the wrong type, a negative, zero, infinite or NaN time) and raised
+    together as a :class:`MeasurementFileError` whose lines read
+    ``FILE: row N: column C: ...``.
     """
     src = Path(path)
+    name = one_line(src)
     try:
-        text = src.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MeasurementFileError([f"{src}: cannot read ({exc})"]) from None
+        text = read_input_text(src, what="measurement CSV", max_bytes=MAX_CSV_BYTES)
+    except InputFileError as exc:
+        raise MeasurementFileError(exc.problems) from None
     lines = text.splitlines()
-    if not lines or not lines[0].startswith("# attnsim measurements v"):
+    if not lines or not lines[0].startswith(_TAG_PREFIX):
         raise MeasurementFileError(
-            [f"{src}: row 1: missing the version line; expected {_CSV_TAG!r}"]
+            [f"{name}: row 1: missing the version line; expected {_CSV_TAG!r}"]
         )
-    if lines[0].strip() != _CSV_TAG:
+    tag = lines[0].strip()[len(_TAG_PREFIX) :]
+    versions = {str(v): cols for v, cols in _OLD_COLUMNS.items()} | {str(CSV_VERSION): CSV_COLUMNS}
+    if tag not in versions:
         raise MeasurementFileError(
             [
-                f"{src}: row 1: version {lines[0][len('# attnsim measurements v') :]!r} is not "
-                f"supported; expected {CSV_VERSION} (re-record with this version of attnsim)"
+                f"{name}: row 1: version {one_line(tag)!r} is not supported; expected "
+                f"{', '.join(sorted(versions))} (re-record with this version of attnsim)"
             ]
         )
+    columns = versions[tag]
     reader = csv.reader(lines[1:])
     header = next(reader, None)
-    if header is None or tuple(header) != CSV_COLUMNS:
-        missing = [c for c in CSV_COLUMNS if header is None or c not in header]
-        extra = [c for c in (header or []) if c not in CSV_COLUMNS]
+    if header is None or tuple(header) != columns:
+        missing = [c for c in columns if header is None or c not in header]
+        extra = [one_line(c) for c in (header or []) if c not in columns]
         raise MeasurementFileError(
             [
-                f"{src}: row 2: header does not match version {CSV_VERSION}"
+                f"{name}: row 2: header does not match version {tag}"
                 f"{'; missing ' + ', '.join(missing) if missing else ''}"
                 f"{'; unknown ' + ', '.join(extra) if extra else ''}; expected "
-                f"{','.join(CSV_COLUMNS)}"
+                f"{','.join(columns)}"
             ]
         )
     problems: list[str] = []
@@ -230,28 +284,30 @@ def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
     for lineno, row in enumerate(reader, start=3):
         if not row:
             continue
-        if len(row) != len(CSV_COLUMNS):
-            problems.append(f"{src}: row {lineno}: {len(row)} values; expected {len(CSV_COLUMNS)}")
+        if len(row) != len(columns):
+            problems.append(f"{name}: row {lineno}: {len(row)} values; expected {len(columns)}")
             continue
         values: dict[str, Any] = {}
         bad = False
-        for col, raw in zip(CSV_COLUMNS, row, strict=True):
+        for col, raw in zip(columns, row, strict=True):
             kind = _TYPES[col]
             try:
                 values[col] = kind(raw) if kind is not str else raw
             except ValueError:
                 problems.append(
-                    f"{src}: row {lineno}: column {col}: {raw!r} is not "
+                    f"{name}: row {lineno}: column {col}: {one_line(raw)!r} is not "
                     f"{'an integer' if kind is int else 'a number'}"
                 )
                 bad = True
                 continue
-            if col.endswith("_s") and values[col] < 0:
-                problems.append(f"{src}: row {lineno}: column {col}: {raw} is negative")
+            why = _check_value(col, values[col])
+            if why is not None:
+                problems.append(f"{name}: row {lineno}: column {col}: {why}")
                 bad = True
         if not bad and values["op"] not in ("attention", "gemm"):
             problems.append(
-                f"{src}: row {lineno}: column op: {values['op']!r}; expected attention or gemm"
+                f"{name}: row {lineno}: column op: {one_line(values['op'])!r}; "
+                "expected attention or gemm"
             )
             bad = True
         if not bad and values["op"] == "attention":
@@ -259,7 +315,8 @@ def read_measurements(path: str | os.PathLike[str]) -> list[Measurement]:
                 mask_from_dict(json.loads(values["mask"]))
             except (ValueError, TypeError, RecursionError) as exc:
                 problems.append(
-                    f"{src}: row {lineno}: column mask: not a mask ({str(exc).splitlines()[0]})"
+                    f"{name}: row {lineno}: column mask: not a mask "
+                    f"({one_line(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)})"
                 )
                 bad = True
         if not bad:
@@ -570,29 +627,35 @@ def default_threads() -> int:
 
 def _times_cpu(
     call: Callable[[], Any], warmup: int, min_time_s: float, min_repeats: int, max_repeats: int
-) -> list[float]:
+) -> list[Sample]:
+    """Warm-up calls, then timed calls until ``min_time_s`` and ``min_repeats`` (at most
+    ``max_repeats``); while fewer than :data:`kernels.timing.MIN_CLEAN` (or
+    ``min_repeats``) calls are clean, more are timed, up to twice the count so far (and
+    ``max_repeats``)."""
     for _ in range(warmup):
         call()
-    times: list[float] = []
+    samples: list[Sample] = []
     total = 0.0
-    while len(times) < max_repeats and (len(times) < min_repeats or total < min_time_s):
-        t0 = time.perf_counter()
-        call()
-        dt = time.perf_counter() - t0
-        times.append(dt)
-        total += dt
-    return times
+    while len(samples) < max_repeats and (len(samples) < min_repeats or total < min_time_s):
+        sample = time_call(call)
+        samples.append(sample)
+        total += sample.seconds
+    limit = min(max_repeats, 2 * len(samples))
+    want = min(MIN_CLEAN, min_repeats)
+    while sum(s.clean for s in samples) < want and len(samples) < limit:
+        samples.append(time_call(call))
+    return samples
 
 
 def _times_cuda(
     call: Callable[[], Any], warmup: int, min_time_s: float, min_repeats: int, max_repeats: int
-) -> list[float]:
+) -> list[Sample]:
     import torch
 
     for _ in range(warmup):
         call()
     torch.cuda.synchronize()
-    times: list[float] = []
+    times: list[Sample] = []
     total = 0.0
     while len(times) < max_repeats and (len(times) < min_repeats or total < min_time_s):
         batch = max(1, min(max_repeats - len(times), min_repeats))
@@ -607,9 +670,106 @@ def _times_cuda(
         torch.cuda.synchronize()
         for start, stop in events:
             dt = start.elapsed_time(stop) / 1e3
-            times.append(dt)
+            times.append(Sample(float(dt), None))  # device time: the host scheduler is moot
             total += dt
     return times
+
+
+def _check_request(
+    kernel: str,
+    problem: Problem,
+    device: str,
+    dtype: str,
+    threads: int | None,
+    min_repeats: int,
+    max_repeats: int,
+) -> KernelSpec:
+    spec = get_kernel(kernel)
+    problems: list[str] = []
+    if device not in ("cpu", "cuda"):
+        problems.append(f"--device: {one_line(device)!r}; expected cpu or cuda")
+    elif device not in spec.devices:
+        problems.append(
+            f"--device {device}: kernel {kernel} runs on {', '.join(spec.devices)} only"
+        )
+    if problems:  # a wrong device makes the other checks moot
+        raise MeasureError(problems)
+    op = "gemm" if isinstance(problem, GemmShape) else "attention"
+    if op not in spec.ops:
+        problems.append(f"--kernel {kernel}: runs {', '.join(spec.ops)} problems, not {op}")
+    if dtype not in spec.dtypes:
+        problems.append(f"--dtype: {kernel} runs {', '.join(spec.dtypes)}, not {one_line(dtype)!r}")
+    if threads is not None and threads < 1:
+        problems.append(f"--threads: {threads}; expected an integer >= 1")
+    if min_repeats < 1 or max_repeats < min_repeats:
+        problems.append(f"--repeats: {min_repeats}..{max_repeats}; expected 1 <= min <= max")
+    if problems:
+        raise MeasureError(problems)
+    if device == "cuda":
+        ok, why = cuda_available()
+        if not ok:
+            raise MeasureError(f"--device cuda: {why}; expected a machine with an NVIDIA GPU")
+    return spec
+
+
+def _record(
+    kernel: str,
+    problem: Problem,
+    dtype: str,
+    device: str,
+    info: dict[str, int],
+    timing: Timing,
+    n_threads: int,
+    how: str,
+) -> Measurement:
+    """The :class:`Measurement` of ``timing`` (plain Python numbers only)."""
+    if device == "cpu":
+        device_name, driver = cpu_model(), platform.platform()
+    else:
+        import torch
+
+        device_name, driver = torch.cuda.get_device_name(), _gpu_driver()
+    fields_: dict[str, Any] = {}
+    if isinstance(problem, GemmShape):
+        fields_.update(m=problem.m, n=problem.n, k=problem.k)
+    else:
+        fields_.update(
+            batch=problem.batch, q_heads=problem.q_heads, kv_heads=problem.kv_heads,
+            q_len=problem.q_len, kv_len=problem.kv_len, head_dim_qk=problem.head_dim_qk,
+            head_dim_v=problem.head_dim_v, phase=problem.phase,
+            mask=json.dumps(problem.mask.to_dict(), separators=(",", ":")),
+        )  # fmt: skip
+    if not timing.observable and device == "cpu":
+        how += "; scheduler delay not observable here (every call counted)"
+    return Measurement(
+        kernel=kernel,
+        op="gemm" if isinstance(problem, GemmShape) else "attention",
+        dtype=dtype,
+        **fields_,
+        block_q=int(info.get("block_q", 0)),
+        block_k=int(info.get("block_k", 0)),
+        tiles_full=int(info.get("tiles_full", 0)),
+        tiles_partial=int(info.get("tiles_partial", 0)),
+        flops=float(problem_flops(problem)),
+        device=device,
+        device_name=device_name,
+        driver=driver,
+        numba_version=_version("numba"),
+        numpy_version=np.__version__,
+        torch_version=_version("torch"),
+        triton_version=_version("triton"),
+        date_utc=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        threads=int(n_threads),
+        repeats=int(timing.calls - timing.preempted) or int(timing.calls),
+        median_s=float(timing.median_s),
+        p25_s=float(timing.p25_s),
+        p75_s=float(timing.p75_s),
+        min_s=float(timing.min_s),
+        max_s=float(timing.max_s),
+        how=how,
+        preempted=int(timing.preempted),
+        unreliable=timing.unreliable,
+    )
 
 
 def measure(
@@ -631,90 +791,141 @@ def measure(
 
     Warm-up calls (``warmup``, at least 1: the first call also compiles) are not timed;
     timed calls repeat until ``min_time_s`` seconds in total and at least ``min_repeats``
-    calls (at most ``max_repeats``). CPU calls are timed with ``time.perf_counter`` with
-    numba and torch pinned to ``threads`` threads; CUDA calls with CUDA events.
+    calls (at most ``max_repeats``), and longer while too few are clean. CPU calls are
+    timed with ``time.perf_counter`` with numba and torch pinned to ``threads`` threads,
+    each with its scheduler delay; CUDA calls with CUDA events.
     """
-    spec = get_kernel(kernel)
-    problems: list[str] = []
-    if device not in ("cpu", "cuda"):
-        problems.append(f"--device: {device!r}; expected cpu or cuda")
-    elif device not in spec.devices:
-        problems.append(
-            f"--device {device}: kernel {kernel} runs on {', '.join(spec.devices)} only"
-        )
-    if problems:  # a wrong device makes the other checks moot
-        raise MeasureError(problems)
-    op = "gemm" if isinstance(problem, GemmShape) else "attention"
-    if op not in spec.ops:
-        problems.append(f"--kernel {kernel}: runs {', '.join(spec.ops)} problems, not {op}")
-    if dtype not in spec.dtypes:
-        problems.append(f"--dtype: {kernel} runs {', '.join(spec.dtypes)}, not {dtype!r}")
-    if threads is not None and threads < 1:
-        problems.append(f"--threads: {threads}; expected an integer >= 1")
-    if min_repeats < 1 or max_repeats < min_repeats:
-        problems.append(f"--repeats: {min_repeats}..{max_repeats}; expected 1 <= min <= max")
-    if problems:
-        raise MeasureError(problems)
-    if device == "cuda":
-        ok, why = cuda_available()
-        if not ok:
-            raise MeasureError(f"--device cuda: {why}; expected a machine with an NVIDIA GPU")
+    spec = _check_request(kernel, problem, device, dtype, threads, min_repeats, max_repeats)
     opts: dict[str, Any] = {"block_q": block_q, "block_k": block_k, "seed": seed}
     n_threads = int(threads) if threads is not None else default_threads()
     if device == "cpu":
         with _pinned_threads(n_threads):
             call, info = spec.prepare(problem, device, dtype, opts)
-            times = _times_cpu(call, max(1, warmup), min_time_s, min_repeats, max_repeats)
-        load = _load_average()
+            samples = _times_cpu(call, max(1, warmup), min_time_s, min_repeats, max_repeats)
+        timing = summarize(samples)
         how = (
             f"perf_counter per call; {max(1, warmup)} warm-up; numba+torch threads pinned to "
-            f"{n_threads}; load average before {load}"
+            f"{n_threads}; statistics over calls without scheduler delay "
+            f"({timing.preempted} of {timing.calls} preempted); load average before "
+            f"{_load_average()}"
         )
-        device_name, driver = cpu_model(), platform.platform()
     else:
-        import torch
-
         call, info = spec.prepare(problem, device, dtype, opts)
-        times = _times_cuda(call, max(1, warmup), min_time_s, min_repeats, max_repeats)
+        samples = _times_cuda(call, max(1, warmup), min_time_s, min_repeats, max_repeats)
+        timing = summarize(samples)
         how = f"CUDA events per call; {max(1, warmup)} warm-up"
-        device_name, driver = torch.cuda.get_device_name(), _gpu_driver()
         n_threads = 0
-    arr = np.asarray(times)
-    fields_: dict[str, Any] = {}
-    if isinstance(problem, GemmShape):
-        fields_.update(m=problem.m, n=problem.n, k=problem.k)
-    else:
-        fields_.update(
-            batch=problem.batch, q_heads=problem.q_heads, kv_heads=problem.kv_heads,
-            q_len=problem.q_len, kv_len=problem.kv_len, head_dim_qk=problem.head_dim_qk,
-            head_dim_v=problem.head_dim_v, phase=problem.phase,
-            mask=json.dumps(problem.mask.to_dict(), separators=(",", ":")),
-        )  # fmt: skip
-    values: dict[str, Any] = dict(
-        kernel=kernel,
-        op=op,
-        dtype=dtype,
-        **fields_,
-        **{
-            key: int(info.get(key, 0))
-            for key in ("block_q", "block_k", "tiles_full", "tiles_partial")
-        },
-        flops=problem_flops(problem),
-        device=device,
-        device_name=device_name,
-        driver=driver,
-        numba_version=_version("numba"),
-        numpy_version=np.__version__,
-        torch_version=_version("torch"),
-        triton_version=_version("triton"),
-        date_utc=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        threads=n_threads,
-        repeats=int(arr.size),
-        median_s=float(np.median(arr)),
-        p25_s=float(np.percentile(arr, 25)),
-        p75_s=float(np.percentile(arr, 75)),
-        min_s=float(arr.min()),
-        max_s=float(arr.max()),
-        how=how,
-    )
-    return Measurement(**values)
+    return _record(kernel, problem, dtype, device, info, timing, n_threads, how)
+
+
+@dataclass
+class _Case:
+    """A prepared problem of :func:`measure_interleaved` and its samples so far."""
+
+    kernel: str
+    problem: Problem
+    call: Callable[[], Any]
+    info: dict[str, int]
+    samples: list[Sample] = field(default_factory=list)
+
+
+def measure_interleaved(
+    items: Sequence[tuple[str, Problem]],
+    *,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    threads: int | None = None,
+    rounds: int = 3,
+    burst_s: float = 0.1,
+    min_calls: int = 2,
+    before_burst: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    seed: int = 0,
+    extra_rounds: int = 2,
+) -> list[Measurement]:
+    """Time several ``(kernel, problem)`` pairs in interleaved rounds (CPU only).
+
+    Every pair is prepared and called once untimed (compile, first touch). Then, in
+    each of ``rounds`` rounds (odd rounds in reverse order), each pair runs a burst of
+    timed calls: at least ``min_calls`` and at least ``burst_s`` seconds. A pair whose
+    calls so far are too few clean ones gets twice ``min_calls`` in later rounds, and
+    pairs whose timing is still preempted after the rounds get up to ``extra_rounds``
+    more, after a pause of :data:`EXTRA_ROUND_PAUSE_S` (another process often leaves
+    within seconds). ``before_burst(round, index)`` runs just before each burst
+    (``attnsim validate --calibrate`` times the kernel's building blocks there);
+    ``progress(done, total, label)`` after each. Returns one :class:`Measurement` per
+    pair, in order, over the clean calls of all rounds.
+    """
+    if device != "cpu":
+        raise MeasureError(f"--device {device}: interleaved timing runs on the CPU only")
+    if rounds < 1 or min_calls < 1 or not burst_s >= 0:
+        raise MeasureError(
+            f"rounds {rounds}, min_calls {min_calls}, burst_s {burst_s}: expected "
+            "rounds >= 1, min_calls >= 1, burst_s >= 0"
+        )
+    specs = [_check_request(k, p, device, dtype, threads, 1, 1) for k, p in items]
+    n_threads = int(threads) if threads is not None else default_threads()
+    opts: dict[str, Any] = {"block_q": None, "block_k": None, "seed": seed}
+    total = rounds * len(items)
+    done = 0
+    with _pinned_threads(n_threads):
+        cases: list[_Case] = []
+        for spec, (kernel, problem) in zip(specs, items, strict=True):
+            call, info = spec.prepare(problem, device, dtype, opts)
+            call()  # compile / first touch, untimed
+            cases.append(_Case(kernel, problem, call, info))
+        for r in range(rounds + extra_rounds):
+            order = list(range(len(cases)))
+            if r >= rounds:  # the extra rounds: only pairs still preempted
+                order = [i for i in order if _preempted(cases[i].samples)]
+                if not order:
+                    break
+                time.sleep(EXTRA_ROUND_PAUSE_S)
+                total += len(order)
+            if r % 2:
+                order.reverse()
+            for i in order:
+                case = cases[i]
+                if before_burst is not None:
+                    before_burst(r, i)
+                short = r > 0 and sum(s.clean for s in case.samples) < MIN_CLEAN
+                want = min_calls * (2 if short else 1)
+                spent, calls = 0.0, 0
+                while calls < want or spent < burst_s:
+                    sample = time_call(case.call)
+                    case.samples.append(sample)
+                    spent += sample.seconds
+                    calls += 1
+                done += 1
+                if progress is not None:
+                    which = (
+                        f"round {r + 1}/{rounds}" if r < rounds else f"extra round {r - rounds + 1}"
+                    )
+                    progress(done, total, f"{which}: {_label(case)}")
+    load = _load_average()
+    out = []
+    for case in cases:
+        timing = summarize(case.samples)
+        how = (
+            f"perf_counter per call; interleaved: {rounds} rounds over {len(cases)} problems "
+            f"(alternate rounds reversed), bursts of >= {min_calls} calls and >= {burst_s:g} s; "
+            f"numba+torch threads pinned to {n_threads}; statistics over calls without "
+            f"scheduler delay ({timing.preempted} of {timing.calls} preempted); load average "
+            f"after {load}"
+        )
+        out.append(
+            _record(case.kernel, case.problem, dtype, device, case.info, timing, n_threads, how)
+        )
+    return out
+
+
+def _preempted(samples: Sequence[Sample]) -> bool:
+    """Whether a timing is unreliable because too few of its calls were clean."""
+    return summarize(samples).unreliable.startswith("preempted")
+
+
+def _label(case: _Case) -> str:
+    p = case.problem
+    if isinstance(p, GemmShape):
+        return f"{case.kernel} gemm {p.m}x{p.n}x{p.k}"
+    return f"{case.kernel} {p.phase} {p.mask.kind} q{p.q_len} kv{p.kv_len} d{p.head_dim_qk}"

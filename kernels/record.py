@@ -101,8 +101,9 @@ def record(
                 log.write(f"FAILED {label}: {str(exc).splitlines()[0]}\n")  # type: ignore[attr-defined]
                 continue
             write_measurements(out, [m])
+            flag = f"; unreliable: {m.unreliable}" if m.unreliable else ""
             log.write(  # type: ignore[attr-defined]
-                f"{label}: {m.median_s * 1e3:.3f} ms ({m.gflops:.1f} GFLOP/s)\n"
+                f"{label}: {m.median_s * 1e3:.4g} ms ({m.gflops:.4g} GFLOP/s){flag}\n"
             )
     return failures
 

@@ -1,7 +1,9 @@
 """``attnsim calibrate``: measure this machine and write its ``host-cpu`` target (a thin
 layer over :func:`attnsim.calibration.calibrate`).
 
-Prints what was measured (quantity, median, spread, unit) and the path written.
+Without ``-o`` it refreshes this machine's cached target (the one ``--hw host-cpu`` and
+``attnsim validate`` use); with ``-o FILE`` it writes that file instead. Prints what was
+measured (quantity, median, spread, unit) and the path written.
 """
 
 from __future__ import annotations
@@ -9,10 +11,20 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from attnsim.calibration import BAD_INPUT, CalibrationError, calibrate, summary_rows
+from attnsim.calibration import (
+    BAD_INPUT,
+    TARGET_NAME,
+    CalibrationError,
+    calibrate,
+    machine_description,
+    summary_rows,
+)
+from attnsim.hosttarget import CACHE_ENV
 from attnsim.hwconfigs import HardwareConfigError
+from attnsim.kernels.microbench import benchmark_steps
 
 ERRORS: tuple[type[BaseException], ...] = (*BAD_INPUT, HardwareConfigError)
 
@@ -21,16 +33,34 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         raise CalibrationError(f"--threads: {args.threads}; expected an integer >= 1")
     err = Console(stderr=True)
-    with err.status("calibrating") as status:
+    # refreshed by hand between benchmarks: a refresh thread would take a core from them
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        auto_refresh=False,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("calibrating", total=benchmark_steps())
+        started = [0]
+
+        def step(name: str) -> None:
+            bar.update(task, completed=started[0], description=f"timing {name}")
+            started[0] += 1
+            bar.refresh()
+
         result = calibrate(
             output=args.output,
             threads=args.threads,
             quick=args.quick,
-            progress=lambda name: status.update(f"timing {name}"),
+            progress=step,
+            name=args.name,
         )
     mb = result.measurements
     table = Table(
-        title=f"{mb.host.cpu_model}: {mb.threads} threads, {mb.date}"
+        title=f"{machine_description(mb.host)}: {mb.threads} threads, {mb.date}"
         + (" (quick)" if mb.quick else "")
     )
     for column, justify in (
@@ -43,16 +73,27 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for name, stat, scale, unit in summary_rows(mb):
         table.add_row(
-            name,
+            name + (" (DISTURBED)" if stat.disturbed else ""),
             f"{stat.median / scale:.4g}",
             f"{stat.low / scale:.3g}..{stat.high / scale:.3g}",
             f"{100 * stat.spread:.1f}%",
             unit,
+            style="bold red" if stat.disturbed else None,
         )
     out = Console()
     out.print(table)
     out.print(f"matmul (geometric mean of d=64, d=128): {mb.matmul_geomean / 1e9:.4g} GFLOP/s")
-    out.print(f"wrote {result.path} ({mb.elapsed_s:.0f} s of benchmarks)")
+    disturbed = mb.disturbed
+    if disturbed:
+        err.print(
+            f"warning: {len(disturbed)} benchmarks were preempted in nearly every run "
+            f"(another process held the cores): {', '.join(disturbed[:4])}"
+            + (", ..." if len(disturbed) > 4 else "")
+            + "; their values are marked DISTURBED; re-run attnsim calibrate on a quieter machine",
+            highlight=False,
+        )
+    where = "this machine's cached host-cpu target " if args.output is None else ""
+    out.print(f"wrote {where}{result.path} ({mb.elapsed_s:.0f} s of benchmarks)")
     return 0
 
 
@@ -60,20 +101,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add the ``calibrate`` command."""
     p = subparsers.add_parser(
         "calibrate",
-        help="measure this machine and write the host-cpu target",
+        help="measure this machine and (re)write its host-cpu target",
         description=(
-            "Time micro-benchmarks of this machine (the CPU kernel's matmul pair, mask "
-            "loop and online softmax on 64x64 tiles; cache and memory bandwidth and "
-            "latency; the cost of a numba parallel region) and write the host-cpu "
-            "hardware target, every measured value with its source. Only machine "
-            "constants are fitted, never attention timings."
+            "Time micro-benchmarks of this machine (the CPU kernel's sgemm pair and online "
+            "softmax at its block shapes on one thread and on all; the mask loop; cache and "
+            "memory bandwidth and latency; the cost of a numba parallel region and of an "
+            "sgemm call) and write its host-cpu target, every measured value with its "
+            "source. Only machine constants are fitted, never attention timings. Without "
+            "-o the target goes to this machine's cache ($"
+            f"{CACHE_ENV}, else $XDG_CACHE_HOME/attnsim or ~/.cache/attnsim), keyed by CPU "
+            "model, cores and memory; --hw host-cpu and attnsim validate read it there."
         ),
     )
     p.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="YAML file to write (default: the bundled hwconfigs/targets/host-cpu.yaml)",
+        help="YAML file to write (default: refresh this machine's cached host-cpu target)",
+    )
+    p.add_argument(
+        "--name",
+        default=TARGET_NAME,
+        help="target name written in the file (default host-cpu; another name marks an "
+        "example, e.g. host-cpu-example)",
     )
     p.add_argument(
         "--threads",
@@ -84,6 +134,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--quick",
         action="store_true",
-        help="fewer, shorter timed runs (about 20 s instead of about a minute)",
+        help="fewer, shorter timed runs (about 15 s instead of about a minute)",
     )
     p.set_defaults(func=_cmd_calibrate)

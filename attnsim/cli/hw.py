@@ -116,7 +116,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    hw = load_hardware(args.target)
+    from attnsim.api import as_hardware  # host-cpu: this machine's own, measured on first use
+
+    hw = as_hardware(args.target)
     values = resolved_values(hw)
     if args.json:
         _print_json(

@@ -9,6 +9,8 @@ result is printed as a table and, with ``-o``, appended to a measurement CSV.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -16,8 +18,11 @@ from rich.table import Table
 
 from attnsim.cli.workload import MASK_CHOICES
 from attnsim.cli.workload import _build_mask as build_workload_mask
+from attnsim.fileio import check_output_path
 from attnsim.kernels.measure import (
+    CSV_COLUMNS,
     MeasureError,
+    Measurement,
     MeasurementFileError,
     available_kernels,
     get_kernel,
@@ -84,8 +89,29 @@ def _describe(problem: Problem) -> str:
     )
 
 
+def _ms(seconds: float) -> str:
+    """Milliseconds as people write them (4 significant digits)."""
+    return f"{seconds * 1e3:.4g} ms"
+
+
+def measurement_json(m: Measurement) -> dict[str, Any]:
+    """The ``attnsim measure --json`` document of one measurement: every CSV column
+    (plain Python numbers), the problem decoded, and the derived rate."""
+    doc: dict[str, Any] = {"format": "attnsim-measurement", "version": 1}
+    for name in CSV_COLUMNS:
+        value = getattr(m, name)
+        doc[name] = float(value) if isinstance(value, float) else value
+    if m.op == "attention":
+        doc["mask"] = json.loads(m.mask)
+    doc["gflops"] = float(m.gflops)
+    doc["reliable"] = m.reliable
+    return doc
+
+
 def _cmd_measure(args: argparse.Namespace) -> int:
     problem = _problem(args)
+    if args.output:  # refuse an unwritable output before timing anything
+        check_output_path(args.output, option="-o")
     dtype = args.dtype or ("fp16" if args.device == "cuda" else "fp32")
     m = measure(
         args.kernel,
@@ -101,37 +127,43 @@ def _cmd_measure(args: argparse.Namespace) -> int:
         block_k=args.block_k,
         seed=args.seed,
     )
-    table = Table(title=f"{m.kernel} on {m.device_name}")
-    for column in (
-        "problem",
-        "median",
-        "IQR",
-        "min..max",
-        "GFLOP/s",
-        "repeats",
-        "threads",
-        "tiles",
-    ):
-        table.add_column(column)
-    tiles = (
-        f"{m.block_q}x{m.block_k}: {m.tiles_full} full, {m.tiles_partial} partial"
-        if m.block_q
-        else "-"
-    )
-    table.add_row(
-        _describe(problem),
-        f"{m.median_s * 1e3:.4g} ms",
-        f"{m.p25_s * 1e3:.4g}..{m.p75_s * 1e3:.4g} ms",
-        f"{m.min_s * 1e3:.4g}..{m.max_s * 1e3:.4g} ms",
-        f"{m.gflops:.4g}",
-        str(m.repeats),
-        str(m.threads) if m.threads else "-",
-        tiles,
-    )
-    Console(width=180, soft_wrap=False, highlight=False).print(table)
+    if args.json:
+        print(json.dumps(measurement_json(m), indent=2))
+    else:
+        table = Table(title=f"{m.kernel} on {m.device_name}")
+        for column in (
+            "problem",
+            "median",
+            "IQR",
+            "min..max",
+            "GFLOP/s",
+            "repeats",
+            "threads",
+            "tiles",
+        ):
+            table.add_column(column)
+        tiles = (
+            f"{m.block_q}x{m.block_k}: {m.tiles_full} full, {m.tiles_partial} partial"
+            if m.block_q
+            else "-"
+        )
+        table.add_row(
+            _describe(problem),
+            _ms(m.median_s),
+            f"{m.p25_s * 1e3:.4g}..{m.p75_s * 1e3:.4g} ms",
+            f"{m.min_s * 1e3:.4g}..{m.max_s * 1e3:.4g} ms",
+            f"{m.gflops:.4g}",
+            f"{m.repeats}" + (f" (+{m.preempted} preempted)" if m.preempted else ""),
+            str(m.threads) if m.threads else "-",
+            tiles,
+        )
+        console = Console(width=180, soft_wrap=False, highlight=False)
+        console.print(table)
+        if not m.reliable:
+            console.print(f"unreliable: {m.unreliable}")
     if args.output:
         path = write_measurements(args.output, [m])
-        print(f"appended to {path}")
+        print(f"appended to {path}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -186,4 +218,5 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
     p.add_argument("-o", "--output", help="measurement CSV to append to")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_measure)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from attnsim.api import as_hardware
-from attnsim.hwconfigs import HardwareConfigError
+from attnsim.calibration import BAD_INPUT as CALIBRATION_ERRORS
+from attnsim.hwconfigs import Hardware, HardwareConfigError
 from attnsim.kernels.measure import MeasureError, MeasurementFileError, read_measurements
 from attnsim.published import PublishedReport, PublishedValidationError, validate_published
 from attnsim.sim import LoweringError
@@ -26,6 +28,7 @@ from attnsim.validation import (
 from attnsim.workloads import WorkloadError
 
 ERRORS: tuple[type[BaseException], ...] = (
+    *CALIBRATION_ERRORS,
     ValidationError,
     HardwareConfigError,
     MeasureError,
@@ -62,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--hw",
         metavar="NAME|FILE",
-        help="target to predict on (default: the device's bundled target)",
+        help="target to predict on (default: on the CPU, this machine's own host-cpu, "
+        "measured on first use; on a GPU, the bundled target of its name)",
     )
     p.add_argument(
         "--published",
@@ -77,12 +81,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="time the kernel's building blocks (sgemm pair, softmax, call cost) at each case's block "
         "shape right before measuring it, and predict with those rates (this host's speed drifts)",
     )
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads the kernels run on, and the prediction assumes (default: all)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "-o", "--out", metavar="DIR", help="write cases.csv, speedups.csv and a scatter plot here"
     )
     p.set_defaults(func=run)
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds as people write them: 3 significant digits."""
+    return f"{seconds * 1e3:.3g}"
 
 
 def _table(report: Report) -> Table:
@@ -102,10 +116,11 @@ def _table(report: Report) -> Table:
             c.name,
             c.kernel,
             c.target,
-            f"{c.measured_s * 1e3:.3f}",
-            f"{(c.measured_p75_s - c.measured_p25_s) * 1e3:.3f}",
-            f"{c.predicted_s * 1e3:.3f}",
-            f"{c.rel_error:+.1%}",
+            _ms(c.measured_s),
+            _ms(c.measured_p75_s - c.measured_p25_s),
+            _ms(c.predicted_s),
+            f"{c.rel_error:+.1%}" if c.reliable else f"({c.rel_error:+.0%}) unreliable",
+            style=None if c.reliable else "dim",
         )
     return table
 
@@ -115,7 +130,13 @@ def _speedup_table(report: Report) -> Table:
     for col in ("variant", "measured", "predicted", "error"):
         table.add_column(col, justify="left" if col == "variant" else "right")
     for s in report.speedups:
-        table.add_row(s.variant, f"{s.measured:.2f}x", f"{s.predicted:.2f}x", f"{s.rel_error:+.1%}")
+        table.add_row(
+            s.variant,
+            f"{s.measured:.3g}x",
+            f"{s.predicted:.3g}x",
+            f"{s.rel_error:+.1%}" if s.reliable else f"({s.rel_error:+.0%}) unreliable",
+            style=None if s.reliable else "dim",
+        )
     return table
 
 
@@ -129,13 +150,49 @@ def print_report(report: Report, console: Console) -> None:
     def pct(x: float | None) -> str:
         return "-" if x is None else f"{x:.1%}"
 
+    left_out = f" ({s['unreliable_cases']} unreliable left out)" if s["unreliable_cases"] else ""
     console.print(
-        f"{s['cases']} cases: median |error| {pct(s['median_abs_rel_error'])}, "
-        f"p90 {pct(s['p90_abs_rel_error'])}; speedups: median |error| "
+        f"{s['cases_counted']} of {s['cases']} cases{left_out}: median |error| "
+        f"{pct(s['median_abs_rel_error'])}, p90 {pct(s['p90_abs_rel_error'])}; "
+        f"{s['speedups_counted']} speedups: median |error| "
         f"{pct(s['speedups_median_abs_rel_error'])}, p90 {pct(s['speedups_p90_abs_rel_error'])}"
     )
+    for c in report.cases:
+        if not c.reliable:
+            console.print(f"unreliable: {c.name}: {c.unreliable}", style="dim")
     for note in report.notes:
         console.print(f"note: {note}")
+
+
+def _live(args: argparse.Namespace, hw: Hardware | None, console: Console) -> Report:
+    """Measure the suite live, with a progress bar (refreshed by hand between bursts:
+    a refresh thread would compete with the kernel for the cores)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        auto_refresh=False,
+        transient=True,
+        disable=args.json and not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("validating", total=None)
+
+        def on_step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+            bar.refresh()
+
+        report, _ = validate_live(
+            args.device,
+            quick=args.quick,
+            hw=hw,
+            threads=args.threads,
+            per_case_rates=args.calibrate,
+            on_step=on_step,
+            announce=lambda line: console.print(line, style="bold", highlight=False),
+        )
+    return report
 
 
 def _published(args: argparse.Namespace, console: Console) -> int:
@@ -237,18 +294,11 @@ def run(args: argparse.Namespace) -> int:
             if not Path(path).is_file():
                 raise ValidationError(f"{path}: no such measurement file")
             rows += [(path, m) for m in read_measurements(path)]
-        report = validate_recorded(rows, hw)
-    else:
-        report, _ = validate_live(
-            args.device,
-            quick=args.quick,
-            hw=hw,
-            threads=args.threads,
-            per_case_rates=args.calibrate,
-            progress=lambda name: (
-                console.print(f"measuring {name}", style="dim") if not args.json else None
-            ),
+        report = validate_recorded(
+            rows, hw, announce=lambda line: console.print(line, style="bold", highlight=False)
         )
+    else:
+        report = _live(args, hw, console)
     if args.out:
         from attnsim.reports.validation import write_validation
 

@@ -15,16 +15,30 @@ This family predicts *that* kernel, so it follows its structure exactly:
   of a GQA group stacked, ``kernels.cpu.flash.decode_splits`` splits, 128-key blocks,
   then a reduction pass over the partial results.
 
-Costs come from the target's measured rates (``attnsim calibrate`` measures them through
-the kernel's own loops): ``matmul`` is the rate of the sgemm pair, ``exp`` is softmax
-*scores* per second through the kernel's online-softmax loop (exp2, max, sum and rescale
-included, so no separate vector ops are charged for it), ``vector`` is 2 ops per score of
-the mask loop. Each sgemm call costs ``blas_call_overhead + bytes(B) / bw + 2mnk / r``:
-a fixed cost, packing its B operand (a K or V block) from the memory level that holds
-it at one core's bandwidth of that level, and the arithmetic at the matmul rate. The
-level holding K/V: prefill — the nearest of the core's L2, its share of the shared
-cache, and DRAM that holds one head's K and V (a core works through the query blocks of
-a head in turn); decode — the shared cache if the whole KV cache fits it, else DRAM.
+Costs come from the target's measured building blocks (``attnsim calibrate`` times them
+through the kernel's own loops):
+
+* **By block shape and thread count** (the host targets ``attnsim calibrate`` writes):
+  the named constants ``block_pair_r<rows>_d<d>_k<keys>_t<threads>`` and
+  ``block_softmax_...`` (:func:`block_constant`) are the seconds of one sgemm pair and of
+  one online-softmax update of a block of that shape, on one core while ``threads``
+  cores run the same loop. The prediction for a target of ``units`` cores reads the
+  constants at ``threads = units``. A shape or thread count that was not timed is
+  interpolated (:class:`BlockTable`): along the one axis it differs on, between the two
+  timed values around it, linearly in log(size) on the rate (per-core time linearly in
+  the thread count); with no such pair, the rate of the nearest timed shape (a labelled
+  assumption: OpenBLAS's efficiency changes smoothly between the block sizes timed).
+  The timed operands are cache-resident; a K/V block held farther away adds
+  ``bytes x (1/bw(level) - 1/bw(core's cache))`` to each call (packing it).
+* **Otherwise** (targets without the table), from the engine rates: ``matmul`` is the
+  rate of the sgemm pair, ``exp`` softmax *scores* per second (exp2, max, sum and
+  rescale included), and each sgemm call costs
+  ``blas_call_overhead + bytes(B) / bw + 2mnk / r``.
+
+``vector`` is 2 ops per score of the mask loop. The level holding K/V: prefill — the
+nearest of the core's L2, its share of the shared cache, and DRAM that holds one head's
+K and V (a core works through the query blocks of a head in turn); decode — the shared
+cache if the whole KV cache fits it, else DRAM.
 
 This module imports the kernel's tile schedule from ``kernels`` (never its timings):
 a prediction of the bundled kernel should cover exactly the tiles the kernel visits.
@@ -32,6 +46,10 @@ a prediction of the bundled kernel should cover exactly the tiles the kernel vis
 """
 
 from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
 
 import numpy as np
 from attnsim.hwconfigs.model import MemoryLevel
@@ -57,6 +75,88 @@ ELEM = 4.0
 MASK_OPS_PER_SCORE = 2.0
 
 
+_BLOCK_NAME = re.compile(r"^block_(pair|softmax)_r(\d+)_d(\d+)_k(\d+)_t(\d+)$")
+
+
+def block_constant(kind: str, rows: int, d: int, bk: int, threads: int) -> str:
+    """Name of the calibration constant holding the seconds of one ``kind`` (``"pair"``
+    or ``"softmax"``) call on a ``rows x bk`` block at head dimension ``d``, on one core
+    while ``threads`` cores run it."""
+    if kind not in ("pair", "softmax"):
+        raise ValueError(f"kind: {kind!r}; expected 'pair' or 'softmax'")
+    return f"block_{kind}_r{rows}_d{d}_k{bk}_t{threads}"
+
+
+Shape = tuple[int, int, int]
+
+
+def _work(kind: str, shape: Shape) -> float:
+    """What a call's time is proportional to at fixed efficiency: ops of the sgemm pair,
+    scores (plus accumulator rescales) of the softmax update."""
+    rows, d, bk = shape
+    return 4.0 * rows * d * bk if kind == "pair" else float(rows * (bk + d))
+
+
+class BlockTable:
+    """The timed building blocks of a target, ``(kind, threads) -> {(rows, d, bk): s}``,
+    read from its ``block_*`` calibration constants (see the module docstring)."""
+
+    def __init__(self, constants: Mapping[str, float]) -> None:
+        table: dict[tuple[str, int], dict[Shape, float]] = {}
+        for name, value in constants.items():
+            m = _BLOCK_NAME.match(name)
+            if m is None or not (value > 0 and math.isfinite(value)):
+                continue
+            kind, rows, d, bk, t = m.group(1), *map(int, m.groups()[1:])
+            table.setdefault((kind, t), {})[(rows, d, bk)] = float(value)
+        self._table = table
+
+    def __bool__(self) -> bool:
+        return bool(self._table)
+
+    def seconds(self, kind: str, shape: Shape, threads: int) -> float | None:
+        """Seconds of one call on one core at ``threads`` busy cores; ``None`` when the
+        table has no entry of ``kind``."""
+        counts = sorted(t for k, t in self._table if k == kind)
+        if not counts:
+            return None
+        if threads in counts:
+            return self._at(kind, shape, threads)
+        below = [t for t in counts if t < threads]
+        above = [t for t in counts if t > threads]
+        if not below or not above:  # outside the timed thread counts: the nearest one
+            return self._at(kind, shape, below[-1] if below else above[0])
+        lo, hi = below[-1], above[0]
+        w = (threads - lo) / (hi - lo)
+        return (1 - w) * self._at(kind, shape, lo) + w * self._at(kind, shape, hi)
+
+    def _at(self, kind: str, shape: Shape, threads: int) -> float:
+        timed = self._table[(kind, threads)]
+        if shape in timed:
+            return timed[shape]
+        rate = {s: _work(kind, s) / t for s, t in timed.items()}
+        logs = [math.log(x) for x in shape]
+        best: tuple[float, Shape] | None = None
+        for axis in range(3):  # two timed shapes around it on the one axis it differs on
+            line = sorted(
+                (s for s in timed if all(s[i] == shape[i] for i in range(3) if i != axis)),
+                key=lambda s: s[axis],
+            )
+            lo = [s for s in line if s[axis] < shape[axis]]
+            hi = [s for s in line if s[axis] > shape[axis]]
+            if lo and hi:
+                a, b = lo[-1], hi[0]
+                w = (logs[axis] - math.log(a[axis])) / (math.log(b[axis]) - math.log(a[axis]))
+                r = math.exp((1 - w) * math.log(rate[a]) + w * math.log(rate[b]))
+                return _work(kind, shape) / r
+        for s in timed:  # the nearest timed shape in log size (ties: the smaller shape)
+            dist = sum((math.log(x) - y) ** 2 for x, y in zip(s, logs, strict=True))
+            if best is None or (dist, s) < best:
+                best = (dist, s)
+        assert best is not None
+        return _work(kind, shape) / rate[best[1]]
+
+
 class _Rates:
     """Per-core seconds of the kernel's building blocks on one target."""
 
@@ -66,13 +166,35 @@ class _Rates:
         self.ex = view.rate("exp", "fp32")
         self.vec = view.rate("vector", "fp32")
         self.call = view.calibration("blas_call_overhead", 0.0)
+        self.blocks = BlockTable(view.hw.calibration)
+
+    def pair_s(self, rows: int, d: int, dv: int, bk: int, kv_level: MemoryLevel) -> float:
+        """One sgemm pair on a ``rows x bk`` block (``S = Q K^T`` at ``d``, ``acc += P V``
+        at ``dv``) whose K and V come from ``kv_level``."""
+        timed = self.blocks.seconds("pair", (rows, (d + dv) // 2, bk), self.view.units)
+        if timed is None:
+            return self.sgemm_s(rows, bk, d, kv_level) + self.sgemm_s(rows, dv, bk, kv_level)
+        near = self.view.scratchpad
+        extra = 0.0
+        if kv_level is not near:  # packing K and V from farther than the timed blocks were
+            slower = 1.0 / self.core_bandwidth(kv_level) - 1.0 / self.core_bandwidth(near)
+            extra = max(0.0, bk * (d + dv) * ELEM * slower)
+        return timed + extra
+
+    def softmax_block_s(self, rows: int, dv: int, bk: int) -> float:
+        """One online-softmax update of a ``rows x bk`` block with a ``rows x dv``
+        accumulator."""
+        timed = self.blocks.seconds("softmax", (rows, dv, bk), self.view.units)
+        return timed if timed is not None else self.softmax_s(rows * bk)
 
     def core_bandwidth(self, level: MemoryLevel) -> float:
         """Bytes/s one core draws from ``level``: its own level's bandwidth, or its share
-        of a shared level."""
+        of a shared level, at most what one core alone draws from it (the target's
+        ``core_bandwidth_<level>``, when it has one)."""
         if level.scope == "per_unit":
             return level.bandwidth_bytes_per_s
-        return self.view.sustained_bandwidth(level) / self.view.units
+        share = self.view.sustained_bandwidth(level) / self.view.units
+        return min(share, self.view.calibration(f"core_bandwidth_{level.name}", share))
 
     def holding_level(self, nbytes: float, per_core: bool) -> MemoryLevel:
         """The nearest level (scratchpad, cache, DRAM) whose capacity holds ``nbytes``
@@ -141,11 +263,9 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
     )
 
     kv_level = rates.holding_level(spec.kv_len * (dqk + dv) * ELEM, per_core=True)
-    block_s = (
-        rates.sgemm_s(bq, bk, dqk, kv_level)
-        + rates.sgemm_s(bq, dv, bk, kv_level)
-        + rates.softmax_s(bq * bk)
-    )
+    pair_s = rates.pair_s(bq, dqk, dv, bk, kv_level)
+    soft_s = rates.softmax_block_s(bq, dv, bk)
+    block_s = pair_s + soft_s
     mask_s = rates.vector_s(MASK_OPS_PER_SCORE * bq * bk)
     edge_s = rates.vector_s(bq * (dqk + dv + 2) + bq * dv)  # Q scale/copy, init, normalise
     heads = spec.batch * spec.q_heads
@@ -187,8 +307,8 @@ def _lower_prefill(op: AttentionOp, view: TargetView, options: LoweringOptions) 
             classes[key] = TileClass(
                 name=f"{FAMILY} task ({nf} full + {np_} partial key blocks)",
                 engine_s={
-                    rates.mm.engine: n * (block_s - rates.softmax_s(bq * bk)),
-                    rates.ex.engine: n * rates.softmax_s(bq * bk),
+                    rates.mm.engine: n * pair_s,
+                    rates.ex.engine: n * soft_s,
                     rates.vec.engine: np_ * mask_s + edge_s,
                 },
                 compute_s=n * block_s + np_ * mask_s + edge_s,
@@ -260,11 +380,7 @@ def _lower_decode(op: AttentionOp, view: TargetView, options: LoweringOptions) -
     bounds = np.linspace(0, live, splits + 1).round().astype(np.int64)
     kinds = sched.col_kind
     kv_level = rates.holding_level(base * spec.kv_len * (dqk + dv) * ELEM, per_core=False)
-    block_s = (
-        rates.sgemm_s(rows, bk, dqk, kv_level)
-        + rates.sgemm_s(rows, dv, bk, kv_level)
-        + rates.softmax_s(rows * bk)
-    )
+    block_s = rates.pair_s(rows, dqk, dv, bk, kv_level) + rates.softmax_block_s(rows, dv, bk)
     mask_s = rates.vector_s(MASK_OPS_PER_SCORE * rows * bk)
     edge_s = rates.vector_s(rows * (dqk + dv + 2))
     kv_block = bk * (dqk + dv) * ELEM

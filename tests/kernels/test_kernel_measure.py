@@ -27,6 +27,8 @@ from attnsim.kernels.problems import GemmShape, problem_flops, validation_proble
 from attnsim.workloads.masks import CausalMask, SlidingWindowMask
 from attnsim.workloads.spec import AttentionSpec
 
+from attnsim.errors import OutputFileError
+
 SMALL = AttentionSpec(1, 2, 1, 96, 96, 16, 16, "prefill", CausalMask())
 FAST = {"min_time_s": 0.0, "min_repeats": 3, "warmup": 1}
 
@@ -71,7 +73,8 @@ def test_repeats_follow_min_time() -> None:
     m = measure(
         "numba-gemm", GemmShape(32, 32, 32), min_time_s=0.05, min_repeats=2, max_repeats=10**6
     )
-    assert m.repeats > 2 and m.repeats * m.max_s >= 0.05  # sum of times >= min_time_s
+    calls = m.repeats + m.preempted  # clean calls + those the scheduler delayed
+    assert calls > 2 and calls * max(m.max_s, m.median_s) >= 0.05 or m.preempted
 
 
 @pytest.mark.parametrize(
@@ -121,15 +124,48 @@ def test_validation_problems_are_valid() -> None:
 
 
 def test_csv_round_trip_and_append(tmp_path: Path, flash_measurement: Measurement) -> None:
-    path = tmp_path / "sub" / "m.csv"
+    path = tmp_path / "m.csv"
     write_measurements(path, [flash_measurement])
-    other = dataclasses.replace(flash_measurement, kernel="torch-sdpa", median_s=1.5e-3)
+    other = dataclasses.replace(
+        flash_measurement, kernel="torch-sdpa", median_s=1.5e-3, preempted=4,
+        unreliable="preempted in 4 of 5 calls",
+    )  # fmt: skip
     write_measurements(path, [other])
     rows = read_measurements(path)
     assert rows == [flash_measurement, other]
     text = path.read_text().splitlines()
-    assert text[0] == "# attnsim measurements v1"
+    assert text[0] == "# attnsim measurements v2"
     assert text[1].split(",") == list(CSV_COLUMNS)
+    assert not rows[1].reliable and rows[0].reliable
+
+
+def test_csv_never_creates_a_folder(tmp_path: Path, flash_measurement: Measurement) -> None:
+    with pytest.raises(OutputFileError, match="does not exist; create it first"):
+        write_measurements(tmp_path / "sub" / "m.csv", [flash_measurement])
+    assert not (tmp_path / "sub").exists()
+
+
+def test_version_1_files_read_and_are_upgraded_on_append(
+    tmp_path: Path, flash_measurement: Measurement
+) -> None:
+    old_columns = [c for c in CSV_COLUMNS if c not in ("preempted", "unreliable")]
+    path = tmp_path / "old.csv"
+    row = [str(getattr(flash_measurement, c)) for c in old_columns]
+    import csv
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([old_columns, row])
+    path.write_text("# attnsim measurements v1\n" + buf.getvalue())
+    (read,) = read_measurements(path)
+    assert (
+        read.preempted == 0
+        and read.unreliable == ""
+        and read.median_s == flash_measurement.median_s
+    )
+    write_measurements(path, [flash_measurement])
+    assert path.read_text().startswith("# attnsim measurements v2\n")
+    assert len(read_measurements(path)) == 2
 
 
 def _corrupt(tmp_path: Path, m: Measurement, edit) -> Path:  # type: ignore[no-untyped-def]
@@ -158,7 +194,7 @@ def _set(line: str, column: str, value: str) -> str:
         (lambda ls: ["# attnsim measurements v9"] + ls[1:], r"row 1: version '9' is not supported"),
         (
             lambda ls: ls[:1] + [ls[1].replace("median_s", "median")] + ls[2:],
-            r"row 2: header does not match version 1; missing median_s; unknown median",
+            r"row 2: header does not match version 2; missing median_s; unknown median",
         ),
         (
             lambda ls: ls[:2] + [ls[2] + ",x"] + ls[3:],
@@ -177,6 +213,18 @@ def _set(line: str, column: str, value: str) -> str:
             r"row 3: column mask: not a mask",
         ),
         (lambda ls: ls[:2] + [_set(ls[2], "op", "conv")] + ls[3:], r"row 3: column op: 'conv'"),
+        (
+            lambda ls: ls[:2] + [_set(ls[2], "median_s", "0.0")] + ls[3:],
+            r"row 3: column median_s: 0 is not a time; expected a positive number of seconds",
+        ),
+        (
+            lambda ls: ls[:2] + [_set(ls[2], "median_s", "nan")] + ls[3:],
+            r"row 3: column median_s: nan is not a finite number",
+        ),
+        (
+            lambda ls: ls[:2] + [_set(ls[2], "flops", "inf")] + ls[3:],
+            r"row 3: column flops: inf is not a finite number",
+        ),
     ],
 )
 def test_corrupt_csv_names_file_row_column(tmp_path, flash_measurement, edit, match):  # type: ignore[no-untyped-def]
@@ -203,8 +251,12 @@ def test_every_bad_row_is_reported(tmp_path: Path, flash_measurement: Measuremen
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
-    with pytest.raises(MeasurementFileError, match="cannot read"):
+    with pytest.raises(MeasurementFileError, match="missing.csv: no such file"):
         read_measurements(tmp_path / "missing.csv")
+    with pytest.raises(MeasurementFileError, match="is a folder"):
+        read_measurements(tmp_path)
+    with pytest.raises(MeasurementFileError, match="not a regular file"):
+        read_measurements("/dev/zero")
 
 
 def test_bundled_measurements_load() -> None:
@@ -277,6 +329,10 @@ def test_cli_measure_gemm_and_decode(cli, capsys):  # type: ignore[no-untyped-de
             "unknown kernel 'nope'",
         ),
         (["--kernel", "numba-gemm", "--m", "4"], "--n, --k: missing"),
+        (
+            ["--kernel", "numba-gemm", "--m", "4", "--n", "4", "--k", "4", "-o", "/nope/x.csv"],
+            "-o: /nope/x.csv: folder /nope does not exist",
+        ),
         (["--kernel", "numba-flash", "--seq", "64", "--head-dim", "16"], "--heads: missing"),
         (
             ["--kernel", "numba-flash", "--heads", "0", "--seq", "64", "--head-dim", "16"],
@@ -309,6 +365,90 @@ def test_cli_bad_input_exits_2_with_one_line(cli, capsys, argv, message):  # typ
     assert cli(["measure", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and err[0].startswith("attnsim: error: ")
+
+
+def test_cli_measure_json_is_plain_numbers(cli, capsys):  # type: ignore[no-untyped-def]
+    argv = ["measure", "--kernel", "numba-flash", "--heads", "2", "--seq", "64", "--head-dim",
+            "16", "--mask", "causal", "--threads", "1", "--repeats", "3", "--min-time", "0",
+            "--warmup", "1", "--json"]  # fmt: skip
+    assert cli(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "attnsim-measurement" and doc["mask"] == {"kind": "causal"}
+    assert set(CSV_COLUMNS) <= set(doc)
+    assert isinstance(doc["median_s"], float) and doc["median_s"] > 0
+    assert doc["reliable"] == (doc["unreliable"] == "")
+    assert doc["gflops"] == pytest.approx(doc["flops"] / doc["median_s"] / 1e9)
+
+
+def test_cli_measure_output_in_proc_is_one_line(cli, capsys):  # type: ignore[no-untyped-def]
+    argv = ["measure", "--kernel", "numba-gemm", "--m", "8", "--n", "8", "--k", "8",
+            "--repeats", "1", "--min-time", "0", "--warmup", "1", "-o", "/proc/x.csv"]  # fmt: skip
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("attnsim: error: -o") and "/proc/x.csv" in err[0]
+
+
+def test_interleaved_rounds_time_every_problem_in_alternating_order() -> None:
+    from attnsim.kernels.measure import measure_interleaved
+
+    other = dataclasses.replace(SMALL, q_len=64, kv_len=64)
+    order: list[tuple[int, int]] = []
+    steps: list[tuple[int, int]] = []
+    rows = measure_interleaved(
+        [("numba-flash", SMALL), ("numba-flash", other)],
+        threads=1,
+        rounds=3,
+        burst_s=0.0,
+        min_calls=2,
+        extra_rounds=0,
+        before_burst=lambda r, i: order.append((r, i)),
+        progress=lambda done, total, _label: steps.append((done, total)),
+    )
+    assert order == [(0, 0), (0, 1), (1, 1), (1, 0), (2, 0), (2, 1)]
+    assert steps[-1] == (6, 6)
+    assert [r.problem() for r in rows] == [SMALL, other]
+    for r in rows:
+        assert r.repeats + r.preempted >= 6 and "interleaved: 3 rounds" in r.how
+        assert r.min_s <= r.median_s <= r.max_s
+
+
+def test_preempted_pairs_get_extra_rounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import attnsim.kernels.measure as harness
+    from attnsim.kernels.timing import Sample
+
+    other = dataclasses.replace(SMALL, q_len=64, kv_len=64)
+    current = {"i": 0}
+    monkeypatch.setattr(harness, "EXTRA_ROUND_PAUSE_S", 0.0)
+    # pair 0 is preempted in every call until the extra rounds, pair 1 never
+    monkeypatch.setattr(
+        harness,
+        "time_call",
+        lambda call: Sample(1e-3, 1e-3 if current["i"] == 0 and current.get("r", 0) < 3 else 0.0),
+    )
+
+    def before(r: int, i: int) -> None:
+        current.update(i=i, r=r)
+
+    order: list[tuple[int, int]] = []
+    rows = harness.measure_interleaved(
+        [("numba-flash", SMALL), ("numba-flash", other)],
+        threads=1,
+        rounds=3,
+        burst_s=0.0,
+        min_calls=2,
+        before_burst=lambda r, i: (before(r, i), order.append((r, i))),
+    )
+    assert order[-1] == (3, 0) and (3, 1) not in order  # one extra round, pair 0 only
+    assert rows[0].reliable and rows[0].preempted > 0 and rows[1].preempted == 0
+
+
+def test_interleaved_refuses_bad_plans() -> None:
+    from attnsim.kernels.measure import measure_interleaved
+
+    with pytest.raises(MeasureError, match="expected rounds >= 1"):
+        measure_interleaved([("numba-flash", SMALL)], rounds=0)
+    with pytest.raises(MeasureError, match="interleaved timing runs on the CPU only"):
+        measure_interleaved([("numba-flash", SMALL)], device="cuda")
 
 
 # ---- recording ------------------------------------------------------------------------

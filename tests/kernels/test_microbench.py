@@ -6,26 +6,36 @@ import math
 
 import numpy as np
 import pytest
-from attnsim.kernels import microbench
+from attnsim.kernels import hostinfo, microbench
 from attnsim.kernels.microbench import (
     MATMUL_HEAD_DIMS,
     MicrobenchError,
     Microbenchmarks,
     Stat,
     available_cores,
+    benchmark_steps,
     host_info,
     run_microbenchmarks,
+    shape_grid,
+    shape_timing,
 )
+from attnsim.kernels.timing import Sample
+
+PROGRESS: list[str] = []
 
 
 @pytest.fixture(scope="module")
 def quick_one_thread() -> Microbenchmarks:
     # one thread keeps the machine usable for others; quick mode takes ~10 s
-    return run_microbenchmarks(threads=1, quick=True)
+    PROGRESS.clear()
+    return run_microbenchmarks(threads=1, quick=True, progress=PROGRESS.append)
 
 
 def _stats(mb: Microbenchmarks) -> dict[str, Stat]:
     out = {f"matmul d={d}": s for d, s in mb.matmul.items()}
+    for t in mb.shapes:
+        out[f"pair {t.rows}x{t.d}x{t.bk}"] = t.pair
+        out[f"softmax {t.rows}x{t.d}x{t.bk}"] = t.softmax
     out.update(vector=mb.vector, softmax=mb.softmax, launch=mb.launch_overhead)
     out.update({f"bandwidth {k}": s for k, s in mb.bandwidth.items()})
     out.update({f"latency {k}": s for k, s in mb.latency.items()})
@@ -37,11 +47,13 @@ def test_quick_run_gives_positive_finite_ordered_values(quick_one_thread: Microb
     mb = quick_one_thread
     assert mb.threads == 1 and mb.quick
     assert tuple(mb.matmul) == MATMUL_HEAD_DIMS
+    assert [(t.rows, t.d, t.bk) for t in mb.shapes] == list(shape_grid())
+    assert {t.threads for t in mb.shapes} == {1}
     assert set(mb.bandwidth) == set(mb.latency) == {"l1", "l2", "l3", "dram"}
     for name, s in _stats(mb).items():
         assert math.isfinite(s.median) and s.median > 0, name
         assert s.low <= s.median <= s.high, name
-        assert s.repeats >= 3, name
+        assert s.repeats >= 3 or s.disturbed, name
     assert math.isfinite(mb.matmul_geomean) and mb.matmul_geomean > 0
     # loose physical sanity on any machine: a cache hit is faster than DRAM, a region
     # launch costs between a nanosecond and a tenth of a second, ops/s above 1e6
@@ -66,6 +78,53 @@ def test_stat_median_spread_and_empty_series() -> None:
         Stat.of([], "s")
 
 
+@pytest.mark.slow
+def test_progress_is_called_once_per_step(quick_one_thread: Microbenchmarks) -> None:
+    assert len(PROGRESS) == benchmark_steps() and PROGRESS[0].startswith("block ")
+    mb = quick_one_thread
+    assert mb.shape(64, 64, 64, 1) is not None and mb.shape(64, 64, 64, 2) is None
+
+
+def test_shape_timing_is_per_core_seconds_of_one_call() -> None:
+    t = shape_timing(4, 64, 128, threads=1)
+    assert (t.rows, t.d, t.bk, t.threads) == (4, 64, 128, 1)
+    # a 4 x 64 x 128 pair is 131 kFLOP: between 0.1 us and 10 ms on any CPU
+    assert 1e-7 < t.pair.median < 1e-2 and 1e-8 < t.softmax.median < 1e-2
+    assert t.pair_ops == 4.0 * 4 * 64 * 128
+
+
+def test_stat_leaves_preempted_calls_out() -> None:
+    clean = [(1.0, True), (1.1, True), (0.9, True), (9.0, False)]
+    s = microbench._stat(clean, "s")
+    assert s.median == pytest.approx(1.0) and s.high == pytest.approx(1.1)
+    assert s.preempted == 1 and not s.disturbed
+    noisy = [(9.0, False), (1.0, True), (8.0, False)]
+    d = microbench._stat(noisy, "s")
+    assert d.disturbed and d.repeats == 3 and d.median == pytest.approx(8.0)
+
+
+def test_timed_calls_more_while_too_few_are_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    seq = iter([False] * 5 + [True] * 100)
+
+    def fake_time_call(call):  # type: ignore[no-untyped-def]
+        call()
+        return Sample(0.01, 0.0 if next(seq) else 0.005)
+
+    monkeypatch.setattr(microbench, "time_call", fake_time_call)
+    monkeypatch.setattr(microbench, "_search_s", lambda run, reps: 0.01)
+    out = microbench._timed(lambda reps: None, microbench._Plan(repeats=5, target_s=0.01))
+    assert len(out) == 8 and sum(s.clean for _, s in out) == 3
+
+
+def test_a_misled_search_is_corrected_by_the_timed_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the search saw one preempted call (8 ms for one repetition) and settled on reps = 1,
+    # but one repetition really takes 0.1 ms: the calls are timed again with more of them
+    monkeypatch.setattr(microbench, "_search_s", lambda run, reps: 0.008)
+    monkeypatch.setattr(microbench, "time_call", lambda call: Sample(1e-4 * call.args[0], 0.0))
+    out = microbench._timed(lambda reps: None, microbench._Plan(repeats=3, target_s=0.005))
+    assert {reps for reps, _ in out} == {50}
+
+
 def test_host_info_reads_the_operating_system() -> None:
     info = host_info()
     assert info.cores == available_cores() >= 1
@@ -77,13 +136,13 @@ def test_host_info_reads_the_operating_system() -> None:
 
 
 def test_size_and_cpu_list_parsing() -> None:
-    assert microbench._size_bytes("32K\n") == 32 * 1024
-    assert microbench._size_bytes("8192K") == 8 << 20
-    assert microbench._size_bytes("1M") == 1 << 20
+    assert hostinfo._size_bytes("32K\n") == 32 * 1024
+    assert hostinfo._size_bytes("8192K") == 8 << 20
+    assert hostinfo._size_bytes("1M") == 1 << 20
     with pytest.raises(ValueError, match="cache size"):
-        microbench._size_bytes("lots")
-    assert microbench._cpu_count_in("0-1\n") == 2
-    assert microbench._cpu_count_in("0,2-4") == 4
+        hostinfo._size_bytes("lots")
+    assert hostinfo._cpu_count_in("0-1\n") == 2
+    assert hostinfo._cpu_count_in("0,2-4") == 4
 
 
 def test_pointer_chase_chain_is_one_cycle_over_every_line() -> None:

@@ -162,7 +162,7 @@ def test_a_sustained_fraction_above_one_raises_the_checked_peak():
 
 # ---- every op of every result, on every target and family ---------------------------
 
-TARGETS = {name: load_hardware(name) for name in GPU_TARGETS + ["host-cpu"]}
+TARGETS = {name: load_hardware(name) for name in GPU_TARGETS + ["host-cpu-example"]}
 
 masks = st.one_of(
     st.just(FullMask()),
@@ -251,4 +251,4 @@ def test_neighborhood_attention_satisfies_the_invariants(h100):
 
 
 def test_all_bundled_targets_are_covered():
-    assert set(GPU_TARGETS) | {"host-cpu"} <= set(list_targets())
+    assert set(GPU_TARGETS) | {"host-cpu-example"} <= set(list_targets())

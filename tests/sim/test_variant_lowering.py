@@ -79,7 +79,7 @@ def test_mask_variants_run_on_the_bundled_cpu_kernel_family(name: str) -> None:
          "moh": {"active_heads": 4}, "gda": {"noise_heads": 2}}.get(name, {})
     )  # fmt: skip
     w = build_variant(name, **args)
-    r = simulate(hw("host-cpu"), w, check_capacity=False)
+    r = simulate(hw("host-cpu-example"), w, check_capacity=False)
     families = {
         o.family
         for o in r.ops
