@@ -140,8 +140,7 @@ def fit_vector_fraction(
     peak = hw.peak("vector", dtype)
     name = f"vector_sustained_fraction_{dtype}"
     return _bisect(
-        lambda x: simulated_gemm_flops(_with_calibration(hw, **{name: x}), m, n, k, dtype)
-        / peak,
+        lambda x: simulated_gemm_flops(_with_calibration(hw, **{name: x}), m, n, k, dtype) / peak,
         measured_fraction,
     )
 

@@ -155,6 +155,22 @@ for _name, _what, _source in (
         "write_P_to_smem",
     ),
     (
+        "fp8_convert_xu",
+        "FP32 -> FP8 packs of P run on the XU pipe with the MUFU, 16 results/clk/SM (off: "
+        "on the ALU pipe like the FP16 packs)",
+        "CUDA C++ Programming Guide throughput table (all other type conversions: 16 "
+        "results/clk/SM, cc 9.0); Nsight Compute Kernel Profiling Guide, pipelines (xu: "
+        "special functions and type conversions; only the FP32-to-FP16 conversion is on "
+        "the ALU pipe)",
+    ),
+    (
+        "fp8_v_transpose",
+        "FA3 with fp8 transposes each V block in shared memory (LDSM.T + STSM by the "
+        "producer warpgroup) (off: V read as loaded)",
+        "FlashAttention-3 Sec. 3.3 (in-kernel transpose of V for FP8 WGMMA) and "
+        "hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp (Transpose_V, LDSM.T/STSM)",
+    ),
+    (
         "mma_sync",
         "FlashAttention-2's mma.sync at its measured fraction of an async-MMA part's peak "
         "(off: the wgmma/tcgen05 sustained rate)",
@@ -256,6 +272,14 @@ class FusedAttentionStyle:
             intra-warpgroup pipelining), ``"warpgroup_serial"`` (CUTLASS's Hopper FMHA:
             each warpgroup serial, overlap across warpgroups) or ``"single_issuer_mma"``
             (tcgen05: one MMA warp, softmax and correction warpgroups).
+        tile_table_fp8: the tile table for 8-bit operands (empty: ``tile_table``).
+        fp8_transpose_v: with fp8 operands the kernel transposes each V block in shared
+            memory (LDSM.T then STSM by the producer warpgroup: FlashAttention-3 Sec. 3.3,
+            ``Transpose_V``), moving it through the port twice more.
+        fp8_convert_xu: packing P to FP8 runs on the XU pipe with the MUFU at 16 results
+            per clock per SM (CUDA C++ Programming Guide, cc 9.0: "all other type
+            conversions"; only FP32-to-FP16 is the ALU's fast path); set for the Hopper
+            families, not for Blackwell, whose rate for it we have no figure for.
         warps: ``(max head dim, warps)`` rows: warps that split a tile's rows (each
             reads the whole K/V block); empty: ``block_q / rows_per_reader``.
         smem_tiles: ``(above head dim, up to head dim, shared memory per unit, tile,
@@ -293,6 +317,9 @@ class FusedAttentionStyle:
     split_kv: bool = True
     scheduler_barrier: Literal["none", "fa3"] = "none"
     consumer_loop: Variant = "warpgroup_mma"
+    tile_table_fp8: tuple[tuple[int, tuple[int, int], tuple[int, int]], ...] = ()
+    fp8_transpose_v: bool = False
+    fp8_convert_xu: bool = False
     warps: tuple[tuple[int, int], ...] = ()
     smem_tiles: tuple[tuple[int, int, int, tuple[int, int], int], ...] = ()
     fma_per_score: float = SOFTMAX_FMA_PER_SCORE
@@ -325,12 +352,12 @@ def choose_blocks(
     else the first fallback that fits, or the user's override."""
     smem = view.scratchpad.capacity_bytes
     if options.block_q is not None or options.block_k is not None:
-        first = _table_tile(style, max(dqk, dv), causal, smem)
+        first = _table_tile(style, max(dqk, dv), causal, smem, elem)
         candidates: Sequence[tuple[int, int]] = (
             (options.block_q or first[0], options.block_k or first[1]),
         )
     else:
-        candidates = (_table_tile(style, max(dqk, dv), causal, smem), *style.fallback_tiles)
+        candidates = (_table_tile(style, max(dqk, dv), causal, smem, elem), *style.fallback_tiles)
     for br, bc in candidates:
         scratch, regs = _footprint(style, br, bc, dqk, dv, elem)
         resident = min(style.max_resident, view.fits_tile(scratch, regs))
@@ -370,15 +397,20 @@ def tile_readers(style: FusedAttentionStyle, br: int, head_dim: int, smem_bytes:
 
 
 def _table_tile(
-    style: FusedAttentionStyle, head_dim: int, causal: bool, smem_bytes: float = 0.0
+    style: FusedAttentionStyle,
+    head_dim: int,
+    causal: bool,
+    smem_bytes: float = 0.0,
+    elem: float = 2.0,
 ) -> tuple[int, int]:
     rule = _smem_rule(style, head_dim, smem_bytes)
     if rule is not None:
         return rule[0]
-    for max_d, causal_tile, dense_tile in style.tile_table:
+    table = style.tile_table_fp8 if elem <= 1 and style.tile_table_fp8 else style.tile_table
+    for max_d, causal_tile, dense_tile in table:
         if head_dim <= max_d:
             return causal_tile if causal else dense_tile
-    last = style.tile_table[-1]
+    last = table[-1]
     return last[1] if causal else last[2]
 
 
@@ -428,17 +460,25 @@ FA4_EXP_EMULATION: dict[tuple[bool, int], tuple[int, int, int]] = {
     (False, 256): (14, 6, 0),
     (True, 256): (14, 6, 0),
 }
+#: The same for fp8 operands (``_FP8_TUNING_CONFIG``: causal head dim 128 emulates more,
+#: 1 pair in 8; the rest as for 16-bit).
+FA4_EXP_EMULATION_FP8: dict[tuple[bool, int], tuple[int, int, int]] = {
+    **FA4_EXP_EMULATION,
+    (True, 128): (8, 1, 1),
+}
 #: Scores per fragment of FlashAttention-4's exp loop (``frg_tile``).
 FA4_EXP_FRAGMENT = 32
 
 
-def fa4_exp_emulation_share(causal: bool, head_dim: int, block_k: int) -> float:
+def fa4_exp_emulation_share(causal: bool, head_dim: int, block_k: int, fp8: bool = False) -> float:
     """Share of a row's exponentials FlashAttention-4 computes with the polynomial
-    (:data:`FA4_EXP_EMULATION`); 0 for head dims it has no schedule for."""
+    (:data:`FA4_EXP_EMULATION`, :data:`FA4_EXP_EMULATION_FP8`); 0 for head dims it has
+    no schedule for."""
+    table = FA4_EXP_EMULATION_FP8 if fp8 else FA4_EXP_EMULATION
     padded = next((d for d in (128, 192, 256) if head_dim <= d), None)
-    if padded is None or head_dim <= 64 or (causal, padded) not in FA4_EXP_EMULATION:
+    if padded is None or head_dim <= 64 or (causal, padded) not in table:
         return 0.0
-    freq, res, start = FA4_EXP_EMULATION[(causal, padded)]
+    freq, res, start = table[(causal, padded)]
     fragments = max(1, block_k // FA4_EXP_FRAGMENT)
     eligible = max(0, fragments - 1 - start)
     return min(1.0, res / freq) * eligible / fragments
@@ -500,15 +540,23 @@ def block_cost(
     scores = float(br * bc) * useful
     rescale = style.rescale_fraction if on("conditional_rescale") else 1.0
     alu_on = on("alu_pipe")
+    fp8 = dtype.startswith("fp8")
+    # FP32 -> FP8 packs: the XU pipe, with the MUFU (where the style's architecture says so)
+    cvt_xu = fp8 and style.fp8_convert_xu and on("fp8_convert_xu")
     # per score: FFMA scale-subtract + FADD row sum on the FMA pipe; FMNMX running max
     # and half an F2FP pack on the ALU pipe (or the FP32 lanes with alu_pipe off)
     fma_base = style.fma_per_score + rescale * dv / bc
-    alu_base = style.max_per_score + SOFTMAX_CONVERT_PER_SCORE
+    alu_base = style.max_per_score + (0.0 if cvt_xu else SOFTMAX_CONVERT_PER_SCORE)
     share = 0.0
     if style.exp_emulation and on("exp_emulation") and on("sfu_exp"):
-        share = fa4_exp_emulation_share(causal, max(dqk, dv), bc)
+        share = fa4_exp_emulation_share(causal, max(dqk, dv), bc, fp8)
     exp_ops = scores * (1.0 - share)
-    fp32_ops = scores * (fma_base + alu_base + share * EXP_EMULATION_FP32)
+    fp32_ops = scores * (
+        fma_base
+        + alu_base
+        + share * EXP_EMULATION_FP32
+        + (SOFTMAX_CONVERT_PER_SCORE if cvt_xu else 0)
+    )
     mask_ops = scores * mask_fp32_per_score if on("diagonal_mask") else 0.0
     soft_on = on("softmax_fp32")
     fma_instr = scores * (fma_base + share * EXP_EMULATION_FP32) if soft_on else 0.0
@@ -516,6 +564,8 @@ def block_cost(
     if not alu_on:  # the earlier model: every non-MUFU instruction on the FP32 lanes
         fma_instr, alu_instr = fma_instr + alu_instr, 0.0
     mufu_instr = exp_ops if on("sfu_exp") else 0.0
+    xu_cvt = scores * SOFTMAX_CONVERT_PER_SCORE if cvt_xu and on("softmax_fp32") else 0.0
+    mufu_instr += xu_cvt
     issue_on = on("issue_slots")
     alu_rate = pipes.alu_instr_s if alu_on else pipes.fp32_instr_s
 
@@ -547,6 +597,9 @@ def block_cost(
         per = g_scores / scores if scores else 0.0
         n_max = g_scores * style.max_per_score if soft_on else 0.0  # FMNMX
         n_cvt = SOFTMAX_CONVERT_PER_SCORE * g_scores if soft_on else 0.0  # F2FP
+        n_cvt_xu = xu_cvt * per
+        if cvt_xu:
+            n_cvt = 0.0
         n_res = rows * dv * rescale * useful if soft_on else 0.0  # FMUL on O
         n_exp_fma = fma_instr * per - n_res  # FFMA, FADD, emulated exps
 
@@ -560,11 +613,12 @@ def block_cost(
                 gemm1_smem=(bc * dv * kv_share + (rows * bc if p_smem else 0)) * elem,
                 max_alu=first if alu_on else 0.0,
                 max_fma=0.0 if alu_on else first,
-                exp_mufu=mufu_instr * per,
+                exp_mufu=mufu_instr * per - n_cvt_xu,
                 exp_fma=n_exp_fma,
                 convert_alu=n_cvt if alu_on else 0.0,
                 convert_fma=0.0 if alu_on else n_cvt,
                 convert_smem=rows * bc * elem if p_smem else 0.0,
+                convert_mufu=n_cvt_xu,
                 rescale_fma=n_res,
             )
 
@@ -574,7 +628,9 @@ def block_cost(
         # the producer's TMA writes of each K and V block (a 2-CTA pair loads half each)
         k_bytes = bc * dqk * kv_share * elem if smem_on else 0.0
         v_bytes = bc * dv * kv_share * elem if smem_on else 0.0
-        loads = TileLoads(k_bytes, v_bytes, style.kv_stages)
+        transpose = fp8 and style.fp8_transpose_v and on("fp8_v_transpose")
+        # a transposed V passes the port three times: TMA write, LDSM.T read, STSM write
+        loads = TileLoads(k_bytes, v_bytes, style.kv_stages, 3 * v_bytes if transpose else None)
         args = (groups, variant, barrier, rescale_first, loads)
         schedule = tile_schedule(rates, work(0.0), *args)
         masked = tile_schedule(rates, work(mask_ops), *args)
@@ -979,7 +1035,8 @@ def register_style(style: FusedAttentionStyle) -> None:
 #: warpgroups (64 rows each) run wgmma and ping-pong softmax against each other's GEMMs,
 #: persistent tile scheduler, longest-processing-time-first for causal masks. Tiles from
 #: its launch code (``hopper/tile_size.h``, fp16/bf16): head dim <= 64: 192x128 (causal)
-#: / 192x192; <= 128: 128x128 / 128x176; <= 192: 128x128; else 128x80.
+#: / 192x192; <= 128: 128x128 / 128x176; <= 192: 128x128; else 128x80; fp8: 192x160,
+#: 192x128, 128x224, 128x160, 128x128. With fp8 it transposes V in shared memory.
 FLASH_ATTENTION_3 = FusedAttentionStyle(
     name="flash-attention-3",
     description="FlashAttention-3: warp-specialised, softmax overlapped with matmuls (Hopper+)",
@@ -1000,6 +1057,15 @@ FLASH_ATTENTION_3 = FusedAttentionStyle(
     scheduler_barrier="fa3",
     p_in_smem_max_head_dim=64,
     rescale_first_min_head_dim=129,
+    tile_table_fp8=(
+        (64, (192, 160), (192, 160)),
+        (96, (192, 128), (192, 128)),
+        (128, (128, 224), (128, 224)),
+        (192, (128, 160), (128, 160)),
+        (256, (128, 128), (128, 128)),
+    ),
+    fp8_transpose_v=True,
+    fp8_convert_xu=True,
 )
 #: FlashAttention-2: 4 warps (8 for head dim > 128) split the query rows and each runs
 #: mma.sync then the softmax; grid order. Tiles from its sm80/sm90 launch code

@@ -92,8 +92,9 @@ class GroupBlockWork:
             ALU pipe, or on the FMA pipe where a model puts them there.
         exp_mufu / exp_fma: MUFU and FMA instructions of the exponential pass
             (scale-subtract, exp, row sum, emulated exps).
-        convert_alu / convert_fma / convert_smem: packing P to the MMA's precision (and
-            storing it to shared memory when the second GEMM reads it there).
+        convert_alu / convert_fma / convert_mufu / convert_smem: packing P to the MMA's
+            precision (FP8 packs run on the XU pipe with the MUFU), and storing it to
+            shared memory when the second GEMM reads it there.
         rescale_fma: FMULs rescaling the output rows.
     """
 
@@ -109,16 +110,19 @@ class GroupBlockWork:
     convert_fma: float
     convert_smem: float
     rescale_fma: float
+    convert_mufu: float = 0.0
 
 
 @dataclass(frozen=True)
 class TileLoads:
     """What the producer warp writes to shared memory per key block of the tile (the K
-    block and the V block, by TMA, each in its own pipeline of ``stages`` buffers)."""
+    block and the V block, by TMA, each in its own pipeline of ``stages`` buffers), and
+    the bytes V moves through the port if the producer also transposes it there."""
 
     k_bytes: float
     v_bytes: float
     stages: int
+    v_port_bytes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,8 @@ def _programs(
     stages = max(1, loads.stages)
     for j in range(blocks):
         job(f"ldk.{j}", smem=loads.k_bytes, fill=loads.k_bytes)
-        job(f"ldv.{j}", smem=loads.v_bytes, fill=loads.v_bytes)
+        v_port = loads.v_bytes if loads.v_port_bytes is None else loads.v_port_bytes
+        job(f"ldv.{j}", smem=v_port, fill=loads.v_bytes)
         if j >= stages:
             producer += [("wait", f"g0.{g}.{j - stages}") for g in range(groups)]
         producer += [("run", f"ldk.{j}")]
@@ -245,7 +250,13 @@ def _programs(
             job(f"g1.{g}.{j}", tensor=w.gemm1_ops, smem=w.gemm1_smem)
             job(f"max.{g}.{j}", alu=w.max_alu, fma=w.max_fma)
             job(f"exp.{g}.{j}", mufu=w.exp_mufu, fma=w.exp_fma)
-            job(f"cvt.{g}.{j}", alu=w.convert_alu, fma=w.convert_fma, smem=w.convert_smem)
+            job(
+                f"cvt.{g}.{j}",
+                alu=w.convert_alu,
+                fma=w.convert_fma,
+                mufu=w.convert_mufu,
+                smem=w.convert_smem,
+            )
             job(f"res.{g}.{j}", fma=w.rescale_fma)
         if variant == "warpgroup_mma":
             # FlashAttention-3's fwd_step with IntraWGOverlap (hopper mainloop)

@@ -165,6 +165,19 @@ CASES = {
         "flash-attention-3",
         "faster",
     ),
+    # H200-class fp8 at head dim 128: the FP8 packs of P share the XU pipe with the exps
+    "fp8_convert_xu": (
+        H100,
+        attention(batch=4, heads=16, seq=4096, head_dim=128, dtype="fp8"),
+        "flash-attention-3",
+        "faster",
+    ),
+    "fp8_v_transpose": (
+        H100,
+        attention(batch=4, heads=16, seq=4096, head_dim=128, dtype="fp8"),
+        "flash-attention-3",
+        "not slower",
+    ),
     "token_permute": (
         H100,
         attention(heads=8, seq=64 * 64, mask=NeighborhoodMask(spatial=(64, 64), window=(17, 17))),
@@ -261,6 +274,7 @@ def test_exp_emulation_follows_flashattention_4s_schedule():
     assert fa4_exp_emulation_share(True, 128, 128) == pytest.approx(2 / 4 / 16)
     assert fa4_exp_emulation_share(False, 256, 128) == pytest.approx(6 / 14 * 3 / 4)
     assert fa4_exp_emulation_share(False, 64, 128) == 0.0  # no schedule: every exp on MUFU
+    assert fa4_exp_emulation_share(True, 128, 128, fp8=True) == pytest.approx(2 / 4 / 8)
 
 
 def test_fa3_longest_first_runs_heads_in_l2_sections():
