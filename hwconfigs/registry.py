@@ -106,6 +106,7 @@ for _name, _bounds in {
     "memory_sustained_fraction": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
     "tensor_sustained_fraction": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
     "tensor_sustained_fraction_fp8": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
+    "vector_sustained_fraction_fp32": Bounds("dimensionless", "0.05", "1.5", _FRACTION_REASON),
     "mma_sync_sustained_fraction": Bounds(
         "dimensionless", "0.05", "1", "a fraction of the tensor peak measured for mma.sync"
     ),

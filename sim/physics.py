@@ -9,7 +9,9 @@ and by the property tests for every op of every result. It checks:
    only the queries and keys that some live pair uses) — and writes at least its
    outputs once.
 2. **Bandwidth.** No shared memory level (L2, DRAM: the capacities the engine divides)
-   moves bytes faster than its peak while the kernel runs.
+   moves bytes faster than its peak while the kernel runs, and no per-unit level
+   (registers, shared memory, a unit's buffers) moves more bytes than all its instances
+   can at their peak in that time (bytes <= per-instance bandwidth x instances x time).
 3. **Engine rates.** No engine is busy more than 100% of the kernel's time, and no
    class of work (matmul, vector, exp) runs faster than the engines that can run it
    allow.
@@ -150,9 +152,11 @@ def _fail(op: Op, hw: Hardware, invariant: str, numbers: str) -> PhysicsError:
 def check_kernel(hw: Hardware, op: Op, run: KernelRun, units: int) -> None:
     """Bandwidth and engine-rate invariants of one simulated kernel of ``op``.
 
-    Bandwidth is checked at the shared levels, the capacities the engine divides among
-    tiles; a per-unit level (registers, shared memory, a unit model's buffers) is not a
-    capacity of the engine, so its bandwidth is the lowering's contract, not checked."""
+    Bandwidth is checked at every level: a shared level (L2, DRAM) against its peak; a
+    per-unit level (registers, shared memory, a unit model's buffers), whose bandwidth
+    is that of one instance, against its peak times its instances: the bytes all copies
+    moved cannot exceed what they all can move while the kernel runs (a necessary
+    condition: the engine does not divide per-unit levels, lowering must respect them)."""
     busy = run.time_s - run.launch_s
     moved = {k: run.read_bytes.get(k, 0.0) + run.write_bytes.get(k, 0.0) for k in run.read_bytes}
     for k, v in run.write_bytes.items():
@@ -163,15 +167,17 @@ def check_kernel(hw: Hardware, op: Op, run: KernelRun, units: int) -> None:
         return
     for level in hw.memory:
         nbytes_moved = moved.get(level.name, 0.0)
-        if nbytes_moved <= 0 or level.scope == "per_unit":
+        if nbytes_moved <= 0:
             continue
         achieved = nbytes_moved / busy
-        peak = peak_bandwidth(hw, level)
+        copies = level.instances(hw.units)
+        peak = peak_bandwidth(hw, level) * copies
         if achieved > peak * (1 + TOLERANCE):
+            each = f" ({copies} instances)" if level.scope == "per_unit" else ""
             raise _fail(
                 op,
                 hw,
-                f"kernel {run.name!r} moves {level.name} bytes faster than its peak",
+                f"kernel {run.name!r} moves {level.name} bytes faster than its peak{each}",
                 f"{achieved:.4g} B/s > {peak:.4g} B/s ({nbytes_moved:.4g} B in {busy:.4g} s)",
             )
     for name, seconds in run.engine_busy_s.items():

@@ -9,6 +9,10 @@
 
 Both are solved by bisection (simulated throughput is monotone in the constant).
 
+* ``vector_sustained_fraction_<dtype>``: a GEMM measured on the vector lanes (an SGEMM
+  without TF32, ``kind: sgemm``) as a fraction of the measured part's FP32 datasheet
+  peak; the measured shape is simulated and the constant solved so the simulated GEMM
+  reaches that fraction of the target's vector peak.
 * ``mma_sync_sustained_fraction``: a measured rate of warp-level ``mma.sync`` on a part
   whose tensor peak needs the asynchronous instructions (wgmma), as a fraction of that
   peak; the model uses it as is (the measurement is already a sustained rate).
@@ -128,6 +132,19 @@ def fit_tensor_fraction(
     )
 
 
+def fit_vector_fraction(
+    hw: Hardware, m: int, n: int, k: int, dtype: str, measured_fraction: float
+) -> float:
+    """``vector_sustained_fraction_<dtype>`` that makes the simulated CUDA-core GEMM reach
+    ``measured_fraction`` of the target's vector peak in ``dtype``."""
+    peak = hw.peak("vector", dtype)
+    name = f"vector_sustained_fraction_{dtype}"
+    return _bisect(
+        lambda x: simulated_gemm_flops(_with_calibration(hw, **{name: x}), m, n, k, dtype) / peak,
+        measured_fraction,
+    )
+
+
 def fit_target(
     hw: Hardware, measurements: list[dict[str, Any]] | None = None
 ) -> list[FittedConstant]:
@@ -154,6 +171,19 @@ def fit_target(
                 round(float(e["value"]), 4),
                 f"fitted by `attnsim fit-constants {hw.name}` to mma.sync at {e['value']} of "
                 f"the tensor peak: {e['source']}",
+            )
+        )
+    for e in (e for e in entries if e["kind"] == "sgemm"):
+        m, n, k, dtype = int(e["m"]), int(e["n"]), int(e["k"]), str(e["dtype"])
+        value = fit_vector_fraction(base, m, n, k, dtype, float(e["value"]))
+        name = f"vector_sustained_fraction_{dtype}"
+        base = _with_calibration(base, **{name: value})
+        fitted.append(
+            FittedConstant(
+                name,
+                value,
+                f"fitted by `attnsim fit-constants {hw.name}` to a {m}x{n}x{k} {dtype} GEMM on "
+                f"the vector lanes at {e['value']} of the FP32 peak: {e['source']}",
             )
         )
     gemms = [e for e in entries if e["kind"] == "gemm"]

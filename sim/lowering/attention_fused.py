@@ -79,6 +79,14 @@ from attnsim.sim.lowering.registry import (
     tile_multiples,
 )
 from attnsim.sim.lowering.sm_pipes import SmPipes, sm_pipes
+from attnsim.sim.lowering.sm_schedule import (
+    GroupBlockWork,
+    SmRates,
+    TileLoads,
+    TileSchedule,
+    Variant,
+    tile_schedule,
+)
 from attnsim.sim.lowering.target import LoweringError, TargetView
 from attnsim.sim.tasks import Kernel, OpTasks, TileClass
 from attnsim.workloads.dtypes import nbytes
@@ -90,6 +98,12 @@ from attnsim.workloads.ops import AttentionOp, Op
 #: Counted from FlashAttention-2's Algorithm 1 and the FlashAttention-2/3 softmax code
 #: (``softmax.h``: ``reduce_max``, ``scale_apply_exp2``, ``reduce_sum``, ``convert_type``).
 SOFTMAX_FP32_PER_SCORE = 3.5
+#: Of those, on the FMA pipe (the FFMA and the FADD) and on the ALU pipe (the FMNMX and
+#: half an F2FP): :mod:`sim.lowering.sm_pipes`.
+SOFTMAX_FMA_PER_SCORE = 2.0
+SOFTMAX_ALU_PER_SCORE = SOFTMAX_FP32_PER_SCORE - SOFTMAX_FMA_PER_SCORE
+#: F2FP pack-converts per score (one makes two 16-bit P values).
+SOFTMAX_CONVERT_PER_SCORE = 0.5
 #: FP32-lane instructions per score of a masked block: an index compare and a select
 #: (FlashAttention's ``apply_mask_causal``: ``col > row + offset -> -inf``).
 MASK_FP32_PER_SCORE = 2.0
@@ -114,9 +128,48 @@ for _name, _what, _source in (
     ),
     (
         "overlap",
-        "FA3/FA4 overlap of the softmax with the MMAs (off: one after the other)",
-        "FlashAttention-3 (Shah et al. 2024) Sec. 3.1-3.2: ping-pong and intra-warpgroup "
-        "pipelining; FlashAttention-4: ping-pong of two query tiles",
+        "FA3/FA4 overlap of the softmax with the MMAs, as a simulated schedule of the "
+        "consumer warpgroups on the SM's pipes (off: one after the other)",
+        "FlashAttention-3 (Shah et al. 2024) Sec. 3.1-3.2 and hopper/mainloop_fwd_sm90_tma_"
+        "gmma_ws.hpp: ping-pong (scheduler barrier) and intra-warpgroup pipelining; "
+        "FlashAttention-4: one MMA warp, two ping-ponging query tiles, a correction warpgroup",
+    ),
+    (
+        "alu_pipe",
+        "FMNMX, the F2FP pack-convert and the mask's compare/select on the 64-lane ALU pipe "
+        "(off: on the FP32 lanes)",
+        "Nsight Compute Kernel Profiling Guide (pipelines: the ALU pipe runs comparisons and "
+        "the fast FP32-to-FP16 conversion); A100/H100 whitepapers: 64 INT32 lanes per SM",
+    ),
+    (
+        "issue_slots",
+        "every CUDA-core instruction takes an issue slot: 4 warp instructions per clock per "
+        "SM (off: free)",
+        "A100/H100 whitepapers: one warp scheduler issuing one warp instruction per clock "
+        "per SM sub-partition, four per SM",
+    ),
+    (
+        "p_in_smem",
+        "FA3's 192x192 tile at head dim 64 stores P to shared memory for an SS second GEMM "
+        "(off: P from registers)",
+        "FlashAttention-3 hopper/tile_size.h (MmaPV_is_RS false) and the mainloop's "
+        "write_P_to_smem",
+    ),
+    (
+        "fp8_convert_xu",
+        "FP32 -> FP8 packs of P run on the XU pipe with the MUFU, 16 results/clk/SM (off: "
+        "on the ALU pipe like the FP16 packs)",
+        "CUDA C++ Programming Guide throughput table (all other type conversions: 16 "
+        "results/clk/SM, cc 9.0); Nsight Compute Kernel Profiling Guide, pipelines (xu: "
+        "special functions and type conversions; only the FP32-to-FP16 conversion is on "
+        "the ALU pipe)",
+    ),
+    (
+        "fp8_v_transpose",
+        "FA3 with fp8 transposes each V block in shared memory (LDSM.T + STSM by the "
+        "producer warpgroup) (off: V read as loaded)",
+        "FlashAttention-3 Sec. 3.3 (in-kernel transpose of V for FP8 WGMMA) and "
+        "hopper/mainloop_fwd_sm90_tma_gmma_ws.hpp (Transpose_V, LDSM.T/STSM)",
     ),
     (
         "mma_sync",
@@ -213,6 +266,38 @@ class FusedAttentionStyle:
         cta_pair: 2-CTA MMA (each CTA reads half of each K/V block).
         split_kv: decode splits the KV length across tiles.
         power_of_two_tiles: tile sizes must be powers of two (Triton's ``tl.arange``).
+        scheduler_barrier: ``"fa3"``: the consumer warpgroups take turns to issue their
+            GEMMs (FlashAttention-3's ``UseSchedulerBarrier``: two or more warpgroups and
+            head dim <= 128 in fp16/bf16, >= 128 in fp8); ``"none"``: they issue freely.
+        consumer_loop: how an overlapped style's consumers walk the key blocks
+            (:mod:`sim.lowering.sm_schedule`): ``"warpgroup_mma"`` (FlashAttention-3's
+            intra-warpgroup pipelining), ``"warpgroup_serial"`` (CUTLASS's Hopper FMHA:
+            each warpgroup serial, overlap across warpgroups) or ``"single_issuer_mma"``
+            (tcgen05: one MMA warp, softmax and correction warpgroups).
+        tile_table_fp8: the tile table for 8-bit operands (empty: ``tile_table``).
+        fp8_transpose_v: with fp8 operands the kernel transposes each V block in shared
+            memory (LDSM.T then STSM by the producer warpgroup: FlashAttention-3 Sec. 3.3,
+            ``Transpose_V``), moving it through the port twice more.
+        fp8_convert_xu: packing P to FP8 runs on the XU pipe with the MUFU at 16 results
+            per clock per SM (CUDA C++ Programming Guide, cc 9.0: "all other type
+            conversions"; only FP32-to-FP16 is the ALU's fast path); set for the Hopper
+            families, not for Blackwell, whose rate for it we have no figure for.
+        warps: ``(max head dim, warps)`` rows: warps that split a tile's rows (each
+            reads the whole K/V block); empty: ``block_q / rows_per_reader``.
+        smem_tiles: ``(above head dim, up to head dim, shared memory per unit, tile,
+            warps)`` rows: on a unit with at least that much shared memory the launch
+            code picks this tile and warp count instead of the table's (FlashAttention-2
+            at head dim 256: 64x64 with 4 warps where an SM has >= 192 KiB).
+        fma_per_score: FMA-pipe instructions per score of the softmax (FFMA and FADD;
+            1.0 where they are packed two-wide, ``fma.rn.f32x2`` on Blackwell).
+        max_per_score: FMNMX instructions per score (0.5 with three-input max).
+        p_in_smem_max_head_dim: up to this head dim a non-causal tile stores P to shared
+            memory and the second GEMM reads it there (FlashAttention-3 ``tile_size.h``:
+            ``MmaPV_is_RS`` false for the 192x192 tile of head dim 64); 0: P stays in
+            registers (or tensor memory).
+        rescale_first_min_head_dim: from this head dim the output is rescaled between
+            issuing ``S = Q K^T`` and ``P V`` (FlashAttention-3 ``RescaleOBeforeGemm``,
+            head dim > 128, not fp8), else after ``P V`` completes.
     """
 
     name: str
@@ -233,6 +318,17 @@ class FusedAttentionStyle:
     cta_pair: bool = False
     split_kv: bool = True
     power_of_two_tiles: bool = False
+    scheduler_barrier: Literal["none", "fa3"] = "none"
+    consumer_loop: Variant = "warpgroup_mma"
+    tile_table_fp8: tuple[tuple[int, tuple[int, int], tuple[int, int]], ...] = ()
+    fp8_transpose_v: bool = False
+    fp8_convert_xu: bool = False
+    warps: tuple[tuple[int, int], ...] = ()
+    smem_tiles: tuple[tuple[int, int, int, tuple[int, int], int], ...] = ()
+    fma_per_score: float = SOFTMAX_FMA_PER_SCORE
+    max_per_score: float = 1.0
+    p_in_smem_max_head_dim: int = 0
+    rescale_first_min_head_dim: int = 1 << 30
 
 
 def _footprint(
@@ -257,13 +353,14 @@ def choose_blocks(
 ) -> tuple[int, int, int]:
     """(block_q, block_k, tiles resident per unit): the style's tile for the head dim,
     else the first fallback that fits, or the user's override."""
+    smem = view.scratchpad.capacity_bytes
     if options.block_q is not None or options.block_k is not None:
-        first = _table_tile(style, max(dqk, dv), causal)
+        first = _table_tile(style, max(dqk, dv), causal, smem, elem)
         candidates: Sequence[tuple[int, int]] = (
             (options.block_q or first[0], options.block_k or first[1]),
         )
     else:
-        candidates = (_table_tile(style, max(dqk, dv), causal), *style.fallback_tiles)
+        candidates = (_table_tile(style, max(dqk, dv), causal, smem, elem), *style.fallback_tiles)
     for br, bc in candidates:
         scratch, regs = _footprint(style, br, bc, dqk, dv, elem)
         resident = min(style.max_resident, view.fits_tile(scratch, regs))
@@ -278,11 +375,45 @@ def choose_blocks(
     )
 
 
-def _table_tile(style: FusedAttentionStyle, head_dim: int, causal: bool) -> tuple[int, int]:
-    for max_d, causal_tile, dense_tile in style.tile_table:
+def _smem_rule(
+    style: FusedAttentionStyle, head_dim: int, smem_bytes: float
+) -> tuple[tuple[int, int], int] | None:
+    for above, up_to, need, tile, warps in style.smem_tiles:
+        if above < head_dim <= up_to and smem_bytes >= need:
+            return tile, warps
+    return None
+
+
+def tile_readers(style: FusedAttentionStyle, br: int, head_dim: int, smem_bytes: float) -> int:
+    """Warps (mma.sync) or warpgroups (wgmma) that split a ``br``-row tile's rows, each
+    reading the whole K/V block: the launch code's warp count where the style gives
+    one, else ``br / rows_per_reader`` (1 when one MMA covers the tile)."""
+    rule = _smem_rule(style, head_dim, smem_bytes)
+    if rule is not None:
+        return rule[1]
+    for max_d, warps in style.warps:
+        if head_dim <= max_d:
+            return warps
+    if style.warps:
+        return style.warps[-1][1]
+    return max(1, br // style.rows_per_reader) if style.rows_per_reader else 1
+
+
+def _table_tile(
+    style: FusedAttentionStyle,
+    head_dim: int,
+    causal: bool,
+    smem_bytes: float = 0.0,
+    elem: float = 2.0,
+) -> tuple[int, int]:
+    rule = _smem_rule(style, head_dim, smem_bytes)
+    if rule is not None:
+        return rule[0]
+    table = style.tile_table_fp8 if elem <= 1 and style.tile_table_fp8 else style.tile_table
+    for max_d, causal_tile, dense_tile in table:
         if head_dim <= max_d:
             return causal_tile if causal else dense_tile
-    last = style.tile_table[-1]
+    last = table[-1]
     return last[1] if causal else last[2]
 
 
@@ -292,11 +423,17 @@ class BlockCost:
 
     Attributes:
         mma_s: tensor-core time, or the operand reads if they take longer.
-        softmax_s: ``max(MUFU, FP32 lanes)`` of an unmasked block.
+        softmax_s: the slowest CUDA-core pipe (MUFU, FMA, ALU, issue) of an unmasked
+            block.
         masked_softmax_s: the same with the mask instructions.
-        mma_ops / exp_ops / fp32_ops / mask_ops: for energy and the engines' busy time.
-        exp_engine_s / fp32_s / mask_fp32_s: per-engine seconds.
+        mma_ops / exp_ops / fp32_ops / mask_ops: for energy and the engines' busy time
+            (``fp32_ops``: every non-MUFU softmax instruction, FMA and ALU pipes).
+        exp_engine_s / fp32_s / mask_fp32_s: per-engine seconds (the CUDA-core engine's
+            busy time: the larger of its issue slots and its ALU pipe).
         epilogue_s: normalising and converting the output rows once per tile.
+        schedule / masked_schedule: for an overlapped family, the simulated
+            ``T(n) = fill + n x period`` of a tile over unmasked and masked key blocks
+            (:mod:`sim.lowering.sm_schedule`); None for a serial one.
     """
 
     mma_s: float
@@ -310,14 +447,57 @@ class BlockCost:
     fp32_s: float
     mask_fp32_s: float
     epilogue_s: float
+    schedule: TileSchedule | None = None
+    masked_schedule: TileSchedule | None = None
 
 
-def exp_emulation_share(sfu_exp_s: float, fp32_instr_s: float, fp32_per_score: float) -> float:
-    """Share of exps a kernel moves to the FP32 lanes so both pipes take equal time:
-    ``(1 - e) / sfu = (c + e·k) / fp32`` for ``c`` FP32 instructions per score already on
-    the lanes and ``k`` per emulated exp."""
-    ratio = fp32_instr_s / sfu_exp_s
-    return min(1.0, max(0.0, (ratio - fp32_per_score) / (ratio + EXP_EMULATION_FP32)))
+#: FlashAttention-4's software-exp schedule (``flash_attn/cute/flash_fwd_sm100.py``,
+#: ``_TUNING_CONFIG`` for sm100): (causal, head dim) -> (``ex2_emu_freq``, ``ex2_emu_res``,
+#: ``ex2_emu_start_frg``): ``res`` of every ``freq`` exp pairs of a 32-score fragment are
+#: emulated, in fragments from ``start`` to the last but one of a row.
+FA4_EXP_EMULATION: dict[tuple[bool, int], tuple[int, int, int]] = {
+    (False, 128): (10, 1, 1),
+    (True, 128): (16, 1, 1),
+    (False, 192): (16, 1, 0),
+    (True, 192): (32, 1, 1),
+    (False, 256): (14, 6, 0),
+    (True, 256): (14, 6, 0),
+}
+#: The same for fp8 operands (``_FP8_TUNING_CONFIG``: causal head dim 128 emulates more,
+#: 1 pair in 8; the rest as for 16-bit).
+FA4_EXP_EMULATION_FP8: dict[tuple[bool, int], tuple[int, int, int]] = {
+    **FA4_EXP_EMULATION,
+    (True, 128): (8, 1, 1),
+}
+#: Scores per fragment of FlashAttention-4's exp loop (``frg_tile``).
+FA4_EXP_FRAGMENT = 32
+
+
+def fa4_exp_emulation_share(causal: bool, head_dim: int, block_k: int, fp8: bool = False) -> float:
+    """Share of a row's exponentials FlashAttention-4 computes with the polynomial
+    (:data:`FA4_EXP_EMULATION`, :data:`FA4_EXP_EMULATION_FP8`); 0 for head dims it has
+    no schedule for."""
+    table = FA4_EXP_EMULATION_FP8 if fp8 else FA4_EXP_EMULATION
+    padded = next((d for d in (128, 192, 256) if head_dim <= d), None)
+    if padded is None or head_dim <= 64 or (causal, padded) not in table:
+        return 0.0
+    freq, res, start = table[(causal, padded)]
+    fragments = max(1, block_k // FA4_EXP_FRAGMENT)
+    eligible = max(0, fragments - 1 - start)
+    return min(1.0, res / freq) * eligible / fragments
+
+
+def pipeline_flags(
+    style: FusedAttentionStyle, dqk: int, dv: int, causal: bool, dtype: str, groups: int
+) -> tuple[bool, bool, bool]:
+    """(scheduler barrier, P through shared memory, rescale before ``P V``) of ``style``
+    for this head dim, mask and precision (rules of :class:`FusedAttentionStyle`)."""
+    d = max(dqk, dv)
+    fp8 = dtype.startswith("fp8")
+    barrier = style.scheduler_barrier == "fa3" and groups >= 2 and (d >= 128 if fp8 else d <= 128)
+    p_smem = (not causal) and d <= style.p_in_smem_max_head_dim
+    rescale_first = d >= style.rescale_first_min_head_dim and not fp8
+    return barrier, p_smem, rescale_first
 
 
 def block_cost(
@@ -330,44 +510,147 @@ def block_cost(
     elem: float,
     options: LoweringOptions,
     mask_fp32_per_score: float = MASK_FP32_PER_SCORE,
+    *,
+    causal: bool = False,
+    dtype: str = "bf16",
+    useful: float = 1.0,
+    readers: int | None = None,
+    active_units: int | None = None,
 ) -> BlockCost:
-    """Cost of one ``br x bc`` key block of ``style`` on one unit (module docstring)."""
+    """Cost of one ``br x bc`` key block of ``style`` on one unit (module docstring).
+
+    ``useful``: the fraction of the rows whose softmax is computed (decode pads its rows
+    to the MMA's minimum; the padding's softmax is skipped). ``readers``: warps or
+    warpgroups splitting the rows (:func:`tile_readers`; default ``br / rows_per_reader``).
+    ``active_units``: units streaming K/V at once (the kernel's tiles, at most every
+    unit), which share the cache level's bandwidth the producer's loads arrive at."""
     on = options.enabled
     mma_ops = 2.0 * br * bc * (dqk + dv)
     rate = pipes.mma_sync_ops_s if style.mma == "sync" and on("mma_sync") else pipes.mma_async_ops_s
     mma_s = mma_ops / rate
-    if on("operand_bandwidth"):
+    if readers is None:
         readers = max(1, br // style.rows_per_reader) if style.rows_per_reader else 1
-        kv_reads = float(readers * bc * (dqk + dv))
-        if style.cta_pair and on("cta_pair"):
-            kv_reads /= 2
+    groups = max(1, readers)
+    barrier, p_smem, rescale_first = pipeline_flags(style, dqk, dv, causal, dtype, groups)
+    p_smem = p_smem and on("p_in_smem")
+    kv_share = 0.5 if style.cta_pair and on("cta_pair") else 1.0
+    smem_on = on("operand_bandwidth")
+    if smem_on:
+        # every warp(group) that splits the rows reads the whole K and V block
+        kv_reads = float(groups * bc * (dqk + dv)) * kv_share
         operand_bytes = (br * dqk + kv_reads) * elem
         mma_s = max(mma_s, operand_bytes / pipes.operand_bytes_s)
-    scores = float(br * bc)
+    scores = float(br * bc) * useful
     rescale = style.rescale_fraction if on("conditional_rescale") else 1.0
-    base = SOFTMAX_FP32_PER_SCORE + rescale * dv / bc
+    alu_on = on("alu_pipe")
+    fp8 = dtype.startswith("fp8")
+    # FP32 -> FP8 packs: the XU pipe, with the MUFU (where the style's architecture says so)
+    cvt_xu = fp8 and style.fp8_convert_xu and on("fp8_convert_xu")
+    # per score: FFMA scale-subtract + FADD row sum on the FMA pipe; FMNMX running max
+    # and half an F2FP pack on the ALU pipe (or the FP32 lanes with alu_pipe off)
+    fma_base = style.fma_per_score + rescale * dv / bc
+    alu_base = style.max_per_score + (0.0 if cvt_xu else SOFTMAX_CONVERT_PER_SCORE)
     share = 0.0
     if style.exp_emulation and on("exp_emulation") and on("sfu_exp"):
-        share = exp_emulation_share(pipes.sfu_exp_s, pipes.fp32_instr_s, base)
+        share = fa4_exp_emulation_share(causal, max(dqk, dv), bc, fp8)
     exp_ops = scores * (1.0 - share)
-    fp32_ops = scores * (base + share * EXP_EMULATION_FP32)
+    fp32_ops = scores * (
+        fma_base
+        + alu_base
+        + share * EXP_EMULATION_FP32
+        + (SOFTMAX_CONVERT_PER_SCORE if cvt_xu else 0)
+    )
     mask_ops = scores * mask_fp32_per_score if on("diagonal_mask") else 0.0
-    sfu_s = exp_ops / pipes.sfu_exp_s if on("sfu_exp") else 0.0
-    fp32_s = fp32_ops / pipes.fp32_instr_s if on("softmax_fp32") else 0.0
-    mask_s = mask_ops / pipes.fp32_instr_s
-    epilogue_ops = 2.0 * br * dv  # normalise by the row sum, convert to the output dtype
+    soft_on = on("softmax_fp32")
+    fma_instr = scores * (fma_base + share * EXP_EMULATION_FP32) if soft_on else 0.0
+    alu_instr = scores * alu_base if soft_on else 0.0
+    if not alu_on:  # the earlier model: every non-MUFU instruction on the FP32 lanes
+        fma_instr, alu_instr = fma_instr + alu_instr, 0.0
+    mufu_instr = exp_ops if on("sfu_exp") else 0.0
+    xu_cvt = scores * SOFTMAX_CONVERT_PER_SCORE if cvt_xu and on("softmax_fp32") else 0.0
+    mufu_instr += xu_cvt
+    issue_on = on("issue_slots")
+    alu_rate = pipes.alu_instr_s if alu_on else pipes.fp32_instr_s
+
+    def pipes_s(mask: float) -> tuple[float, float, float, float]:
+        """(MUFU, FMA, ALU, issue) seconds of a block with ``mask`` mask instructions."""
+        alu = alu_instr + (mask if alu_on else 0.0)
+        fma = fma_instr + (0.0 if alu_on else mask)
+        issue = (mufu_instr + fma + alu) / pipes.issue_instr_s if issue_on else 0.0
+        return mufu_instr / pipes.sfu_exp_s, fma / pipes.fp32_instr_s, alu / alu_rate, issue
+
+    sfu_s, fma_s, alu_s, issue_s = pipes_s(0.0)
+    _, m_fma_s, m_alu_s, m_issue_s = pipes_s(mask_ops)
+    epilogue_ops = 2.0 * br * dv * useful  # normalise by the row sum, convert to the output
+    busy = max(fma_s, alu_s, issue_s)
+    mask_busy = max(m_fma_s, m_alu_s, m_issue_s) - busy
+    schedule = masked = None
+    if style.overlap == "overlapped" and on("overlap"):
+        rates = SmRates(
+            tensor_ops_s=rate,
+            smem_bytes_s=pipes.operand_bytes_s if smem_on else 0.0,
+            mufu_s=pipes.sfu_exp_s,
+            fma_s=pipes.fp32_instr_s,
+            alu_s=alu_rate,
+            issue_s=pipes.issue_instr_s if issue_on else 0.0,
+            fill_bytes_s=pipes.fill_bytes_s * pipes.units / max(1, active_units or pipes.units),
+        )
+        rows = br / groups
+        g_scores = rows * bc * useful
+        per = g_scores / scores if scores else 0.0
+        n_max = g_scores * style.max_per_score if soft_on else 0.0  # FMNMX
+        n_cvt = SOFTMAX_CONVERT_PER_SCORE * g_scores if soft_on else 0.0  # F2FP
+        n_cvt_xu = xu_cvt * per
+        if cvt_xu:
+            n_cvt = 0.0
+        n_res = rows * dv * rescale * useful if soft_on else 0.0  # FMUL on O
+        n_exp_fma = fma_instr * per - n_res  # FFMA, FADD, emulated exps
+
+        def work(mask: float) -> GroupBlockWork:
+            first = n_max + mask * per
+            return GroupBlockWork(
+                gemm0_ops=2.0 * rows * bc * dqk,
+                gemm1_ops=2.0 * rows * bc * dv,
+                # Q rows and the K block; the V block and, if stored there, P
+                gemm0_smem=(rows * dqk + bc * dqk * kv_share) * elem,
+                gemm1_smem=(bc * dv * kv_share + (rows * bc if p_smem else 0)) * elem,
+                max_alu=first if alu_on else 0.0,
+                max_fma=0.0 if alu_on else first,
+                exp_mufu=mufu_instr * per - n_cvt_xu,
+                exp_fma=n_exp_fma,
+                convert_alu=n_cvt if alu_on else 0.0,
+                convert_fma=0.0 if alu_on else n_cvt,
+                convert_smem=rows * bc * elem if p_smem else 0.0,
+                convert_mufu=n_cvt_xu,
+                rescale_fma=n_res,
+            )
+
+        variant: Variant = style.consumer_loop
+        if variant == "single_issuer_mma":  # the softmax warpgroups' sequence barrier
+            barrier = groups >= 2
+        # the producer's TMA writes of each K and V block (a 2-CTA pair loads half each)
+        k_bytes = bc * dqk * kv_share * elem if smem_on else 0.0
+        v_bytes = bc * dv * kv_share * elem if smem_on else 0.0
+        transpose = fp8 and style.fp8_transpose_v and on("fp8_v_transpose")
+        # a transposed V passes the port three times: TMA write, LDSM.T read, STSM write
+        loads = TileLoads(k_bytes, v_bytes, style.kv_stages, 3 * v_bytes if transpose else None)
+        args = (groups, variant, barrier, rescale_first, loads)
+        schedule = tile_schedule(rates, work(0.0), *args)
+        masked = tile_schedule(rates, work(mask_ops), *args)
     return BlockCost(
         mma_s=mma_s,
-        softmax_s=max(sfu_s, fp32_s),
-        masked_softmax_s=max(sfu_s, fp32_s + mask_s),
+        softmax_s=max(sfu_s, fma_s, alu_s, issue_s),
+        masked_softmax_s=max(sfu_s, m_fma_s, m_alu_s, m_issue_s),
         mma_ops=mma_ops,
         exp_ops=exp_ops,
         fp32_ops=fp32_ops,
         mask_ops=mask_ops,
         exp_engine_s=sfu_s,
-        fp32_s=fp32_s,
-        mask_fp32_s=mask_s,
-        epilogue_s=epilogue_ops / pipes.fp32_instr_s if on("softmax_fp32") else 0.0,
+        fp32_s=busy,
+        mask_fp32_s=max(0.0, mask_busy),
+        epilogue_s=epilogue_ops / pipes.fp32_instr_s if soft_on else 0.0,
+        schedule=schedule,
+        masked_schedule=masked,
     )
 
 
@@ -378,14 +661,18 @@ def tile_compute_s(
     n_masked: int,
     options: LoweringOptions,
 ) -> float:
-    """Seconds of a tile's unit for ``n_blocks`` key blocks, ``n_masked`` of them masked."""
+    """Seconds of a tile's unit for ``n_blocks`` key blocks, ``n_masked`` of them masked:
+    the MMAs then the softmax of each block (serial families), or the simulated schedule
+    of the warpgroups (overlapped families, :mod:`sim.lowering.sm_schedule`)."""
     if n_blocks == 0:
         return 0.0
-    mma = n_blocks * cost.mma_s
-    soft = (n_blocks - n_masked) * cost.softmax_s + n_masked * cost.masked_softmax_s
-    if style.overlap == "serial" or not options.enabled("overlap"):
+    if cost.schedule is None or cost.masked_schedule is None:
+        mma = n_blocks * cost.mma_s
+        soft = (n_blocks - n_masked) * cost.softmax_s + n_masked * cost.masked_softmax_s
         return mma + soft
-    return max(mma, soft) + min(cost.mma_s, soft / n_blocks)
+    full, masked = cost.schedule, cost.masked_schedule
+    fill = masked.fill_s if n_masked else full.fill_s
+    return fill + (n_blocks - n_masked) * full.period_s + n_masked * masked.period_s
 
 
 def _kv_miss(view: TargetView, kv_bytes_per_head: float, concurrent_heads: int) -> float:
@@ -459,7 +746,24 @@ def fused_kernel(
     elem = nbytes(op.dtype, 1)
     dqk, dv = spec.head_dim_qk, spec.head_dim_v
     pipes = sm_pipes(view, op.dtype)
-    cost = block_cost(style, pipes, br, bc, dqk, dv, elem, options, mask_fp32_per_score)
+    causal = spec.mask.kind != "full"
+    readers = tile_readers(style, br, max(dqk, dv), view.scratchpad.capacity_bytes)
+    active = min(view.units, spec.batch * spec.q_heads * len(rows.n_full))
+    cost = block_cost(
+        style,
+        pipes,
+        br,
+        bc,
+        dqk,
+        dv,
+        elem,
+        options,
+        mask_fp32_per_score,
+        causal=causal,
+        dtype=op.dtype,
+        readers=readers,
+        active_units=active,
+    )
     heads = spec.batch * spec.q_heads
     nq = len(rows.n_full)
     check_runs(nq, f"{style.name}: {nq:,} query blocks")
@@ -618,27 +922,28 @@ def _lower_decode(
     rows = group * spec.q_len
     rows_padded = math.ceil(rows / style.min_rows) * style.min_rows
     pipes = sm_pipes(view, op.dtype)
-    cost = block_cost(style, pipes, rows_padded, bc, dqk, dv, elem, options)
     useful = rows / rows_padded  # softmax work of padded rows is skipped
+    scaled = block_cost(
+        style,
+        pipes,
+        rows_padded,
+        bc,
+        dqk,
+        dv,
+        elem,
+        options,
+        causal=True,
+        dtype=op.dtype,
+        useful=useful,
+        readers=tile_readers(style, rows_padded, max(dqk, dv), view.scratchpad.capacity_bytes),
+        active_units=min(view.units, spec.batch * spec.kv_heads),
+    )
     liveness = spec.mask.tile_liveness(spec.q_len, spec.kv_len, spec.q_len, bc)
     live_blocks = int((liveness[0] > 0).sum())
     partial_blocks = int((liveness[0] == 1).sum())
     base_tiles = spec.batch * spec.kv_heads
     slots = view.units * resident
     live_pairs = spec.mask.live_pairs(spec.q_len, spec.kv_len)
-    scaled = BlockCost(
-        mma_s=cost.mma_s,
-        softmax_s=cost.softmax_s * useful,
-        masked_softmax_s=cost.masked_softmax_s * useful,
-        mma_ops=cost.mma_ops,
-        exp_ops=cost.exp_ops * useful,
-        fp32_ops=cost.fp32_ops * useful,
-        mask_ops=cost.mask_ops * useful,
-        exp_engine_s=cost.exp_engine_s * useful,
-        fp32_s=cost.fp32_s * useful,
-        mask_fp32_s=cost.mask_fp32_s * useful,
-        epilogue_s=cost.epilogue_s * useful,
-    )
 
     def tile_for(n_blocks: int, splits: int) -> TileClass:
         part = min(partial_blocks, n_blocks)
@@ -747,7 +1052,8 @@ def register_style(style: FusedAttentionStyle) -> None:
 #: warpgroups (64 rows each) run wgmma and ping-pong softmax against each other's GEMMs,
 #: persistent tile scheduler, longest-processing-time-first for causal masks. Tiles from
 #: its launch code (``hopper/tile_size.h``, fp16/bf16): head dim <= 64: 192x128 (causal)
-#: / 192x192; <= 128: 128x128 / 128x176; <= 192: 128x128; else 128x80.
+#: / 192x192; <= 128: 128x128 / 128x176; <= 192: 128x128; else 128x80; fp8: 192x160,
+#: 192x128, 128x224, 128x160, 128x128. With fp8 it transposes V in shared memory.
 FLASH_ATTENTION_3 = FusedAttentionStyle(
     name="flash-attention-3",
     description="FlashAttention-3: warp-specialised, softmax overlapped with matmuls (Hopper+)",
@@ -765,11 +1071,25 @@ FLASH_ATTENTION_3 = FusedAttentionStyle(
     min_rows=64,
     rows_per_reader=64,
     persistent=True,
+    scheduler_barrier="fa3",
+    p_in_smem_max_head_dim=64,
+    rescale_first_min_head_dim=129,
+    tile_table_fp8=(
+        (64, (192, 160), (192, 160)),
+        (96, (192, 128), (192, 128)),
+        (128, (128, 224), (128, 224)),
+        (192, (128, 160), (128, 160)),
+        (256, (128, 128), (128, 128)),
+    ),
+    fp8_transpose_v=True,
+    fp8_convert_xu=True,
 )
 #: FlashAttention-2: 4 warps (8 for head dim > 128) split the query rows and each runs
 #: mma.sync then the softmax; grid order. Tiles from its sm80/sm90 launch code
 #: (``csrc/flash_attn/src/flash_fwd_launch_template.h``): head dim <= 64: 128x128; <= 128:
-#: 128x64; larger: 128x64 with 8 warps.
+#: 128x64; larger: 128x64 with 8 warps -- except at head dim 256 on an SM with at least
+#: 4 x 256 x (64 + 2 x 64) B = 192 KiB of shared memory (Hopper's 228 KiB), where
+#: ``run_mha_fwd_hdim256`` picks 64x64 with 4 warps.
 FLASH_ATTENTION_2 = FusedAttentionStyle(
     name="flash-attention-2",
     description="FlashAttention-2: tiled online softmax, mma.sync, matmul and softmax serialised",
@@ -785,6 +1105,8 @@ FLASH_ATTENTION_2 = FusedAttentionStyle(
     max_resident=2,
     min_rows=16,
     rows_per_reader=32,
+    warps=((128, 4), (256, 8)),
+    smem_tiles=((192, 256, 4 * 256 * (64 + 2 * 64), (64, 64), 4),),
 )
 #: The bundled Triton kernel (kernels/gpu): the tutorial's structure, 128x64 tiles,
 #: software-pipelined K/V loads, grid order, serial matmul/softmax within a program;
@@ -805,7 +1127,10 @@ TRITON_BUNDLED = FusedAttentionStyle(
 #: FlashAttention-4 (Blackwell, tcgen05): one CTA ping-pongs two 128-row query tiles on
 #: the tensor cores (MMA of one tile while the other's softmax runs), accumulators in
 #: tensor memory, 2-CTA MMA, software exp2 on the FP32 lanes for part of the scores,
-#: conditional rescaling; persistent, longest first for causal. 128-key blocks.
+#: conditional rescaling; persistent, longest first for causal. 128-key blocks. Softmax
+#: instructions from ``flash_attn/cute/softmax.py`` and ``utils.py`` for sm100: packed
+#: two-wide FFMA/FADD (``fma_packed_f32x2``, ``add_packed_f32x2``) and three-input max
+#: (``fmax_reduce``).
 FLASH_ATTENTION_4 = FusedAttentionStyle(
     name="flash-attention-4",
     description="FlashAttention-4: tcgen05, 2 ping-pong Q tiles, exp emulation, 2-CTA MMA (Blackwell)",
@@ -823,6 +1148,9 @@ FLASH_ATTENTION_4 = FusedAttentionStyle(
     rescale_fraction=0.1,
     exp_emulation=True,
     cta_pair=True,
+    fma_per_score=1.0,
+    max_per_score=0.5,
+    consumer_loop="single_issuer_mma",
 )
 
 for _style in (FLASH_ATTENTION_3, FLASH_ATTENTION_2, TRITON_BUNDLED, FLASH_ATTENTION_4):

@@ -27,8 +27,8 @@ block-sparse*: every visited key tile is full.
 visited key tile (``NeighborhoodAttentionMask::apply_mask`` in every softmax step), not
 only to the tiles the mask cuts, except when the whole problem is perfectly
 block-sparse, when no tile is masked (``natten_block_sparse_fast_path``, NATTEN's
-``is_fully_block_sparse``). The mask costs :data:`mask_instructions` per score: the key's
-coordinates, and a compare against the window's start and end on each axis, and a select.
+``is_fully_block_sparse``). The mask costs :func:`mask_instructions` per score: a
+compare against the window's start and end on each axis, and a select, on the ALU pipe.
 
 **Token permutation** (``token_permute``). The Hopper and Blackwell kernels run FMHA on
 token-permuted tensors: Q, K and V are permuted so every tile is contiguous (padded to
@@ -86,10 +86,14 @@ for _name, _what, _source in (
 
 
 def mask_instructions(ndim: int) -> float:
-    """FP32/ALU instructions per score of NATTEN's neighborhood mask on one key tile: the
-    key's coordinates and two window compares per axis, plus one select (labelled
-    assumption: counted from ``apply_mask``, integer ops issued like FP32 ones)."""
-    return 1.0 + 3.0 * ndim
+    """ALU instructions per score of NATTEN's neighborhood mask on one key tile: two
+    compares per axis (key coordinate >= window start, < window end) and one select of
+    -inf. Counted from ``NeighborhoodAttentionMask::apply_mask`` / ``is_neighbor`` of the
+    Hopper and Blackwell FNA (``csrc/include/natten/cuda/fna_{hopper,blackwell}/collective/
+    fna_fusion.hpp``): a key's coordinates are a compile-time identity tensor of the tile
+    shape plus one runtime offset per tile, so the offset folds into the per-row window
+    bounds (once per row, not per score) and the compares chain their predicates."""
+    return 1.0 + 2.0 * ndim
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,12 @@ def _register(style: NattenStyle) -> None:
 #: NATTEN's Hopper FNA: CUTLASS's Hopper FMHA (example 88, warp-specialised
 #: cooperative/ping-pong, "similar forward performance to FlashAttention-3") on
 #: token-permuted tensors. Default forward tiles from
-#: ``backends/configs/cutlass_hopper`` (fp16/bf16, first listed configuration).
+#: ``backends/configs/cutlass_hopper`` (fp16/bf16, first listed configuration: the
+#: warp-specialised cooperative kernel at head dim 128). Its mainloop
+#: (``fna_hopper/collective/fna_collective_tma_warpspecialized.hpp``) runs each consumer
+#: warpgroup's key block serially -- S, wait for it and the previous P V, the softmax
+#: step, then P V -- without the optional softmax order barrier (``kIsMainloopLocked``
+#: is off), so only the two warpgroups overlap each other; P stays in registers.
 NATTEN_HOPPER_FNA = NattenStyle(
     name="natten-hopper-fna",
     description="NATTEN Hopper FNA: CUTLASS sm90 FMHA over token-permuted N-d tiles",
@@ -306,6 +315,7 @@ NATTEN_HOPPER_FNA = NattenStyle(
         max_resident=1,
         min_rows=64,
         rows_per_reader=64,
+        consumer_loop="warpgroup_serial",
     ),
     tiles={
         (1, 64): ((64,), (128,)),
@@ -324,7 +334,9 @@ NATTEN_HOPPER_FNA = NattenStyle(
 #: query tiles ping-ponging, accumulators in tensor memory) on token-permuted tensors;
 #: query tile 256 and key tile 128 tokens (``backends/configs/cutlass_blackwell``
 #: defaults). Labelled assumption: CUTLASS's example predates FlashAttention-4's exp
-#: emulation, conditional rescaling and 2-CTA MMA, so they are off.
+#: emulation, conditional rescaling and 2-CTA MMA, so they are off. Its softmax packs the
+#: scale-subtract and the row sum two-wide (``cute::fma``/``cute::add`` on ``float2`` in
+#: ``fna_blackwell/collective/sm100_fna_fwd_mainloop_tma_warpspecialized.hpp``).
 NATTEN_BLACKWELL_FNA = NattenStyle(
     name="natten-blackwell-fna",
     description="NATTEN Blackwell FNA: CUTLASS sm100 FMHA over token-permuted N-d tiles",
@@ -341,6 +353,8 @@ NATTEN_BLACKWELL_FNA = NattenStyle(
         min_rows=128,
         rows_per_reader=128,
         tensor_memory=True,
+        fma_per_score=1.0,
+        consumer_loop="single_issuer_mma",
     ),
     tiles={
         (1, 256): ((256,), (128,)),

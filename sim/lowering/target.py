@@ -34,6 +34,9 @@ CALIBRATION_CONSTANTS: dict[str, str] = {
     "memory_sustained_fraction": "sustained / peak DRAM bandwidth measured by a stream (default 1)",
     "tensor_sustained_fraction_<prec>": "as tensor_sustained_fraction, for matmuls in one "
     "precision (e.g. fp8), measured by a GEMM in that precision",
+    "vector_sustained_fraction_<prec>": "sustained / peak rate of the vector lanes for a "
+    "matmul that runs on them (no tensor engine in that precision: an SGEMM without TF32), "
+    "measured by a CUDA-core GEMM in that precision",
     "mma_sync_sustained_fraction": "on a part whose tensor peak needs asynchronous MMA "
     "(wgmma, tcgen05): the fraction of that peak warp-level mma.sync sustains (absent: "
     "mma.sync is the native instruction)",
@@ -169,8 +172,10 @@ class TargetView:
         precision it has: fp32 on tf32 units, ternary on int8, ...), at its per-unit rate.
 
         Matmul with no matmul engine in that precision falls back to the ``vector`` class
-        (FMA on vector units). Matmul rates are scaled by ``tensor_sustained_fraction_<prec>``
-        when the target has one for that precision, else by ``tensor_sustained_fraction``.
+        (FMA on vector units), scaled by ``vector_sustained_fraction_<prec>`` when the
+        target has one (a measured CUDA-core GEMM). Matmul rates are scaled by
+        ``tensor_sustained_fraction_<prec>`` when the target has one for that precision,
+        else by ``tensor_sustained_fraction``.
         A fallback (other precision or class) is recorded (:meth:`take_fallbacks`).
         Raises :class:`LoweringError` if nothing on the unit can run it.
         """
@@ -182,14 +187,15 @@ class TargetView:
                     if r > 0 and (best is None or r > best[0]):
                         best = (r, name)
                 if best is not None:
-                    scale = (
-                        self.calibration(
+                    if klass == "matmul":
+                        scale = self.calibration(
                             f"tensor_sustained_fraction_{prec}",
                             self.calibration("tensor_sustained_fraction", 1.0),
                         )
-                        if klass == "matmul"
-                        else 1.0
-                    )
+                    elif op_class == "matmul":  # a GEMM on the vector lanes
+                        scale = self.calibration(f"vector_sustained_fraction_{prec}", 1.0)
+                    else:
+                        scale = 1.0
                     if prec != precision or klass != op_class:
                         self.note_fallback(
                             f"{op_class} in {precision} ran as {klass} in {prec} on "

@@ -9,7 +9,9 @@ as dense attention, and its prediction moves when those rules do.
   (sequence, head): read once), then fused attention over ``proj`` keys.
 * ``cs-recovery`` — CSAT: one GEMM measures Q, K and V with the shared ``Phi``; fused
   attention over the ``m x m`` compressed pairs; then ``iters`` ISTA iterations, each
-  two GEMMs (``Phi x``, ``Phi^T r``) and one streaming kernel (residual, step, shrink).
+  two GEMMs (``Phi x``, ``Phi^T r``) and one streaming kernel (residual, step, shrink);
+  with no iteration the recovered ``n x d`` output is ISTA's start ``x = 0``, written by a
+  fill kernel (the op's output is ``n x d`` whatever the iteration count).
 * ``moh-gathered`` — Mixture-of-Head: each head's routed tokens are gathered into
   ``ceil(q*k/H)`` consecutive rows (the gather fused into the Q load by index, as
   grouped MoE kernels do) and run by the fused family with a
@@ -187,6 +189,12 @@ def lower_cs_attention(op: Op, view: TargetView, options: LoweringOptions) -> Op
         kernels += forward
         kernels += adjoint
         kernels.append(shrink)
+    if op.iters == 0:  # ISTA's start x = 0 is the output: written once
+        kernels.append(
+            streaming_kernel(
+                f"{op.name} x = 0", view, read_bytes=0.0, write_bytes=n * bhd * elem, vector_ops=0.0
+            )
+        )
     notes: dict[str, str | int | float] = {
         "measurements": m,
         "ista_iterations": op.iters,

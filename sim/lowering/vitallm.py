@@ -52,7 +52,16 @@ DRAM. Ternary weights (1.6 bits each, five trits a byte) stream DRAM -> SRAM -> 
 array's weight port once per row chunk (ASSUMPTION V-A4: staged through SRAM, the only
 on-chip store the papers name); activation rows are loaded from SRAM into the unit's
 buffer once per tile and broadcast from there (the ``act_in`` port); partial sums are
-written to SRAM. A projection's row chunk is as many rows as the activation buffer holds
+written to SRAM. An activation row is written into the buffer on the array's first pass
+over it (the first column block is fed from SRAM while the row is written, ASSUMPTION
+V-A5: a write-through fill, as a single-ported buffer without room for a second copy
+must be filled); later column blocks re-read it from the buffer, so the buffer's port
+moves exactly the ``act_in`` bytes, one per cycle at most, within its bandwidth (checked
+by :mod:`sim.physics`). A tile takes its unit model's cycles, or longer when one of its
+unit's buffers cannot move the tile's bytes in them at the level's bandwidth (the
+datapath waits for its port): BoothFlex's ternary mode consumes ``4 x rows`` activation
+bytes a cycle (rtl A-B4), so with a buffer that delivers ``rows`` bytes a cycle it runs
+at the buffer's pace. A projection's row chunk is as many rows as the activation buffer holds
 (at most the accumulator depth), so a prefill re-streams weights once per chunk. K and V
 are int8 in DRAM, with a 4-bit leading-one plane beside K when LOP is on.
 """
@@ -203,22 +212,54 @@ def chip(view: TargetView) -> VitaChip:
 # ---- tiles --------------------------------------------------------------------------------
 @dataclass
 class _Bytes:
+    """Bytes a tile moves per level, and the seconds its unit's own buffers (per-unit
+    levels) need to move theirs at their bandwidth."""
+
     reads: dict[str, float] = field(default_factory=dict)
     writes: dict[str, float] = field(default_factory=dict)
+    port_s: dict[str, float] = field(default_factory=dict)
+
+    def _port(self, level: MemoryLevel, n: float) -> None:
+        if level.scope == "per_unit" and level.bandwidth_bytes_per_s > 0:
+            self.port_s[level.name] = self.port_s.get(level.name, 0.0) + (
+                n / level.bandwidth_bytes_per_s
+            )
 
     def read(self, level: MemoryLevel | None, n: float) -> None:
         if level is not None and n > 0:
             self.reads[level.name] = self.reads.get(level.name, 0.0) + n
+            self._port(level, n)
 
     def write(self, level: MemoryLevel | None, n: float) -> None:
         if level is not None and n > 0:
             self.writes[level.name] = self.writes.get(level.name, 0.0) + n
+            self._port(level, n)
+
+    def bound(self, seconds: float) -> float:
+        """``seconds`` of the unit's datapath, or longer if one of its buffers cannot
+        move the tile's bytes in that time (the datapath then waits for its port)."""
+        return max(seconds, *self.port_s.values()) if self.port_s else seconds
+
+
+def _stage(
+    t: _Bytes, buffer: MemoryLevel | None, sram: MemoryLevel, staged: float, act_in: float
+) -> None:
+    """Bytes of the activation operand (``staged`` bytes read ``act_in / staged`` times by
+    the array): written into ``buffer`` on the first pass (fed from SRAM at the same
+    time, ASSUMPTION V-A5), re-read from it on the later passes; without a buffer every
+    pass reads SRAM."""
+    if buffer is None:
+        t.read(sram, act_in)
+        return
+    first = min(staged, act_in)
+    t.write(buffer, first)
+    t.read(buffer, act_in - first)
 
 
 def _unit_tile(
     name: str, b: UnitBinding, cost: UnitCost, traffic: _Bytes, *, flops: float = 0.0
 ) -> TileClass:
-    seconds = b.seconds(cost)
+    seconds = traffic.bound(b.seconds(cost))
     return TileClass(
         name=name,
         engine_s={b.engine: seconds},
@@ -291,8 +332,7 @@ class _Builder:
             t.write(self.c.sram, weights)
             t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
             t.read(self.c.sram, r * k)  # activation rows into the unit's buffer
-            t.write(buffer, r * k)
-            t.read(buffer if buffer is not None else self.c.sram, cost.port_bytes.get("act_in", 0))
+            _stage(t, buffer, self.c.sram, r * k, cost.port_bytes.get("act_in", 0.0))
             t.write(self.c.sram, cost.port_bytes.get("out", 0.0))
             out.append(
                 (_unit_tile(f"{label} {r}x{k}x{n}", b, cost, t, flops=2.0 * r * k * n), count)
@@ -325,8 +365,8 @@ class _Builder:
         cols = GEMM_TILE_COLS
         n_tiles = math.ceil(n / cols)
         probe = TileShape(min(m, 64), k, cols)
-        rate_t = c.tint_units * cols / c.tint.seconds(c.tint.cost(probe))
-        rate_b = cols / c.booth.seconds(c.booth.cost(probe, "ternary_int8"))
+        rate_t = cols / self._tile_seconds(c.tint, c.tint_buffer, probe, None) * c.tint_units
+        rate_b = cols / self._tile_seconds(c.booth, c.booth_buffer, probe, "ternary_int8")
         to_booth = round(n_tiles * rate_b / (rate_t + rate_b))
         to_booth = min(max(to_booth, 0), n_tiles - 1)
         n_b = min(n, to_booth * cols)
@@ -352,6 +392,15 @@ class _Builder:
                 )
             )
         return out
+
+    def _tile_seconds(
+        self, b: UnitBinding, buffer: MemoryLevel | None, tile: TileShape, mode: str | None
+    ) -> float:
+        """Seconds of one projection tile on ``b``, its activation port included."""
+        cost = b.cost(tile, mode)
+        t = _Bytes()
+        _stage(t, buffer, self.c.sram, tile.m * tile.k, cost.port_bytes.get("act_in", 0.0))
+        return t.bound(b.seconds(cost))
 
     def _col_tiles(
         self,
@@ -630,8 +679,7 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
         t = _Bytes()
         t.read(c.dram, n_keys * d_qk * s.batch)  # int8 K
         t.read(c.sram, q_rows * d_qk)
-        t.write(c.booth_buffer, q_rows * d_qk)
-        t.read(c.booth_buffer or c.sram, qk.port_bytes.get("act_in", 0.0))
+        _stage(t, c.booth_buffer, c.sram, q_rows * d_qk, qk.port_bytes.get("act_in", 0.0))
         t.write(c.sram, qk.port_bytes.get("out", 0.0))
         flops = 2.0 * q_rows * d_qk * n_keys
         prev = [bld.unit_task(f"qk {label}", idx, c.booth, qk, t, prev, "matrix", flops=flops)]
@@ -644,8 +692,7 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
         t = _Bytes()
         t.read(c.dram, n_keys * d_v * s.batch)  # int8 V
         t.read(c.sram, q_rows * n_keys)
-        t.write(c.booth_buffer, q_rows * n_keys)
-        t.read(c.booth_buffer or c.sram, pv.port_bytes.get("act_in", 0.0))
+        _stage(t, c.booth_buffer, c.sram, q_rows * n_keys, pv.port_bytes.get("act_in", 0.0))
         t.write(c.sram, pv.port_bytes.get("out", 0.0))
         flops = 2.0 * q_rows * n_keys * d_v
         ends.append(bld.unit_task(f"pv {label}", idx, c.booth, pv, t, prev, "matrix", flops=flops))

@@ -154,6 +154,7 @@ def test_gpu_calibration_is_few_named_constants_with_sources() -> None:
         "memory_sustained_fraction",
         "tensor_sustained_fraction",
         "tensor_sustained_fraction_fp8",
+        "vector_sustained_fraction_fp32",
         "mma_sync_sustained_fraction",
     }
     for name in ("a100-sxm4-80gb", "h100-sxm5-80gb", "h200-sxm-141gb", "b200", "rtx-4090"):

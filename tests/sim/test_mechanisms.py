@@ -17,9 +17,10 @@ from attnsim.sim.lowering.attention_fused import (
     FLASH_ATTENTION_3,
     FLASH_ATTENTION_4,
     choose_blocks,
-    exp_emulation_share,
+    fa4_exp_emulation_share,
     issue_order,
     lpt_section_heads,
+    tile_readers,
 )
 from attnsim.sim.lowering.natten import multidim_rows
 from attnsim.sim.lowering.registry import MECHANISMS
@@ -68,9 +69,10 @@ CASES = {
         "flash-attention-4",
         "not slower",
     ),
+    # FA4's software exp2 schedule emulates ~5% of the exps at head dim 128
     "exp_emulation": (
         B200,
-        attention(batch=4, heads=16, seq=4096, head_dim=64),
+        attention(batch=4, heads=16, seq=4096, head_dim=128),
         "flash-attention-4",
         "slower",
     ),
@@ -86,10 +88,16 @@ CASES = {
         "flash-attention-4",
         "not faster",
     ),
+    # NATTEN masks every visited tile: 7 instructions per score in 3-D
     "diagonal_mask": (
-        A100,
-        attention(batch=4, heads=16, seq=4096, head_dim=128, mask=CausalMask()),
-        "flash-attention-2",
+        B200,
+        attention(
+            heads=8,
+            seq=16 * 16 * 16,
+            head_dim=128,
+            mask=NeighborhoodMask(spatial=(16, 16, 16), window=(7, 7, 7)),
+        ),
+        "natten-blackwell-fna",
         "faster",
     ),
     "longest_first": (
@@ -130,6 +138,45 @@ CASES = {
         ),
         "natten-hopper-fna",
         "slower",
+    ),
+    # NATTEN's 3-D mask (7 compare/select instructions per score) on B200: the 64-lane
+    # ALU pipe, not the MUFU, bounds the softmax
+    "alu_pipe": (
+        B200,
+        attention(
+            heads=8,
+            seq=16 * 16 * 16,
+            head_dim=128,
+            mask=NeighborhoodMask(spatial=(16, 16, 16), window=(7, 7, 7)),
+        ),
+        "natten-blackwell-fna",
+        "faster",
+    ),
+    "issue_slots": (
+        A100,
+        attention(batch=4, heads=16, seq=4096, head_dim=128),
+        "flash-attention-2",
+        "not slower",
+    ),
+    # FA3's 192x192 tile at head dim 64 (non-causal) stores P to shared memory
+    "p_in_smem": (
+        H100,
+        attention(batch=4, heads=16, seq=4096, head_dim=64),
+        "flash-attention-3",
+        "faster",
+    ),
+    # H200-class fp8 at head dim 128: the FP8 packs of P share the XU pipe with the exps
+    "fp8_convert_xu": (
+        H100,
+        attention(batch=4, heads=16, seq=4096, head_dim=128, dtype="fp8"),
+        "flash-attention-3",
+        "faster",
+    ),
+    "fp8_v_transpose": (
+        H100,
+        attention(batch=4, heads=16, seq=4096, head_dim=128, dtype="fp8"),
+        "flash-attention-3",
+        "not slower",
     ),
     "token_permute": (
         H100,
@@ -192,7 +239,8 @@ def test_sm_pipes_are_per_sm_per_clock_figures():
         (FLASH_ATTENTION_3, 256, False, (128, 80)),
         (FLASH_ATTENTION_2, 64, False, (128, 128)),
         (FLASH_ATTENTION_2, 128, False, (128, 64)),
-        (FLASH_ATTENTION_2, 256, False, (128, 64)),
+        # run_mha_fwd_hdim256: 64x64 where an SM has >= 192 KiB of shared memory (H100)
+        (FLASH_ATTENTION_2, 256, False, (64, 64)),
         (FLASH_ATTENTION_4, 128, True, (256, 128)),
     ],
 )
@@ -205,18 +253,28 @@ def test_tiles_follow_the_kernels_launch_code(style, head_dim, causal, tile):
     assert resident >= 1
 
 
-def test_fa2_at_head_dim_256_is_register_limited_to_one_tile_per_sm():
-    *_, resident = choose_blocks(
+def test_fa2_at_head_dim_256_follows_the_shared_memory_rule_of_its_launch_code():
+    # A100 (164 KiB per SM): 128x64 with 8 warps, register-limited to one tile per SM
+    br, bc, resident = choose_blocks(
+        FLASH_ATTENTION_2, TargetView(A100), 256, 256, 2.0, False, LoweringOptions()
+    )
+    assert (br, bc, resident) == (128, 64, 1)
+    assert tile_readers(FLASH_ATTENTION_2, 128, 256, 164 * 1024) == 8
+    # H100 (228 KiB per SM): 64x64 with 4 warps, two tiles per SM
+    br, bc, resident = choose_blocks(
         FLASH_ATTENTION_2, TargetView(H100), 256, 256, 2.0, False, LoweringOptions()
     )
-    assert resident == 1
+    assert (br, bc, resident) == (64, 64, 2)
+    assert tile_readers(FLASH_ATTENTION_2, 64, 256, 228 * 1024) == 4
 
 
-def test_exp_emulation_balances_the_mufu_and_fp32_lanes():
-    # 16 exps/clk on the MUFU, 128 FP32 instructions/clk: with 3.6 instructions per score
-    # already on the lanes the balance moves (8 - 3.6) / (8 + 7) = 29% of exps
-    assert exp_emulation_share(16.0, 128.0, 3.6) == pytest.approx(4.4 / 15)
-    assert exp_emulation_share(16.0, 64.0, 5.0) == 0.0  # lanes already the bottleneck
+def test_exp_emulation_follows_flashattention_4s_schedule():
+    # ex2_emu_freq 10 (non-causal, d128): 1 pair in 10, in fragments 1..2 of a row's 4
+    assert fa4_exp_emulation_share(False, 128, 128) == pytest.approx(0.1 * 2 / 4)
+    assert fa4_exp_emulation_share(True, 128, 128) == pytest.approx(2 / 4 / 16)
+    assert fa4_exp_emulation_share(False, 256, 128) == pytest.approx(6 / 14 * 3 / 4)
+    assert fa4_exp_emulation_share(False, 64, 128) == 0.0  # no schedule: every exp on MUFU
+    assert fa4_exp_emulation_share(True, 128, 128, fp8=True) == pytest.approx(2 / 4 / 8)
 
 
 def test_fa3_longest_first_runs_heads_in_l2_sections():

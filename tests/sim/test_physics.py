@@ -106,6 +106,10 @@ def test_a_consistent_run_passes(h100):
         ({"write_bytes": {"hbm": 0.0}}, "writes fewer hbm bytes than its outputs"),
         ({"read_bytes": {"hbm": 5e9, "l2": 5e9}}, "moves hbm bytes faster than its peak"),
         ({"read_bytes": {"hbm": 1e9, "l2": 1e11}}, "moves l2 bytes faster than its peak"),
+        (  # a per-unit level: its bandwidth is per SM, the check multiplies by 132
+            {"read_bytes": {"hbm": 1e9, "l2": 1e9, "smem": 4e10}},
+            r"moves smem bytes faster than its peak \(132 instances\)",
+        ),
         ({"engine_busy_s": {"tensor": 0.2}}, "keeps engine 'tensor' busy more than all"),
         ({"ops": {("matmul", "fp16"): 2e15}}, "runs matmul fp16 faster than the device's peak"),
         ({"time_s": 5e-6}, "does work in no time"),
@@ -115,6 +119,11 @@ def test_each_invariant_is_checked(h100, overrides, message):
     with pytest.raises(PhysicsError, match=message) as err:
         check_op(h100, OP, [_run(**overrides)], 132)
     assert "gemm op 'proj' on h100-sxm5-80gb" in str(err.value)
+
+
+def test_a_per_unit_level_may_move_what_all_its_instances_can(h100):
+    # 132 SMs x 234.24 GB/s of shared memory for 1 ms: 3.09e10 B is within the peak
+    check_op(h100, OP, [_run(read_bytes={"hbm": 1e9, "l2": 1e9, "smem": 3.0e10})], 132)
 
 
 def test_the_roofline_is_checked(h100):

@@ -37,7 +37,12 @@ from simkit import attention, one_op, variant
 #: Where that is the only cause the monotonicities hold up to this slack, set from the
 #: worst cases a fuzz of ~2,400 random cases and the property tests found; they are
 #: pinned below (the same with tile-by-tile simulation, so not an artefact of chunking):
-#:  * a sparser block-sparse layout: +3.97% (A100, FlashAttention-2's grid order);
+#:  * a sparser block-sparse layout: +3.97% (A100, FlashAttention-2's grid order), and
+#:    +7.17% (toy GPU, FlashAttention-2, 512 tokens, head dim 128, 2 heads): the sparser
+#:    layout still reads every live K/V block from DRAM once but over fewer tiles, so the
+#:    K/V hit rule puts 0.67 instead of 0.5 of each block's bytes on DRAM for the tiles
+#:    that remain, and on the memory-bound 8-SM toy GPU the four longest tiles end later.
+#:    It gets its own slack (MASK_SLACK);
 #:  * twice the units: +7.69% (toy GPU, FlashAttention-2, 48 tiles on 16 -> 32 slots)
 #:    and a worse one from GPU block dispatch (breadth-first: every SM's first slot, then
 #:    second slots from SM 0 on): +12.50% on H100, FlashAttention-2 causal 3000 tokens,
@@ -51,6 +56,7 @@ from simkit import attention, one_op, variant
 #: (before, a different tile and split-K made twice the units up to 1.92x slower).
 SCHEDULING_SLACK = 0.05
 UNITS_SLACK = 0.15
+MASK_SLACK = 0.08
 
 SETTINGS = settings(
     max_examples=25,
@@ -212,7 +218,7 @@ def test_a_sparser_mask_is_never_slower(
     ):
         return  # a 192- or 256-row tile (FA3 d64, FA4) cut differently: can honestly cost more
     ratio = _sparse_vs_dense(hw, family, m_sparse, m_dense, heads=heads, seq=seq, head_dim=head_dim)
-    assert ratio <= 1 + SCHEDULING_SLACK
+    assert ratio <= 1 + MASK_SLACK
 
 
 @SETTINGS

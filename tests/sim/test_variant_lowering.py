@@ -124,15 +124,22 @@ def test_haar_runs_on_chip_when_a_channel_slice_fits() -> None:
 
 
 def test_csat_recovery_iterations_cost_time() -> None:
-    # (iters=0 is left out: its lowering writes only the m x d compressed output, fewer
-    # DRAM bytes than the op's n x d output, which the physics check refuses)
     times = [
         simulate(
             hw(H100), one(CompressedSensingAttentionOp("c", "bf16", 1, 16, 8192, 256, 64, it))
         ).latency_s
-        for it in (1, 5, 10)
+        for it in (0, 1, 5, 10)
     ]
-    assert times[0] < times[1] < times[2]
+    assert times[0] < times[1] < times[2] < times[3]
+
+
+def test_csat_without_iterations_still_writes_its_n_by_d_output() -> None:
+    # ISTA's start x = 0 is the recovered output: the n x d output is written once
+    op = CompressedSensingAttentionOp("c", "bf16", 1, 16, 8192, 256, 64, 0)
+    ((_, moved, compulsory),) = dram_bytes(H100, one(op))  # simulate checks the physics
+    assert moved >= compulsory
+    r = simulate(hw(H100), one(op)).ops[0]
+    assert any("x = 0" in k for k in r.kernels)
 
 
 def test_differential_attention_costs_more_than_one_map() -> None:

@@ -278,3 +278,25 @@ def test_timeline_has_a_process_per_engine_and_nesting_rows(vita):
         spans.sort()
         for (_s0, e0), (s1, e1) in zip(spans, spans[1:], strict=False):
             assert s1 >= e0 - 1e-6 or e1 <= e0 + 1e-6
+
+
+def test_a_unit_waits_for_its_activation_buffer(vita):
+    # BoothFlex's ternary mode consumes 4 x rows activation bytes a cycle (rtl A-B4); a
+    # buffer that delivers rows bytes a cycle makes the tile run at the buffer's pace, and
+    # a buffer four times as wide gives the datapath its model's cycles back
+    ops = decoder_layer(heads=8)
+    gate = op_index(ops, "gate_proj")
+
+    def booth_gate_s(hw) -> float:
+        lowered = lower_block(Block("layer", ops, 1), TargetView(hw), LoweringOptions())
+        tiles = [
+            (tile, n)
+            for t in lowered.graph.tasks
+            if t.op == gate and t.kernel.unit == "boothflex"
+            for tile, n in t.kernel.runs
+        ]
+        return sum(tile.compute_s * n for tile, n in tiles) / sum(t.flops * n for t, n in tiles)
+
+    narrow = booth_gate_s(vita)
+    wide = booth_gate_s(load_hardware("vitallm-16nm", {"memory.booth_abuf.bandwidth": "32 GB/s"}))
+    assert narrow > 3 * wide  # seconds per flop: the buffer-bound rate is a quarter
