@@ -10,6 +10,9 @@ the registries when it checks a file, so a registration made before loading coun
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 from attnsim.hwconfigs.errors import HardwareConfigError
 from attnsim.hwconfigs.units import Bounds
 
@@ -93,9 +96,65 @@ _FRACTION_REASON = (
     "its datasheet clock"
 )
 
+
+class ConstantRegistry(Registry[Bounds]):
+    """Calibration constants by exact name, plus *families* of names that share one
+    dimension and bounds (``core_bandwidth_<level>``, ``block_pair_r<rows>_d<d>_k<keys>_t<
+    threads>``): ``attnsim calibrate`` measures one constant per memory level or per block
+    shape and thread count, so their names cannot all be listed beforehand. A family is a
+    template whose ``<field>`` parts match a name (``level``: a level name; the others:
+    digits); iteration yields the exact names and then the templates, so "expected one of"
+    messages name the families too."""
+
+    def __init__(self, what: str, error: type[HardwareConfigError]) -> None:
+        super().__init__(what, error)
+        self._families: dict[str, tuple[re.Pattern[str], Bounds]] = {}
+
+    def register_family(self, template: str, bounds: Bounds) -> None:
+        """Accept every name that ``template`` matches (``<level>`` a level name, any
+        other ``<field>`` digits)."""
+        if template in self._families:
+            raise DuplicateRegistrationError(
+                f"calibration constant family {template!r} is already registered"
+            )
+        parts = re.split(r"(<[a-z]+>)", template)
+        regex = "".join(
+            (r"[a-z][a-z0-9_]*" if p == "<level>" else r"[0-9]+")
+            if p.startswith("<")
+            else re.escape(p)
+            for p in parts
+        )
+        self._families[template] = (re.compile(rf"\A{regex}\Z"), bounds)
+
+    def __getitem__(self, name: str) -> Bounds:
+        try:
+            return super().__getitem__(name)
+        except KeyError:
+            pass
+        if isinstance(name, str):
+            for template, (pattern, bounds) in self._families.items():
+                if name == template or pattern.match(name):
+                    return bounds
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            self[name]  # type: ignore[index]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        yield from super().__iter__()
+        yield from self._families
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._families)
+
+
 #: Calibration constants a target may carry, with the dimension and bounds of each (the
 #: simulator reads them by name; an unknown name is refused, listing these).
-CALIBRATION_CONSTANTS: Registry[Bounds] = Registry("calibration constant", HardwareConfigError)
+CALIBRATION_CONSTANTS = ConstantRegistry("calibration constant", HardwareConfigError)
 for _name, _bounds in {
     "launch_overhead": Bounds(
         "time", "0 s", "1 s", "a kernel launch costs microseconds, a second is a hang"
@@ -112,6 +171,19 @@ for _name, _bounds in {
     ),
 }.items():
     CALIBRATION_CONSTANTS.register(_name, _bounds)
+#: Measured per machine by ``attnsim calibrate`` (attnsim/calibration.py): one core's read
+#: bandwidth from a shared level, and the seconds of one block step of the CPU kernel.
+CALIBRATION_CONSTANTS.register_family(
+    "core_bandwidth_<level>",
+    Bounds("bandwidth", "1 kB/s", "1 PB/s", "one core reads between a modem and any chip"),
+)
+for _template in (
+    "block_pair_r<rows>_d<dim>_k<keys>_t<threads>",
+    "block_softmax_r<rows>_d<dim>_k<keys>_t<threads>",
+):
+    CALIBRATION_CONSTANTS.register_family(
+        _template, Bounds("time", "0 s", "1 s", "a block step costs microseconds")
+    )
 
 
 def _register(registry: Registry[str], name: str, meaning: str) -> None:

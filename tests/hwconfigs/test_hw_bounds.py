@@ -113,6 +113,21 @@ CASES: list[tuple[str, Any, str]] = [
         {"launch_overhed": "3 us"},
         r"calibration\.launch_overhed: unknown calibration constant 'launch_overhed'; expected one of: launch_overhead, .* \(did you mean 'launch_overhead'\?\)",
     ),
+    (
+        "calibration",
+        {"core_bandwidth_l3": "3 GHz"},
+        r"calibration\.core_bandwidth_l3: '3 GHz' has units of frequency; expected a bandwidth",
+    ),
+    (
+        "calibration",
+        {"block_pair_r64_dx_k64_t1": "3 us"},
+        r"unknown calibration constant 'block_pair_r64_dx_k64_t1'; expected one of: .*block_pair_r<rows>_d<dim>_k<keys>_t<threads>",
+    ),
+    (
+        "calibration",
+        {"block_softmax_r64_d32_k64_t1": "2 s"},
+        r"calibration\.block_softmax_r64_d32_k64_t1: '2 s' is above 1 s",
+    ),
 ]
 
 
@@ -177,3 +192,20 @@ def test_a_registered_calibration_constant_is_accepted(
 def test_a_fraction_above_one_is_the_rtx_4090s() -> None:
     # fitted at 1.0905 (the card boosts above its datasheet clock); inside the fitter's range
     assert load_hardware("rtx-4090").calibration["tensor_sustained_fraction"] == 1.0905
+
+
+def test_measured_constant_families_are_accepted_in_their_units(
+    tiny: dict[str, Any], write: Callable[..., Any]
+) -> None:
+    """``attnsim calibrate`` writes one constant per level and per block shape and thread
+    count: the schema accepts every name of those families, each in its dimension."""
+    tiny["calibration"] = {
+        "core_bandwidth_dram": "29.66 GB/s",
+        "block_pair_r16_d128_k128_t2": "6.3 us",
+        "block_softmax_r16_d128_k128_t2": "3.8 us",
+    }
+    hw = load_hardware(write(tiny))
+    assert hw.calibration["core_bandwidth_dram"] == pytest.approx(29.66e9)
+    assert hw.calibration["block_pair_r16_d128_k128_t2"] == pytest.approx(6.3e-6)
+    written = hw.to_dict()["calibration"]["core_bandwidth_dram"]["value"]  # in its unit
+    assert written.endswith(" B/s") and float(written.split()[0]) == pytest.approx(29.66e9)
