@@ -150,3 +150,12 @@ def test_entries_name_their_variant_op():
 def test_unknown_override_is_refused():
     with pytest.raises(WorkloadError, match="override 'depth' is unknown"):
         build_workload("routing-transformer", seq=8, overrides={"depth": 2})
+
+
+def test_every_variant_names_zoo_models_that_exist():
+    from attnsim.workloads.variants import VARIANTS
+
+    named = {m for v in VARIANTS.values() for m in v.zoo}
+    assert {"moh-vit-b", "diff-transformer-3b", "routing-transformer"} <= named
+    for model in named:
+        assert get_model(model).name == model

@@ -25,6 +25,8 @@ Transformer 3B and the Routing Transformer of PG-19.
   ``attnsim::differential_attention`` (``noise_heads`` = 12: the Differential
   Transformer; the override ``noise_heads`` = a divisor of 12 gives Grouped Differential
   Attention, Lim et al. 2025, whose paper gives no released configuration of its own).
+  *Sources:* the sizes are the paper's appendix table as we read it (not re-checked
+  against the PDF here; the 3072 hidden size matches public re-implementations).
   *Assumptions:* untied input/output embeddings (the paper does not say; as LLaMA);
   rotary embeddings left out (elementwise); prompt length 4096 (the paper's training
   length for this model).
