@@ -61,6 +61,7 @@ __all__ = [
     "neighborhood_index_1d",
     "neighborhood_mask_2d",
     "ternary_linear",
+    "differential_attention",
 ]
 
 #: The ``torch.library`` namespace of the operators defined here.
@@ -364,6 +365,7 @@ class TernaryLinear(nn.Module):
 #
 # * attnsim::masked_attention -> AttentionOp with the mask given as JSON (any MASKS kind);
 # * attnsim::mixture_of_heads_attention -> MixtureOfHeadsAttentionOp;
+# * attnsim::differential_attention -> DifferentialAttentionOp;
 # * attnsim::group_rational -> GroupRationalOp;
 # * attnsim::haar_wavelet_mixer -> HaarWaveletMixerOp;
 # * attnsim::spectral_dictionary_mixer -> SpectralDictionaryMixerOp.
@@ -617,3 +619,34 @@ class SpectralDictionaryMixer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return spectral_dictionary_mixer(x, self.coef, self.amp, self.freq, self.phase, self.active)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::differential_attention", mutates_args=())
+def differential_attention(
+    q1: Tensor, k1: Tensor, q2: Tensor, k2: Tensor, v: Tensor, lam: Tensor, is_causal: bool
+) -> Tensor:
+    """(Grouped) differential attention: ``softmax(Q1 K1^T) V - lam * softmax(Q2 K2^T) V``.
+
+    ``q1``: ``(B, H, N, D)`` signal queries; ``k1``, ``v``: ``(B, Hkv, N, D|Dv)`` (``Hkv``
+    divides ``H``, as GQA); ``q2``, ``k2``: ``(B, Hn, N, D)`` noise heads, each shared by
+    ``H / Hn`` consecutive signal heads (``Hn == H``: the Differential Transformer);
+    ``lam``: a tensor broadcastable to ``(H,)``. Each map is normalised on its own.
+    Traced as one ``DifferentialAttentionOp``.
+    """
+    h = q1.shape[1]
+    rep_kv, rep_noise = h // k1.shape[1], h // q2.shape[1]
+    k1r = k1.repeat_interleave(rep_kv, dim=1)
+    vr = v.repeat_interleave(rep_kv, dim=1)
+    o1 = torch.nn.functional.scaled_dot_product_attention(q1, k1r, vr, is_causal=is_causal)
+    q2r = q2.repeat_interleave(rep_noise, dim=1)
+    k2r = k2.repeat_interleave(rep_noise, dim=1)
+    o2 = torch.nn.functional.scaled_dot_product_attention(
+        q2r, k2r, vr, is_causal=is_causal, scale=q1.shape[-1] ** -0.5
+    )
+    lam_h = lam.to(o1.dtype).reshape(-1)
+    return o1 - lam_h.expand(h)[None, :, None, None] * o2
+
+
+@differential_attention.register_fake
+def _differential_attention_fake(q1, k1, q2, k2, v, lam, is_causal):  # type: ignore[no-untyped-def]
+    return q1.new_empty((*q1.shape[:-1], v.shape[-1]))

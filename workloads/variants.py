@@ -660,7 +660,8 @@ _VARIANTS: tuple[Variant, ...] = (
     Variant("routing", "Routing Transformer: k-means clusters attended as blocks",
             "Roy et al. 2021, arXiv 2003.05997", "attention + mask cluster (+ centroid gemm, gather)",
             FUSED_GPU, (*COMMON, _P("cluster", int, 512, "tokens per cluster"), _P("causal", int, 1, "1 = causal")),
-            _routing, causal_baseline, "causal dense attention", FUSED_CPU, causal=True),
+            _routing, causal_baseline, "causal dense attention", FUSED_CPU, ("routing-transformer",),
+            causal=True),
     Variant("power", "PowerAttention: power-of-two dilated blocks", "Chen et al. 2025, arXiv 2503.03588",
             "attention + mask power", FUSED_GPU,
             (*COMMON, _P("block", int, 64, "block size"), _P("sink_blocks", int, 1, "sink blocks"),
@@ -687,12 +688,14 @@ _VARIANTS: tuple[Variant, ...] = (
     Variant("moh", "Mixture-of-Head attention: each token uses its top-k heads",
             "Jin et al. 2024, arXiv 2410.11842", "mixture_of_heads (+ router gemm)", ("moh-gathered", *FUSED_GPU),
             (*COMMON, _P("active_heads", int, 16, "heads per token"), _P("causal", int, 1, "1 = causal")),
-            _moh, causal_baseline, "causal dense attention", ("moh-gathered", *FUSED_CPU), causal=True),
+            _moh, causal_baseline, "causal dense attention", ("moh-gathered", *FUSED_CPU), ("moh-vit-b",),
+            causal=True),
     Variant("gda", "grouped differential attention (noise heads = heads: DIFF Transformer)",
             "Lim et al. 2025, arXiv 2510.06949; Ye et al. 2024", "differential_attention",
             ("differential-two-pass", *FUSED_GPU),
             (*COMMON, _P("noise_heads", int, 8, "noise-control heads")), _gda, causal_baseline,
-            "causal dense attention", ("differential-two-pass", *FUSED_CPU), causal=True),
+            "causal dense attention", ("differential-two-pass", *FUSED_CPU), ("diff-transformer-3b",),
+            causal=True),
 )  # fmt: skip
 
 for _v in _VARIANTS:

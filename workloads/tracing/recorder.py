@@ -61,6 +61,7 @@ from attnsim.workloads.ops import (
     UnknownOp,
 )
 from attnsim.workloads.ops_variants import (
+    DifferentialAttentionOp,
     GroupRationalOp,
     HaarWaveletMixerOp,
     MaskSetupOp,
@@ -774,6 +775,15 @@ class Recorder(TorchDispatchMode):
                     dtype=att.dtype,
                     spec=att.spec,
                     active_heads=int(b["active_heads"]),
+                )
+            )
+        elif packet == "differential_attention":
+            att = self._attention(
+                "differential", b["q1"], b["k1"], b["v"], None, bool(b["is_causal"])
+            )
+            self._emit(
+                DifferentialAttentionOp(
+                    name=att.name, dtype=att.dtype, spec=att.spec, noise_heads=int(b["q2"].shape[1])
                 )
             )
         elif packet == "group_rational":

@@ -6,7 +6,16 @@ model is one module that calls :func:`register_model`, imported below.
 """
 
 # each module registers its models on import (one line per model family)
-from attnsim.workloads.zoo import bitnet, lightning, llama, nat, variants, vit, vlm  # noqa: F401
+from attnsim.workloads.zoo import (  # noqa: F401
+    bitnet,
+    lightning,
+    llama,
+    nat,
+    variants,
+    variants_sparse,
+    vit,
+    vlm,
+)
 from attnsim.workloads.zoo.registry import (
     DTYPES,
     MODELS,
