@@ -4,7 +4,7 @@ IR, generator command, lowering families and predicted speedup over its baseline
 A speedup is ``baseline latency / variant latency`` on a target, both predicted by
 :func:`attnsim.api.simulate` for one run of the variant's workload (routing and search
 ops included) and of its baseline at the same sizes. A target that cannot lower one of
-the two (no kernel family for an op) gives ``None`` with the reason in ``pending``.
+the two (no kernel family for an op) gives ``None`` with the target's reason in ``not_run``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ DEFAULT_TARGETS: tuple[str, ...] = ("h100-sxm5-80gb", "vitallm-16nm")
 
 @dataclass(frozen=True)
 class VariantRow:
-    """One variant: description plus ``speedup[target][seq]`` (None when pending)."""
+    """One variant: description plus ``speedup[target][seq]`` (None where the target cannot run it)."""
 
     name: str
     title: str
@@ -49,7 +49,7 @@ class VariantRow:
     baseline: str
     zoo: tuple[str, ...]
     speedup: dict[str, dict[int, float | None]] = field(default_factory=dict)
-    pending: dict[str, str] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (speedups keyed by target, then by sequence length as a string)."""
@@ -64,7 +64,7 @@ class VariantRow:
             "baseline": self.baseline,
             "zoo": list(self.zoo),
             "speedup": {t: {str(s): v for s, v in by.items()} for t, by in self.speedup.items()},
-            "pending": dict(self.pending),
+            "not_run": dict(self.not_run),
         }
 
 
@@ -122,7 +122,7 @@ def variant_rows(
                     by[s] = float(base / _latency(hw, v.build(**args), memo))
                 except (LoweringError, WorkloadError) as exc:
                     by[s] = None
-                    row.pending.setdefault(t, str(exc).splitlines()[0])
+                    row.not_run.setdefault(t, str(exc).splitlines()[0])
             row.speedup[t] = by
         rows.append(row)
     return rows

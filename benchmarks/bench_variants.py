@@ -5,13 +5,16 @@ length, simulates the variant's workload (routing/search ops included) and its b
 (dense attention of the same sizes — causal for causal variants; the GELU MLP for KAT)
 on the H100 and on the ternary edge target ``vitallm-16nm``, and reports
 ``baseline latency / variant latency``. The edge target runs attention through the
-``vitallm-pipeline`` family, which another change provides: until it is registered its
-column says ``pending`` (with the reason in the CSV) and fills in by re-running this
-script. Prints a table, writes benchmarks/results/bench_variants.csv (one row per
+``vitallm-pipeline`` family; a variant that needs an engine the ternary chip lacks (bf16
+GEMMs, fp32 vector work) says ``n/a`` there, with the target's reason in the CSV. Prints a table, writes benchmarks/results/bench_variants.csv (one row per
 variant, target and length, with both latencies) and, with ``--markdown FILE``, the
 table as Markdown for docs/VARIANTS.md.
 
     .venv/bin/python benchmarks/bench_variants.py [--seqs 4096,16384,65536] [--markdown F]
+        [--targets h100-sxm5-80gb,vitallm-16nm@4096]
+
+A target written ``NAME@S1+S2`` is simulated at those lengths only (the edge chip's
+120 KB of SRAM makes its long-sequence runs slow to simulate and far from its use).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from attnsim.workloads.variants import list_variants
 from rich.console import Console
 from rich.table import Table
 
-from attnsim.variant_table import DEFAULT_SEQS, DEFAULT_TARGETS, sizes_at
+from attnsim.variant_table import DEFAULT_SEQS, sizes_at
 
 OUT = Path(__file__).parent / "results" / "bench_variants.csv"
 
@@ -39,11 +42,15 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--seqs", default=",".join(map(str, DEFAULT_SEQS)))
-    ap.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
+    ap.add_argument("--targets", default="h100-sxm5-80gb,vitallm-16nm@4096")
     ap.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
     args = ap.parse_args()
     seqs = [int(s) for s in args.seqs.split(",")]
-    targets = args.targets.split(",")
+    seqs_of: dict[str, list[int]] = {}
+    for item in args.targets.split(","):
+        name, _, own = item.partition("@")
+        seqs_of[name] = [int(s) for s in own.split("+")] if own else seqs
+    targets = list(seqs_of)
     hws = {t: load_hardware(t) for t in targets}
     memo: dict[object, float] = {}
 
@@ -57,7 +64,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for v in list_variants():
         for target in targets:
-            for seq in seqs:
+            for seq in seqs_of[target]:
                 sizes = sizes_at(v, seq)
                 row = {
                     "variant": v.name,
@@ -68,9 +75,9 @@ def main() -> None:
                 try:
                     base = latency(target, v.baseline(**sizes))
                     var = latency(target, v.build(**sizes))
-                    row.update(baseline_s=base, variant_s=var, speedup=base / var, pending="")
+                    row.update(baseline_s=base, variant_s=var, speedup=base / var, not_run="")
                 except LoweringError as exc:
-                    row.update(baseline_s=None, variant_s=None, speedup=None, pending=str(exc))
+                    row.update(baseline_s=None, variant_s=None, speedup=None, not_run=str(exc))
                 rows.append(row)
     wall = time.perf_counter() - t0
     df = pd.DataFrame(rows)
@@ -79,7 +86,7 @@ def main() -> None:
 
     table = Table(title=f"predicted speedup over the baseline ({wall:.0f} s to simulate)")
     table.add_column("variant")
-    cols = [(t, s) for t in targets for s in seqs]
+    cols = [(t, s) for t in targets for s in seqs_of[t]]
     for t, s in cols:
         table.add_column(f"{t.split('-')[0]} {s // 1024}k", justify="right")
     md = ["| variant | " + " | ".join(f"{t} {s // 1024}k" for t, s in cols) + " |"]
@@ -88,13 +95,13 @@ def main() -> None:
         cells = []
         for t, s in cols:
             (r,) = [r for r in rows if (r["variant"], r["target"], r["seq"]) == (v.name, t, s)]
-            cells.append("pending" if r["speedup"] is None else f"{r['speedup']:.2f}x")
+            cells.append("n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x")
         table.add_row(v.name, *cells)
         md.append(f"| {v.name} | " + " | ".join(cells) + " |")
     Console(width=160).print(table)
-    pending = {r["pending"] for r in rows if r["pending"]}
-    for reason in sorted(pending):
-        print(f"pending: {reason}")
+    not_run = {r["not_run"] for r in rows if r["not_run"]}
+    for reason in sorted(not_run):
+        print(f"n/a: {reason}")
     print(f"wrote {OUT}")
     if args.markdown:
         args.markdown.write_text("\n".join(md) + "\n")

@@ -58,16 +58,11 @@ class PhysicsError(AssertionError):
     """A simulated op broke a physical invariant: a bug in attnsim, not bad input."""
 
 
-def _fraction(hw: Hardware, name: str) -> float:
-    return max(1.0, float(hw.calibration.get(name, 1.0)))
-
-
 def peak_bandwidth(hw: Hardware, level: MemoryLevel) -> float:
-    """Peak bytes/s of ``level`` (one instance for per-unit levels)."""
-    bw = level.bandwidth_bytes_per_s
-    if level is hw.memory[-1]:
-        bw *= _fraction(hw, "memory_sustained_fraction")
-    return bw
+    """Peak bytes/s of ``level`` (one instance for per-unit levels): the datasheet's.
+    Sustained fractions only lower what a lowering may charge (the schema holds them in
+    (0.05, 1]), so they never raise a checked peak."""
+    return level.bandwidth_bytes_per_s
 
 
 def peak_rate(hw: Hardware, op_classes: Iterable[str], precisions: Iterable[str]) -> float:
@@ -80,19 +75,9 @@ def peak_rate(hw: Hardware, op_classes: Iterable[str], precisions: Iterable[str]
         best = 0.0
         for klass in classes:
             for prec in precs:
-                rate = engine.throughput.get(klass, {}).get(prec, 0.0)
-                if klass == "matmul":
-                    rate *= _precision_fraction(hw, prec)
-                best = max(best, rate)
+                best = max(best, engine.throughput.get(klass, {}).get(prec, 0.0))
         total += best
     return total
-
-
-def _precision_fraction(hw: Hardware, precision: str) -> float:
-    return max(
-        _fraction(hw, "tensor_sustained_fraction"),
-        _fraction(hw, f"tensor_sustained_fraction_{precision}"),
-    )
 
 
 def _class_peak(hw: Hardware, op_class: str, precision: str) -> float:

@@ -366,7 +366,7 @@ def _int_list(text: str | None, option: str, default: tuple[int, ...]) -> tuple[
 
 
 def _fmt_speedup(value: float | None) -> str:
-    return "pending" if value is None else f"{value:.2f}x"
+    return "n/a" if value is None else f"{value:.2f}x"
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -396,8 +396,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         table.add_row(*cells)
     Console(width=220, soft_wrap=False, highlight=False).print(table)
     for r in rows:
-        for t, why in r.pending.items():
-            print(f"{r.name} on {t}: pending ({why})")
+        for t, why in r.not_run.items():
+            print(f"{r.name} on {t}: n/a ({why})")
             break
     print(
         "generate one: attnsim workload VARIANT [options] -o FILE (see attnsim workload VARIANT --help)"

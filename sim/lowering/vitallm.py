@@ -317,8 +317,11 @@ class _Builder:
         mode: str | None,
         weight_bits: float,
         label: str,
+        stored_bits: float | None = None,
     ) -> list[tuple[TileClass, int]]:
-        """Tiles of an ``m x k @ k x n`` projection on engine ``b``: one per row chunk."""
+        """Tiles of an ``m x k @ k x n`` projection on engine ``b``: one per row chunk.
+        ``weight_bits`` per weight on chip; ``stored_bits`` per weight in DRAM when the
+        chip quantises wider stored weights on the way in (default: the same)."""
         rows = self._rows_per_chunk(b, buffer, m, k)
         full, tail = divmod(m, rows)
         out: list[tuple[TileClass, int]] = []
@@ -328,7 +331,7 @@ class _Builder:
             cost = b.cost(TileShape(r, k, n), mode)
             weights = k * n * weight_bits / 8.0
             t = _Bytes()
-            t.read(self.c.dram, weights)
+            t.read(self.c.dram, k * n * (stored_bits or weight_bits) / 8.0)
             t.write(self.c.sram, weights)
             t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
             t.read(self.c.sram, r * k)  # activation rows into the unit's buffer
@@ -355,8 +358,10 @@ class _Builder:
         """Tasks of one projection (or one head's part of it). ``engines``: ``"tint"``,
         ``"split"`` (TINT and BoothFlex ternary by rate) or ``"booth-int8"``."""
         c = self.c
-        if engines == "booth-int8":  # int8 weights (quantised when the op's are wider)
-            tiles = self._col_tiles(c.booth, c.booth_buffer, m, k, n, _int8_mode(c), 8.0, label)
+        if engines == "booth-int8":  # int8 on chip; wider stored weights are read in full
+            tiles = self._col_tiles(
+                c.booth, c.booth_buffer, m, k, n, _int8_mode(c), 8.0, label, max(8.0, weight_bits)
+            )
             return [self.add(label, _kernel(label, c.unit_of(c.booth), tiles), deps, "matrix", idx)]
         if engines == "tint":
             tiles = self._proj_tiles(c.tint, c.tint_buffer, m, k, n, None, weight_bits, label)
@@ -412,6 +417,7 @@ class _Builder:
         mode: str | None,
         weight_bits: float,
         label: str,
+        stored_bits: float | None = None,
     ) -> list[tuple[TileClass, int]]:
         """Column tiles of :data:`GEMM_TILE_COLS` (and one narrower tail)."""
         full, tail = divmod(n, GEMM_TILE_COLS)
@@ -419,7 +425,9 @@ class _Builder:
         for width, count in ((GEMM_TILE_COLS, full), (tail, 1 if tail else 0)):
             if not count:
                 continue
-            for tile, times in self._proj_tiles(b, buffer, m, k, width, mode, weight_bits, label):
+            for tile, times in self._proj_tiles(
+                b, buffer, m, k, width, mode, weight_bits, label, stored_bits
+            ):
                 out.append((tile, times * count))
         return out
 
@@ -582,7 +590,8 @@ def _gemm_engines(op: GemmOp, bld: _Builder, idx: int) -> str:
         bld.fallback(
             idx,
             f"{op.dtype} x {op.weight_dtype or op.dtype} matmul ran as int8 x int8 on "
-            f"{bld.c.booth.engine} (weights absmax-quantised to int8; no engine runs "
+            f"{bld.c.booth.engine} (weights read as stored and absmax-quantised to int8 on "
+            f"chip; no engine runs "
             f"{op.weight_dtype or op.dtype} matmul)",
         )
     return "booth-int8"
