@@ -261,8 +261,17 @@ class TargetView:
         DRAM land in the SM's shared memory / L1, 128 B/clk on NVIDIA SMs). A property of
         one unit, so adding units never lowers it (an equal slice of the cache's
         bandwidth would: twice the SMs would make a lone tile twice as slow). Empty when
-        the scratchpad is itself a shared level (the unit is uncapped)."""
-        if self.scratchpad.scope != "per_unit" or not self.shared_levels:
+        the scratchpad is itself a shared level (the unit is uncapped), and on an
+        accelerator: its per-unit levels are operand buffers of one datapath (VitaLLM's
+        activation buffers), not where its loads land -- weights stream from DRAM through
+        the shared SRAM to the array's weight port -- and its families charge each
+        buffer's port themselves (:mod:`sim.lowering.vitallm`); capping every shared
+        level at an activation buffer's bandwidth would throttle the weight stream."""
+        if (
+            self.hw.kind == "accelerator"
+            or self.scratchpad.scope != "per_unit"
+            or not self.shared_levels
+        ):
             return {}
         cap = self.scratchpad.bandwidth_bytes_per_s
         return {m.name: cap for m in self.shared_levels}

@@ -300,3 +300,17 @@ def test_a_unit_waits_for_its_activation_buffer(vita):
     narrow = booth_gate_s(vita)
     wide = booth_gate_s(load_hardware("vitallm-16nm", {"memory.booth_abuf.bandwidth": "32 GB/s"}))
     assert narrow > 3 * wide  # seconds per flop: the buffer-bound rate is a quarter
+
+
+def test_a_lone_projection_streams_weights_at_the_dram_bandwidth(vita):
+    # the tint array's activation buffer (32 GB/s) is not on its weight path (LPDDR ->
+    # SRAM -> weight port; the family charges the buffer's own port), so it caps no shared
+    # level: a decode projection whose weights outweigh the engines' compute streams them
+    # at LPDDR's full 51.2 GB/s. Capping tint's SRAM and LPDDR draw at 32 GB/s (a GPU SM's
+    # load port rule) stretched each tint tile to 1.6x its compute and left 8% of LPDDR idle.
+    assert TargetView(vita).unit_bandwidth_cap == {}
+    assert TargetView(load_hardware("h100-sxm5-80gb")).unit_bandwidth_cap  # GPUs keep theirs
+    proj = GemmOp("proj", "int8", 1, 6912, 2560, weight_operand="b", weight_dtype="ternary")
+    r = simulate(vita, Workload("t", (Block("l", (proj,), 1),), tokens=1))
+    lpddr = vita.memory[-1]
+    assert r.bytes[lpddr.name] / r.latency_s >= 0.98 * lpddr.bandwidth_bytes_per_s
