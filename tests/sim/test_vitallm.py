@@ -297,8 +297,9 @@ def test_a_unit_waits_for_its_activation_buffer(vita):
         ]
         return sum(tile.compute_s * n for tile, n in tiles) / sum(t.flops * n for t, n in tiles)
 
-    narrow = booth_gate_s(vita)
-    wide = booth_gate_s(load_hardware("vitallm-16nm", {"memory.booth_abuf.bandwidth": "32 GB/s"}))
+    # vitallm-16nm's booth_abuf is already the wide one (32 B/cycle); narrow it to rows
+    narrow = booth_gate_s(load_hardware("vitallm-16nm", {"memory.booth_abuf.bandwidth": "8 GB/s"}))
+    wide = booth_gate_s(vita)
     assert narrow > 3 * wide  # seconds per flop: the buffer-bound rate is a quarter
 
 
