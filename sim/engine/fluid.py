@@ -223,26 +223,33 @@ class FluidPool:
         share the rest equally (water-filling), and a job slowed by a level is slowed
         in proportion everywhere (its tile progresses at one speed). Co-resident jobs
         whose neighbour was slowed then get the compute it no longer uses, and the
-        levels are divided again: :data:`_GLOBAL_PASSES` passes, the last one without
-        giving compute back, so no capacity is exceeded.
+        levels are divided again, until no level slows another job or after
+        :data:`_GLOBAL_PASSES` passes. Every pass ends with the levels divided (which only
+        lowers rates), so its rates exceed no capacity.
+
+        A job's cap in the compute division is what the levels allowed it so far (1, its
+        full speed, until a level slows it), never its previous compute share: a job that
+        no level slowed must be free to take the compute a level-slowed neighbour leaves.
         """
         idx = np.flatnonzero(self._active)
         nominal = self._nominal[idx]
         unit = self._unit[idx]
         unit_use = nominal * self._unit_work[idx]  # unit fraction at full speed
         level_use = nominal[:, None] * self._level_work[idx]  # bytes/s at full speed
-        cap = np.ones(idx.size)
-        rate = cap
-        for npass in range(_GLOBAL_PASSES):
-            rate = self._unit_share(unit, unit_use, cap)
+        limit = np.ones(idx.size)  # fraction of full speed the levels allow each job
+        rate = limit
+        for _ in range(_GLOBAL_PASSES):
+            share = self._unit_share(unit, unit_use, limit)
+            rate = share
             for level in range(self._bw.size):
                 demand = rate * level_use[:, level]
                 if demand.sum() <= self._bw[level] * (1 + _EPS):
                     continue
                 rate = rate * _water_fill(demand, float(self._bw[level]))
-            if npass + 1 < _GLOBAL_PASSES and np.array_equal(rate, cap):
+            new_limit = np.where(rate < share, rate, limit)  # the jobs a level slowed
+            if np.array_equal(new_limit, limit):
                 break
-            cap = rate
+            limit = new_limit
         rates = np.zeros(self._active.size)
         rates[idx] = nominal * rate
         return rates

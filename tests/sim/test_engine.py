@@ -162,3 +162,21 @@ def test_a_compute_bound_tile_is_not_slowed_by_memory_bound_ones():
     shape = MachineShape(units=4, shared_bandwidth={"hbm": 1e9})
     r = run([(long_t, 1), (burst, 3)], shape=shape)
     assert r.time_s == pytest.approx(10e-6, rel=1e-6)  # 9 kB at (1 GB/s - 0.1 GB/s) = 10 us
+
+
+def test_a_coresident_job_takes_the_compute_a_level_slowed_neighbour_leaves():
+    # unit 0 runs A (compute and 1 B of the 1 B/s level) and B (compute only); units 1-3
+    # each run a 1 B memory job. The level gives each of its 4 jobs 0.25 B/s, so A runs at
+    # a quarter speed and uses a quarter of unit 0: B gets the other three quarters and
+    # ends at 4/3 s (it ended at 2 s, held at the half it had before A was slowed).
+    env = simpy.Environment()
+    pool = FluidPool(env, 5, 4, np.array([1.0]))
+    ends: dict[int, float] = {}
+    jobs = [(0, 1.0, 1.0), (0, 1.0, 0.0), (1, 0.0, 1.0), (2, 0.0, 1.0), (3, 0.0, 1.0)]
+    for slot, (unit, work, level_bytes) in enumerate(jobs):
+        pool.submit(
+            slot, unit, work, np.array([level_bytes]), 1.0, lambda s: ends.setdefault(s, env.now)
+        )
+    env.run()
+    assert ends[1] == pytest.approx(4.0 / 3.0)
+    assert [ends[s] for s in (0, 2, 3, 4)] == pytest.approx([4.0] * 4)  # the level stays full

@@ -272,7 +272,7 @@ def test_the_worst_sparser_mask_case_found_is_pinned(machines):
         (
             "units x2",
             attention(batch=3, heads=4, seq=512, mask=SlidingWindowMask(left=1085), dtype="bf16"),
-            1.0769,
+            1.0168,  # 1.0769 while a co-resident tile could not take a slowed one's compute
         ),
         (
             "dram x2",
