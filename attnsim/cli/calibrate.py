@@ -9,6 +9,7 @@ measured (quantity, median, spread, unit) and the path written.
 from __future__ import annotations
 
 import argparse
+import json
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -59,6 +60,34 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             name=args.name,
         )
     mb = result.measurements
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "machine": machine_description(mb.host),
+                    "threads": mb.threads,
+                    "date": mb.date,
+                    "quick": mb.quick,
+                    "path": str(result.path),
+                    "elapsed_s": mb.elapsed_s,
+                    "disturbed": list(mb.disturbed),
+                    "measured": [
+                        {
+                            "quantity": name,
+                            "unit": unit,
+                            "median": stat.median / scale,
+                            "min": stat.low / scale,
+                            "max": stat.high / scale,
+                            "spread": stat.spread,
+                            "disturbed": bool(stat.disturbed),
+                        }
+                        for name, stat, scale, unit in summary_rows(mb)
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return 0
     table = Table(
         title=f"{machine_description(mb.host)}: {mb.threads} threads, {mb.date}"
         + (" (quick)" if mb.quick else "")
@@ -136,4 +165,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         action="store_true",
         help="fewer, shorter timed runs (about 15 s instead of about a minute)",
     )
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON")
     p.set_defaults(func=_cmd_calibrate)

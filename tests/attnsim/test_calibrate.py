@@ -6,6 +6,7 @@ micro-benchmarks are tested in tests/kernels/test_microbench.py.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -242,6 +243,21 @@ def test_cli_writes_the_target_and_prints_the_table(
         assert word in out
     assert "dram" in out and "launch" in out
     assert f"wrote {out_file}" in out.replace("\n", "")
+    assert validate_file(out_file) == []
+
+
+def test_cli_json_lists_every_measurement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _no_timing(monkeypatch)
+    out_file = tmp_path / "host.yaml"
+    assert main(["calibrate", "--quick", "--json", "-o", str(out_file)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["path"] == str(out_file) and doc["quick"] is True
+    units = {row["unit"] for row in doc["measured"]}
+    assert {"us", "GFLOP/s", "GB/s"} <= units
+    for row in doc["measured"]:
+        assert row["min"] <= row["median"] <= row["max"] and row["spread"] >= 0
     assert validate_file(out_file) == []
 
 
