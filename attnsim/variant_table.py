@@ -10,7 +10,7 @@ the two (no kernel family for an op) gives ``None`` with the target's reason in 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,14 +25,40 @@ __all__ = [
     "DEFAULT_SEQS",
     "DEFAULT_TARGETS",
     "VariantRow",
+    "target_lengths",
     "sizes_at",
     "variant_rows",
 ]
 
 #: Sequence lengths of the table (perfect squares, so 2-D neighborhoods are square grids).
 DEFAULT_SEQS: tuple[int, ...] = (4096, 16384, 65536)
-#: The datacenter GPU and the ternary edge accelerator.
-DEFAULT_TARGETS: tuple[str, ...] = ("h100-sxm5-80gb", "vitallm-16nm")
+#: The datacenter GPU and the ternary edge accelerator; ``NAME@S1+S2`` limits a target to
+#: those lengths (the edge chip's 120 KB of SRAM makes its long runs slow to simulate and
+#: far from its use: 4k tokens there take as long to simulate as the H100's three lengths).
+DEFAULT_TARGETS: tuple[str, ...] = ("h100-sxm5-80gb", "vitallm-16nm@4096")
+
+
+def target_lengths(targets: Iterable[str], seqs: Sequence[int]) -> dict[str, list[int]]:
+    """Target name -> sequence lengths, from entries ``NAME`` (every length of ``seqs``)
+    or ``NAME@S1+S2`` (its own lengths)."""
+    out: dict[str, list[int]] = {}
+    for item in targets:
+        name, at, own = item.partition("@")
+        if at:
+            try:
+                lengths = [int(x) for x in own.split("+")]
+            except ValueError:
+                lengths = []
+            if not lengths or min(lengths) < 1:
+                raise WorkloadError(
+                    [
+                        f"--targets: {item!r}: expected NAME or NAME@LENGTH+LENGTH, e.g. vitallm-16nm@4096"
+                    ]
+                )
+        else:
+            lengths = list(seqs)
+        out[name] = lengths
+    return out
 
 
 @dataclass(frozen=True)
@@ -93,15 +119,20 @@ def variant_rows(
     seqs: Sequence[int] = DEFAULT_SEQS,
     *,
     speedups: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> list[VariantRow]:
-    """The table (see module docstring); ``names`` None means every variant."""
+    """The table (see module docstring); ``names`` None means every variant.
+    ``progress`` gets each variant's name before its speedups are simulated."""
     chosen = (
         list_variants() if names is None else [VARIANTS.lookup(n, where="variant") for n in names]
     )
-    hws = {t: load_hardware(t) for t in targets} if speedups else {}
+    lengths = target_lengths(targets, seqs)
+    hws = {t: load_hardware(t) for t in lengths} if speedups else {}
     rows = []
     memo: dict[Any, float] = {}
     for v in chosen:
+        if progress is not None and speedups:
+            progress(v.name)
         row = VariantRow(
             name=v.name,
             title=v.title,
@@ -115,7 +146,7 @@ def variant_rows(
         )
         for t, hw in hws.items():
             by: dict[int, float | None] = {}
-            for s in seqs:
+            for s in lengths[t]:
                 args = sizes_at(v, s)
                 try:
                     base = _latency(hw, v.baseline(**args), memo)

@@ -32,7 +32,7 @@ from attnsim.workloads.variants import list_variants
 from rich.console import Console
 from rich.table import Table
 
-from attnsim.variant_table import DEFAULT_SEQS, sizes_at
+from attnsim.variant_table import DEFAULT_SEQS, DEFAULT_TARGETS, sizes_at, target_lengths
 
 OUT = Path(__file__).parent / "results" / "bench_variants.csv"
 
@@ -42,14 +42,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--seqs", default=",".join(map(str, DEFAULT_SEQS)))
-    ap.add_argument("--targets", default="h100-sxm5-80gb,vitallm-16nm@4096")
+    ap.add_argument("--targets", default=",".join(DEFAULT_TARGETS))
     ap.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
     args = ap.parse_args()
     seqs = [int(s) for s in args.seqs.split(",")]
-    seqs_of: dict[str, list[int]] = {}
-    for item in args.targets.split(","):
-        name, _, own = item.partition("@")
-        seqs_of[name] = [int(s) for s in own.split("+")] if own else seqs
+    seqs_of = target_lengths(args.targets.split(","), seqs)
     targets = list(seqs_of)
     hws = {t: load_hardware(t) for t in targets}
     memo: dict[object, float] = {}

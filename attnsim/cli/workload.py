@@ -23,6 +23,7 @@ import math
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from attnsim.fileio import check_output_path
@@ -375,18 +376,36 @@ def _cmd_list(args: argparse.Namespace) -> int:
             ["workload: no SUBCOMMAND given; expected one of attention, gemm, show, a variant "
              "name, or --list (see attnsim workload --help)"]
         )  # fmt: skip
-    from attnsim.variant_table import DEFAULT_TARGETS, variant_rows
+    from attnsim.variant_table import DEFAULT_TARGETS, target_lengths, variant_rows
 
     seqs = _int_list(args.seqs, "--seqs", (4096, 16384))
     targets = tuple(args.targets.split(",")) if args.targets else DEFAULT_TARGETS
-    rows = variant_rows(targets=targets, seqs=seqs, speedups=not args.no_speedups)
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=args.no_speedups or not err.is_terminal,  # a bar for people, not for pipes
+    ) as bar:
+        task = bar.add_task("simulating speedups", total=len(VARIANTS))
+
+        def step(name: str) -> None:
+            bar.update(task, advance=1, description=f"simulating speedups: {name}")
+
+        rows = variant_rows(
+            targets=targets, seqs=seqs, speedups=not args.no_speedups, progress=step
+        )
     if args.list_json:
         print(json.dumps({"variants": [r.to_dict() for r in rows]}, indent=2))
         return 0
     table = Table(title="attention variants (speedup = baseline latency / variant latency)")
     for col in ("variant", "paper", "IR op / mask", "families (GPU; CPU)", "baseline"):
         table.add_column(col, overflow="fold")
-    speed_cols = [(t, s) for t in targets for s in seqs] if not args.no_speedups else []
+    lengths = target_lengths(targets, seqs)
+    speed_cols = [(t, s) for t in lengths for s in lengths[t]] if not args.no_speedups else []
     for t, s in speed_cols:
         table.add_column(f"{t.split('-')[0]} {s // 1024}k", justify="right")
     for r in rows:
@@ -541,7 +560,8 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--targets",
-        help="with --list: targets of the speedup columns (default h100-sxm5-80gb,vitallm-16nm)",
+        help="with --list: targets of the speedup columns, NAME or NAME@LENGTH+LENGTH for "
+        "lengths of its own (default h100-sxm5-80gb,vitallm-16nm@4096)",
     )
     p.add_argument(
         "--no-speedups", action="store_true", help="with --list: skip the simulated speedups"

@@ -122,3 +122,18 @@ def test_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys, monkeypat
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("attnsim") and message in lines[0], lines[0]
     assert not (tmp_path / "x.json").exists()
+
+
+def test_list_targets_with_lengths_of_their_own(capsys) -> None:
+    code, out, err = run(capsys, "workload", "--list", "--json", "--seqs", "1024,4096",
+                         "--targets", "h100-sxm5-80gb,vitallm-16nm@1024")  # fmt: skip
+    assert code == 0 and err == ""
+    dense = {r["name"]: r for r in json.loads(out)["variants"]}["dense"]
+    assert set(dense["speedup"]["h100-sxm5-80gb"]) == {"1024", "4096"}
+    assert set(dense["speedup"]["vitallm-16nm"]) == {"1024"}
+
+
+@pytest.mark.parametrize("bad", ["vitallm-16nm@", "vitallm-16nm@x", "vitallm-16nm@0"])
+def test_list_target_lengths_must_be_integers(capsys, bad) -> None:
+    code, _, err = run(capsys, "workload", "--list", "--targets", bad)
+    assert code == 2 and "expected NAME or NAME@LENGTH+LENGTH" in err
