@@ -12,6 +12,7 @@ from attnsim.workloads.zoo import (  # noqa: F401
     llama,
     nat,
     variants,
+    variants_hf,
     variants_sparse,
     vit,
     vlm,
