@@ -29,7 +29,7 @@ attention. A sequence that is not a multiple of the block leaves the last block 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -157,7 +157,7 @@ def _build(req: TraceRequest) -> nn.Module:
 
 
 def _inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
-    positions = int(model.position.num_embeddings)  # type: ignore[union-attr]
+    positions = cast(BigBird, model).position.num_embeddings
     if req.seq > positions:
         raise WorkloadError(
             f"zoo.bigbird-roberta-base: seq {req.seq} exceeds the {positions} positions; "

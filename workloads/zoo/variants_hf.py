@@ -38,6 +38,8 @@ __all__ = ["ATTN_IMPLEMENTATION", "MISTRAL_7B", "ir_attention_forward", "mistral
 
 #: Name of the transformers attention implementation registered here.
 ATTN_IMPLEMENTATION = "attnsim_ir"
+#: Config keyword selecting it (a keyword of every transformers config, as ``hf.SDPA``).
+_IMPLEMENTATION: dict[str, Any] = {"attn_implementation": ATTN_IMPLEMENTATION}
 
 #: Mistral 7B v0.1 (arXiv 2310.06825 Table 1; HF ``mistralai/Mistral-7B-v0.1`` config.json).
 MISTRAL_7B: dict[str, Any] = {
@@ -105,7 +107,7 @@ def mistral_config(dims: dict[str, Any], req: TraceRequest, where: str) -> Any:
     cfg = MistralConfig(
         **dims,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
-        attn_implementation=ATTN_IMPLEMENTATION,
+        **_IMPLEMENTATION,
     )
     return apply_overrides(where, cfg, req.overrides)
 
