@@ -6,7 +6,9 @@
 4. a Perfetto timeline of the first target;
 5. a design-space sweep (``examples/sweep-small.yaml``) on a local process pool;
 6. a quick validation on this CPU: a handful of attention problems timed on the bundled
-   numba kernel and predicted on the calibrated ``host-cpu`` target;
+   numba kernel and predicted on this machine's ``host-cpu`` target (measured and cached
+   on first use, as ``attnsim validate`` does; the stored block timings, which
+   BENCHMARKS.md shows are steadier than re-timing them before each case);
 7. the design-space report of the sweep with the validation beside it; its path is
    printed last.
 
@@ -115,8 +117,8 @@ def run_demo(config: DemoConfig | None = None, console: Console | None = None) -
         val, _ = validate_live(
             "cpu",
             quick=True,
-            per_case_rates=True,
             progress=lambda name: con.print(f"measuring {name}", style="dim"),
+            announce=lambda line: con.print(line, style="bold", highlight=False),
         )
         print_report(val, con)
         doc = val.to_dict()
