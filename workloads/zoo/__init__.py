@@ -7,11 +7,13 @@ model is one module that calls :func:`register_model`, imported below.
 
 # each module registers its models on import (one line per model family)
 from attnsim.workloads.zoo import (  # noqa: F401
+    bigbird,
     bitnet,
     lightning,
     llama,
     nat,
     variants,
+    variants_hf,
     variants_sparse,
     vit,
     vlm,
