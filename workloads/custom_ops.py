@@ -403,7 +403,12 @@ def masked_attention(q: Tensor, k: Tensor, v: Tensor, mask: str, scale: float) -
 
 @masked_attention.register_fake
 def _masked_attention_fake(q, k, v, mask, scale):  # type: ignore[no-untyped-def]
-    return q.new_empty((*q.shape[:-1], v.shape[-1]))
+    # the output in q's memory layout, as SDPA's fused kernels write it: a model that
+    # viewed (B, N, H, D) as (B, H, N, D) transposes it back for free (no traced copy)
+    shape = (*q.shape[:-1], v.shape[-1])
+    order = sorted(range(q.dim()), key=lambda i: q.stride(i), reverse=True)
+    inverse = [order.index(i) for i in range(q.dim())]
+    return q.new_empty([shape[i] for i in order]).permute(inverse)
 
 
 class MaskedAttention(nn.Module):

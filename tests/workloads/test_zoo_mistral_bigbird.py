@@ -67,6 +67,13 @@ def test_mistral_mask_is_built_by_no_kernels():
     assert top == ["model.add"]
 
 
+def test_mistral_attention_output_is_not_copied():
+    """The attention op writes its output in the query's layout (as SDPA's kernels do), so
+    transposing it back to (B, N, H*D) traces no copy kernel."""
+    wl = traced("mistral-7b", 8192, num_hidden_layers=2)
+    assert not [op.name for _, op in wl.flat() if "clone" in op.name or "copy" in op.name]
+
+
 def test_mistral_up_to_the_window_costs_what_causal_costs():
     op = attention(traced("mistral-7b", 2048, num_hidden_layers=1))[0][1]
     assert op.spec.mask == SlidingWindowMask(left=4095)
