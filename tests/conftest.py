@@ -12,14 +12,24 @@ already holds this machine's cached target — a copy of the bundled ``host-cpu-
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from attnsim.hwconfigs import targets_dir
+from hypothesis import settings
 
 from attnsim.hosttarget import CACHE_ENV, EXAMPLE_TARGET, host_target_path
+
+#: Property tests draw the same examples in every run (CI never fails on a new draw and a
+#: failure reproduces bit for bit); ``ATTNSIM_HYPOTHESIS=explore`` draws new ones locally.
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(
+    "explore" if os.environ.get("ATTNSIM_HYPOTHESIS") == "explore" else "deterministic"
+)
 
 
 @pytest.fixture(autouse=True)
