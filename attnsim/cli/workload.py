@@ -407,7 +407,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     lengths = target_lengths(targets, seqs)
     speed_cols = [(t, s) for t in lengths for s in lengths[t]] if not args.no_speedups else []
     for t, s in speed_cols:
-        table.add_column(f"{t.split('-')[0]} {s // 1024}k", justify="right")
+        table.add_column(f"{t.split('-')[0]} {s / 1024:g}k", justify="right")
     for r in rows:
         fams = ", ".join(r.families) + ("; " + ", ".join(r.cpu_families) if r.cpu_families else "")
         cells = [r.name, r.paper, r.ir, fams, r.baseline]
@@ -561,7 +561,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--targets",
         help="with --list: targets of the speedup columns, NAME or NAME@LENGTH+LENGTH for "
-        "lengths of its own (default h100-sxm5-80gb,vitallm-16nm@4096)",
+        "lengths of its own (default h100-sxm5-80gb,vitallm-16nm@1024+2304+4096)",
     )
     p.add_argument(
         "--no-speedups", action="store_true", help="with --list: skip the simulated speedups"
