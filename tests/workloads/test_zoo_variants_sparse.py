@@ -159,3 +159,20 @@ def test_every_variant_names_zoo_models_that_exist():
     assert {"moh-vit-b", "diff-transformer-3b", "routing-transformer"} <= named
     for model in named:
         assert get_model(model).name == model
+
+
+def test_sqat_m_reduces_query_heads_and_matches_its_card() -> None:
+    """SQAT-m (ReactiveAI/SQAT-m): 8 layers of causal attention with 8 query heads and 4
+    K/V heads of 16 (a 16-head split of dim 256); ~10.7M parameters on its card."""
+    from attnsim.workloads.ops import AttentionOp
+    from attnsim.workloads.zoo import build_workload, parameter_count
+
+    w = build_workload("sqat-m", seq=256)
+    att = [(b.count, op) for b, op in w.flat() if isinstance(op, AttentionOp)]
+    assert [n for n, _ in att] == [8]
+    s = att[0][1].spec
+    assert (s.q_heads, s.kv_heads, s.head_dim_qk, s.q_len) == (8, 4, 16, 256)
+    assert type(s.mask).__name__ == "CausalMask"
+    q_proj = next(op for _, op in w.flat() if op.name.endswith("q.mm"))
+    assert (q_proj.k, q_proj.n) == (256, 128)  # the reduced query projection
+    assert abs(parameter_count("sqat-m") - 10.7e6) / 10.7e6 < 0.02

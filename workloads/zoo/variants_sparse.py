@@ -1,6 +1,6 @@
 """Zoo models of the routed and differential attention variants, in plain torch from their
 published configurations (random weights, nothing downloaded): MoH-ViT-B, DIFF
-Transformer 3B and the Routing Transformer of PG-19.
+Transformer 3B, the Routing Transformer of PG-19 and SQAT-m.
 
 * **moh-vit-b** (Jin et al. 2024, arXiv 2410.11842, MoH-ViT-B with 75% of the heads;
   sizes from the authors' release, ``SkyworkAI/MoH``, ``MoH-ViT/transnext.py``,
@@ -44,6 +44,13 @@ Transformer 3B and the Routing Transformer of PG-19.
   relative position embeddings (513 offsets) are left out. The release README states
   200M parameters; these hparams give 383M (22 x 15.9M per layer + 33.8M embedding) —
   the README's figure is not reproduced from the hparams and is not asserted.
+* **sqat-m** (Filipek 2025, arXiv 2510.01817, Sparse Query Attention; the released
+  research model ``ReactiveAI/SQAT-m``, its model card): 8 decoder layers, dim 256,
+  "16 heads for the dimension split" (head dim 16) of which 8 query heads and 4 key/value
+  heads are used, SwiGLU FFN 768, RoPE, RMSNorm, vocabulary 10k, 1024 tokens, ~10.7M
+  trainable parameters. The query and output projections are 256 -> 128 -> 256 (what
+  makes SQA cheaper than GQA); attention is causal SDPA with ``enable_gqa``.
+  *Assumptions:* untied embeddings (the card does not say); RoPE left out (elementwise).
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["DIFF_3B", "MOH_VIT_B", "ROUTING_PG19"]
+__all__ = ["DIFF_3B", "MOH_VIT_B", "ROUTING_PG19", "SQAT_M"]
 
 MOH_VIT_B: dict[str, Any] = {
     "dims": (96, 192, 384, 768),
@@ -80,6 +87,10 @@ MOH_VIT_B: dict[str, Any] = {
 }
 DIFF_3B: dict[str, Any] = {
     "layers": 28, "dim": 3072, "heads": 12, "noise_heads": 12, "ffn": 8192, "vocab": 100288,
+}  # fmt: skip
+SQAT_M: dict[str, Any] = {
+    "layers": 8, "dim": 256, "split_heads": 16, "q_heads": 8, "kv_heads": 4, "ffn": 768,
+    "vocab": 10000,
 }  # fmt: skip
 ROUTING_PG19: dict[str, Any] = {
     "layers": 22,
@@ -410,6 +421,62 @@ class RoutingTransformer(nn.Module):
         return self.norm(x[:, -1:]) @ self.embed.weight.t()
 
 
+# ------------------------------------------------------------------ SQAT-m
+
+
+class SqaLayer(nn.Module):
+    """Pre-norm decoder layer with Sparse Query Attention (fewer query heads than the
+    dimension split) and a SwiGLU FFN."""
+
+    def __init__(self, dim: int, split_heads: int, q_heads: int, kv_heads: int, ffn: int) -> None:
+        super().__init__()
+        if dim % split_heads or q_heads % kv_heads:
+            raise WorkloadError(
+                f"zoo.sqat-m: dim {dim}, split_heads {split_heads}, q_heads {q_heads}, "
+                f"kv_heads {kv_heads}; expected split_heads dividing dim and kv_heads dividing q_heads"
+            )
+        self.d, self.hq, self.hkv = dim // split_heads, q_heads, kv_heads
+        self.norm1 = RmsNorm(dim)
+        self.q = nn.Linear(dim, q_heads * self.d, bias=False)
+        self.k = nn.Linear(dim, kv_heads * self.d, bias=False)
+        self.v = nn.Linear(dim, kv_heads * self.d, bias=False)
+        self.o = nn.Linear(q_heads * self.d, dim, bias=False)
+        self.norm2 = RmsNorm(dim)
+        self.gate = nn.Linear(dim, ffn, bias=False)
+        self.up = nn.Linear(dim, ffn, bias=False)
+        self.down = nn.Linear(ffn, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, _ = x.shape
+        h = self.norm1(x)
+        q = self.q(h).reshape(b, n, self.hq, self.d).transpose(1, 2)
+        k = self.k(h).reshape(b, n, self.hkv, self.d).transpose(1, 2)
+        v = self.v(h).reshape(b, n, self.hkv, self.d).transpose(1, 2)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        x = x + self.o(a.transpose(1, 2).reshape(b, n, self.hq * self.d))
+        h = self.norm2(x)
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class SqaTransformer(nn.Module):
+    """SQAT decoder over token ids; logits of the last token."""
+
+    def __init__(self, layers: int, dim: int, split_heads: int, q_heads: int, kv_heads: int, ffn: int, vocab: int) -> None:  # fmt: skip
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.layers = nn.ModuleList(
+            SqaLayer(dim, split_heads, q_heads, kv_heads, ffn) for _ in range(layers)
+        )
+        self.norm = RmsNorm(dim)
+        self.lm_head = nn.Linear(dim, vocab, bias=False)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        x = self.embed(ids)
+        for layer in self.layers:
+            x = layer(x)
+        return self.lm_head(self.norm(x[:, -1:]))
+
+
 # ------------------------------------------------------------------ registration
 
 
@@ -433,6 +500,10 @@ def _build_diff(req: TraceRequest) -> nn.Module:
     return DiffTransformer(**_dims("diff-transformer-3b", DIFF_3B, dict(req.overrides)))
 
 
+def _build_sqat(req: TraceRequest) -> nn.Module:
+    return SqaTransformer(**_dims("sqat-m", SQAT_M, dict(req.overrides)))
+
+
 def _build_routing(req: TraceRequest) -> nn.Module:
     return RoutingTransformer(**_dims("routing-transformer", ROUTING_PG19, dict(req.overrides)))
 
@@ -451,5 +522,9 @@ for _entry in (
                "Routing Transformer (PG-19): 22 layers, hidden 1032, 8 heads; local 256-blocks, last "
                "layer 2 routing heads over 16 clusters of 512 (attnsim::masked_attention)",
                _build_routing, _text_inputs, default_seq=8192, phases=("prefill",)),
+    ModelEntry("sqat-m", "sqa-llm",
+               "SQAT-m (Sparse Query Attention research model): 8 layers, dim 256, 8 query / 4 KV "
+               "heads of 16 (of a 16-head split), SwiGLU 768, vocab 10k",
+               _build_sqat, _text_inputs, default_seq=1024, phases=("prefill",)),
 ):  # fmt: skip
     register_model(_entry)
