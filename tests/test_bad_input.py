@@ -343,7 +343,7 @@ COMMANDS = [path for path, _ in _subparsers(PARSER) if path]
 #: Commands that print a table, and the JSON each offers instead.
 TABLE_COMMANDS = [("simulate",), ("workload",), ("workload", "show"), ("trace",), ("hw", "list"),
                   ("hw", "show"), ("hw", "validate"), ("validate",), ("sweep",),
-                  ("fit-constants",)]  # fmt: skip
+                  ("fit-constants",), ("calibrate",), ("demo",), ("measure",)]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -503,6 +503,16 @@ def _is_weight_gemm(op: Op) -> bool:
     return isinstance(op, GemmOp) and op.weight_operand is not None
 
 
+def _projection_shape(op: GemmOp) -> tuple[int, int]:
+    """(activation rows, weight columns) of ``op`` as a projection ``X @ W``: with the
+    weight as operand A (``C = W @ X``) the array runs ``C^T = X^T @ W^T``, so the
+    weight's ``m`` rows are the outputs and every batch entry's ``n`` columns of ``X``
+    are activation rows (the weight, shared by the batch, is streamed once per chunk)."""
+    if op.weight_operand == "a":
+        return op.batch * op.n, op.m
+    return op.batch * op.m, op.n
+
+
 def producers(ops: Sequence[Op]) -> list[list[int]]:
     """The ops (indices) each op reads, by the rule of the module docstring (V-A3)."""
     out: list[list[int]] = []
@@ -510,7 +520,8 @@ def producers(ops: Sequence[Op]) -> list[list[int]]:
         deps: list[int] = []
         if _is_weight_gemm(op):
             assert isinstance(op, GemmOp)
-            want = float(op.batch * op.m * op.k)
+            rows, _ = _projection_shape(op)
+            want = float(rows * op.k)  # the activation operand's elements
             for j in range(i - 1, -1, -1):
                 if not _is_weight_gemm(ops[j]) and _out_elems(ops[j]) == want:
                     deps.append(j)
@@ -857,12 +868,12 @@ def _lower_part(
                 deps.append(quantised[p])
             else:
                 deps.extend(_map_parts(src, parts[p], n_parts, part))
-        m = op.batch * op.m
-        n = op.n // n_parts
+        rows, cols = _projection_shape(op)
+        n = cols // n_parts
         if engines == "tint" and n_parts == 1:
             engines = "split"
         made = bld.projection(
-            op, idx, m, op.k, n, deps, engines=engines, weight_bits=_weight_bits(op), label=label
+            op, idx, rows, op.k, n, deps, engines=engines, weight_bits=_weight_bits(op), label=label
         )
         out_tasks[idx].append(made)
         return

@@ -315,3 +315,16 @@ def test_a_lone_projection_streams_weights_at_the_dram_bandwidth(vita):
     r = simulate(vita, Workload("t", (Block("l", (proj,), 1),), tokens=1))
     lpddr = vita.memory[-1]
     assert r.bytes[lpddr.name] / r.latency_s >= 0.98 * lpddr.bandwidth_bytes_per_s
+
+
+@pytest.mark.parametrize("weight_operand", ["a", "b"])
+def test_a_weight_in_either_operand_is_read_from_lpddr_at_least_once(weight_operand: str) -> None:
+    """A projection whose weight is operand A (``C = W @ X``) runs as ``C^T = X^T @ W^T``:
+    it reads the weight's ``m x k`` bytes, not ``k x n`` (the fuzz campaign's case: a
+    batch-16 fp16 GEMM with m=4, n=1, k=2 read 4 of its 16 weight bytes)."""
+    op = GemmOp("g", "fp16", m=4, n=1, k=2, batch=16, weight_operand=weight_operand)
+    r = simulate(load_hardware("vitallm-16nm"), Workload("w", (Block("b0", (op,), 6),)))
+    assert r.ops[0].bytes["lpddr"] >= op.io_bytes().weights
+    big = GemmOp("g", "int8", m=512, n=64, k=256, batch=2, weight_operand=weight_operand)
+    r = simulate(load_hardware("vitallm-16nm"), Workload("w", (Block("b0", (big,), 1),)))
+    assert r.ops[0].bytes["lpddr"] >= big.io_bytes().weights
