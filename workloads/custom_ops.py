@@ -16,7 +16,8 @@ The tracer (:mod:`workloads.tracer`) maps
 
 * ``attnsim::neighborhood_attention_2d`` -> ``AttentionOp`` with a ``NeighborhoodMask``,
 * ``attnsim::lightning_attention`` -> ``LinearAttentionOp``,
-* ``attnsim::ternary_linear`` -> ``GemmOp`` with ``weight_dtype="ternary"``.
+* ``attnsim::ternary_linear`` -> ``GemmOp`` with ``weight_dtype="ternary"``;
+* ``attnsim::int8_linear`` -> ``GemmOp`` with ``weight_dtype="int8"``.
 
 Layouts (all "heads first"):
 
@@ -50,6 +51,7 @@ __all__ = [
     "MixtureOfHeadsAttention",
     "SpectralDictionaryMixer",
     "NeighborhoodAttention2D",
+    "Int8Linear",
     "TernaryLinear",
     "group_rational",
     "haar_wavelet_mixer",
@@ -60,6 +62,7 @@ __all__ = [
     "neighborhood_attention_2d",
     "neighborhood_index_1d",
     "neighborhood_mask_2d",
+    "int8_linear",
     "ternary_linear",
     "differential_attention",
 ]
@@ -354,6 +357,70 @@ class TernaryLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, ternary"
+
+
+# ------------------------------------------------------------ int8 linear (W8A8)
+
+
+@torch.library.custom_op(f"{NAMESPACE}::int8_linear", mutates_args=())
+def int8_linear(x: Tensor, weight: Tensor, weight_scale: Tensor, bias: Tensor | None) -> Tensor:
+    """W8A8 linear: int8 per-token absmax activations times int8 weights stored with one
+    scale per output channel (an int8 accelerator's deployment of a non-ternary layer).
+
+    ``weight`` is int8 ``(out, in)``; ``weight_scale`` float ``(out,)``. Activations are
+    quantised per token to int8 (``round(x * 127 / max|x|)``, as :func:`ternary_linear`),
+    multiplied exactly in integer arithmetic (carried in float64, exact below 2**53:
+    ``in x 127 x 128 < 2**53`` for any realistic ``in``), then rescaled.
+    """
+    absmax = x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5).to(torch.float64)
+    xq = torch.clamp(torch.round(x.to(torch.float64) * 127.0 / absmax), -128, 127)
+    acc = xq @ weight.to(torch.float64).t()
+    y = acc * (absmax / 127.0) * weight_scale.to(torch.float64)
+    if bias is not None:
+        y = y + bias.to(torch.float64)
+    return y.to(x.dtype)
+
+
+@int8_linear.register_fake
+def _int8_linear_fake(x, weight, weight_scale, bias):  # type: ignore[no-untyped-def]
+    return x.new_empty((*x.shape[:-1], weight.shape[0]))
+
+
+class Int8Linear(nn.Module):
+    """A ``nn.Linear`` replacement with int8 weights (per-output-channel absmax scales)
+    and int8 activations: the format an accelerator without a 16-bit datapath stores a
+    layer in, so that its DRAM holds (and streams) one byte per weight."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = nn.Parameter(
+            torch.zeros(out_features, in_features, dtype=torch.int8), requires_grad=False
+        )
+        self.weight_scale = nn.Parameter(torch.ones(out_features), requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    @classmethod
+    def from_float(cls, weight: Tensor, bias: Tensor | None = None) -> Int8Linear:
+        """Quantise float weights ``(out, in)`` per output channel: ``scale = max|w| / 127``,
+        round, clip to [-127, 127]."""
+        out_f, in_f = weight.shape
+        layer = cls(in_f, out_f, bias=bias is not None)
+        scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-8)
+        with torch.no_grad():
+            q = torch.clamp(torch.round(weight / scale[:, None]), -127, 127)
+            layer.weight.copy_(q.to(torch.int8))
+            layer.weight_scale.copy_(scale)
+            if bias is not None and layer.bias is not None:
+                layer.bias.copy_(bias)
+        return layer
+
+    def forward(self, x: Tensor) -> Tensor:
+        return int8_linear(x, self.weight, self.weight_scale, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
 
 
 # ------------------------------------------------------------ variant operators

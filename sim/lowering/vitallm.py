@@ -30,8 +30,10 @@ ours where the abstracts are silent, each marked ASSUMPTION):
   projections reading a nonlinear op's output is preceded by an **absmax quantisation**
   of that output (max |x| over the whole vector, then scale and round: 3 vector ops per
   element, ASSUMPTION V-A2), a barrier: it needs every element [V2: "absmax-based
-  quantization barrier"]. The LM head (bf16 in the trace) runs INT8 x INT8 on BoothFlex
-  with int8 weights, a precision change stated in the result.
+  quantization barrier"]. A non-ternary weight GEMM (the LM head) runs INT8 x INT8 on
+  BoothFlex: int8 weights (zoo ``bitnet-b1.58-3b-edge``) are read as they are; wider
+  ones (the released model's 16-bit head) are read from DRAM as stored and quantised on
+  chip, a precision change stated in the result.
 * **Head-level pipelining** [V2]: ops whose tensors split by head (Q/K/V projections,
   RoPE, the append, attention) become one task per head, emitted head-major, and each
   head's tasks wait only for the same head's inputs; so TINT computes head h+1's

@@ -328,3 +328,18 @@ def test_a_weight_in_either_operand_is_read_from_lpddr_at_least_once(weight_oper
     big = GemmOp("g", "int8", m=512, n=64, k=256, batch=2, weight_operand=weight_operand)
     r = simulate(load_hardware("vitallm-16nm"), Workload("w", (Block("b0", (big,), 1),)))
     assert r.ops[0].bytes["lpddr"] >= big.io_bytes().weights
+
+
+def test_an_int8_lm_head_reads_half_the_bytes_of_a_16_bit_one(vita):
+    """The LM head as an int8 accelerator stores it (``bitnet-b1.58-3b-edge``) streams one
+    byte per weight and runs without a precision change; the released 16-bit head is read
+    as stored (two bytes per weight) and quantised on chip, a change the result states."""
+    n, k = 4096, 512
+    int8 = GemmOp("lm_head", "int8", 1, n, k, weight_operand="b", weight_dtype="int8")
+    bf16 = GemmOp("lm_head", "bf16", 1, n, k, weight_operand="b")
+    r8, r16 = (simulate(vita, Workload("w", (Block("epilogue", (g,), 1),))) for g in (int8, bf16))
+    assert r8.ops[0].bytes["lpddr"] == pytest.approx(n * k, rel=0.01)
+    assert r16.ops[0].bytes["lpddr"] == pytest.approx(2 * n * k, rel=0.01)
+    assert not r8.precision_fallbacks
+    assert any("bf16 x bf16 matmul ran as int8 x int8" in f for f in r16.precision_fallbacks)
+    assert r8.latency_s <= r16.latency_s

@@ -411,6 +411,39 @@ def test_ternary_linear_is_exact_integer_arithmetic():
     torch.testing.assert_close(layer(x), ref)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_int8_linear_is_exact_w8a8_integer_arithmetic(seed):
+    from attnsim.workloads.custom_ops import Int8Linear
+
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(7, 24, generator=gen, dtype=torch.float64) * (1 + seed)
+    layer = Int8Linear.from_float(w, bias=torch.randn(7, generator=gen))
+    q = layer.weight.to(torch.int64)
+    assert q.abs().max() == 127  # per-channel absmax: every row reaches the full range
+    # the stored int8 weights dequantise to within half a step of the float weights
+    deq = q.double() * layer.weight_scale.double()[:, None]
+    assert (deq - w).abs().le(layer.weight_scale.double()[:, None] / 2 + 1e-12).all()
+    x = torch.randn(5, 24, generator=gen, dtype=torch.float64)
+    absmax = x.abs().amax(-1, keepdim=True)
+    xq = torch.round(x * 127 / absmax).to(torch.int64)
+    ref = (xq @ q.t()).to(torch.float64) * absmax / 127 * layer.weight_scale.double()
+    torch.testing.assert_close(layer(x), ref + layer.bias.double())
+    # and it approximates the float layer it quantises (W8A8 error, a few percent)
+    exact = x @ w.t() + layer.bias.double()
+    assert (layer(x) - exact).norm() / exact.norm() < 0.05
+
+
+def test_int8_linear_traces_as_a_gemm_with_int8_weights():
+    from attnsim.workloads.custom_ops import Int8Linear
+
+    layer = Int8Linear(16, 40, bias=False)
+    wl = trace_model(layer, (torch.zeros(3, 16),))
+    (op,) = [op for _, op in wl.flat()]
+    assert isinstance(op, GemmOp)
+    assert (op.m, op.n, op.k, op.dtype, op.weight_dtype) == (3, 40, 16, "int8", "int8")
+    assert op.io_bytes().weights == 16 * 40  # one byte per stored weight
+
+
 # ----------------------------------------------------------------- layers and memory
 
 

@@ -210,6 +210,17 @@ def test_bitnet_3b_is_26_ternary_mha_layers(phase):
     assert head and all(g.n == 32002 for g in head if g.weight_operand)  # LM head stays bf16
 
 
+def test_bitnet_3b_edge_stores_its_lm_head_in_int8():
+    wl = traced("bitnet-b1.58-3b-edge", seq=1, phase="decode", kv_len=15)
+    ref = traced("bitnet-b1.58-3b", seq=1, phase="decode", kv_len=15)
+    head = [op for b, op in wl.flat() if isinstance(op, GemmOp) and op.weight_dtype != "ternary"]
+    assert [(g.n, g.k, g.dtype, g.weight_dtype) for g in head] == [(32002, 3200, "int8", "int8")]
+    assert head[0].io_bytes().weights == 32002 * 3200  # half the released 16-bit head
+    # the decoder layers are those of the released model
+    layers = [b for b in wl.blocks if b.count > 1]
+    assert layers == [b for b in ref.blocks if b.count > 1]
+
+
 def test_bitnet_parameter_counts_share_the_tied_embedding():
     from attnsim.workloads.zoo import parameter_count
 

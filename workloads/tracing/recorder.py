@@ -747,19 +747,19 @@ class Recorder(TorchDispatchMode):
                     phase=phase,
                 )
             )
-        elif packet == "ternary_linear":
+        elif packet in ("ternary_linear", "int8_linear"):
             x, w = b["x"], b["weight"]
             k_in = int(w.shape[1])
             self._emit(
                 GemmOp(
-                    name=self._name("ternary_linear"),
+                    name=self._name(packet),
                     dtype="int8",
                     m=x.numel() // max(k_in, 1),
                     n=int(w.shape[0]),
                     k=k_in,
                     batch=1,
                     weight_operand="b",
-                    weight_dtype="ternary",
+                    weight_dtype="ternary" if packet == "ternary_linear" else "int8",
                 )
             )
         elif packet == "masked_attention":

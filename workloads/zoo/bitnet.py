@@ -18,19 +18,27 @@ gate of Llama, vocab 32002, 2048-token context, RoPE theta 10000, tied embedding
 ``weight_bits: 1`` (ternary) and ``input_bits: 8`` (int8 activations).  Built as a
 transformers ``LlamaForCausalLM`` from those numbers with every decoder linear layer
 ternarised the same way (about 3.3B parameters).
+
+**bitnet-b1.58-3b-edge**: the same model as an int8 edge accelerator stores it. The LM head
+is the one non-ternary matmul of a decode step; an accelerator without a 16-bit datapath
+runs it in int8, and would not stream 16-bit weights from DRAM only to quantise them on
+chip every token, so its weights are stored quantised offline (ASSUMPTION: per-output-
+channel absmax int8, :class:`workloads.custom_ops.Int8Linear`, traced as
+``GemmOp(weight_dtype="int8")``; the released model's LM head is the 16-bit tied
+embedding). The embedding lookup keeps the 16-bit table (one row per token).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from attnsim.workloads.custom_ops import TernaryLinear
+from attnsim.workloads.custom_ops import Int8Linear, TernaryLinear
 from attnsim.workloads.zoo.hf import SDPA, apply_overrides
 from attnsim.workloads.zoo.llama import causal_lm_inputs
 from attnsim.workloads.zoo.registry import ModelEntry, TraceRequest, register_model
 from torch import nn
 
-__all__ = ["BITNET_3B", "ternarize"]
+__all__ = ["BITNET_3B", "int8_lm_head", "ternarize"]
 
 #: BitNet b1.58 3B, the published ``1bitLLM/bitnet_b1_58-3B`` config (Llama architecture).
 BITNET_3B: dict[str, Any] = {
@@ -123,6 +131,34 @@ register_model(
         "head dim 100), FFN 8640 (SiLU gate), vocab 32002, ternary linear layers with int8 "
         "activations via attnsim::ternary_linear",
         build=_build_3b,
+        inputs=causal_lm_inputs,
+        default_seq=2048,
+    )
+)
+
+
+def int8_lm_head(model: nn.Module) -> None:
+    """Replace the LM head by an :class:`Int8Linear` of the same shape (its own int8 copy
+    of the weights: a tied 16-bit embedding stays for the lookup)."""
+    head = model.get_submodule("lm_head")
+    if not isinstance(head, nn.Linear):
+        raise TypeError(f"lm_head is a {type(head).__name__}, not an nn.Linear")
+    model.lm_head = Int8Linear(head.in_features, head.out_features, bias=head.bias is not None)
+
+
+def _build_3b_edge(req: TraceRequest) -> nn.Module:
+    model = _build_3b(req)
+    int8_lm_head(model)
+    return model
+
+
+register_model(
+    ModelEntry(
+        name="bitnet-b1.58-3b-edge",
+        family="ternary-llm",
+        description="BitNet b1.58 3B as an int8 edge accelerator stores it: ternary decoder "
+        "layers, LM head in int8 (per-channel absmax, attnsim::int8_linear)",
+        build=_build_3b_edge,
         inputs=causal_lm_inputs,
         default_seq=2048,
     )
