@@ -35,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 from attnsim.hwconfigs import Hardware, load_hardware
+from attnsim.hwconfigs.units import parse_quantity
 from attnsim.sim import Result, simulate
 from attnsim.workloads import Block, Workload
 from attnsim.workloads.ops import AttentionOp
@@ -167,10 +168,19 @@ def assumptions(base: Hardware) -> list[tuple[str, Callable[[float], dict[str, A
         return out
 
     def areas(s: float) -> dict[str, Any]:
-        return {
-            f"engines.{e}.area": f"{base.engines[e].area_mm2 * s:.6g} mm2"  # type: ignore[operator]
-            for e in on_die
-        }
+        out: dict[str, Any] = {}
+        for e in on_die:
+            priced = {
+                k: v
+                for k, v in base.engines[e].params.items()
+                if k.startswith("area_") and k != "area_overhead"
+            }
+            if priced:  # the loader prices the engine from its components' areas
+                for k, v in priced.items():
+                    out[f"engines.{e}.params.{k}"] = f"{parse_quantity(v, 'area') * s:.6g} mm2"
+            else:
+                out[f"engines.{e}.area"] = f"{base.engines[e].area_mm2 * s:.6g} mm2"  # type: ignore[operator]
+        return out
 
     def static(s: float) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -183,29 +193,18 @@ def assumptions(base: Hardware) -> list[tuple[str, Callable[[float], dict[str, A
             out[f"memory.{n}.static_power_density"] = f"{d * s * 2**20 * 1e3:.6g} mW/MiB"  # type: ignore[operator]
         return out
 
+    # the engines' peaks follow their params (the loader derives them from the unit model)
     def tint_cols(s: float) -> dict[str, Any]:
-        cols = round(4 * s)
-        return {
-            "engines.tint.params.cols": cols,
-            "engines.tint.ops_per_cycle.matmul.ternary": 2 * 32 * cols,
-        }
+        return {"engines.tint.params.cols": round(4 * s)}
 
     def booth_rows(s: float) -> dict[str, Any]:
-        rows = round(8 * s)
-        return {
-            "engines.boothflex.params.rows": rows,
-            "engines.boothflex.ops_per_cycle.matmul.int8": 2 * rows * 4,
-            "engines.boothflex.ops_per_cycle.matmul.ternary": 8 * rows * 4,
-        }
+        return {"engines.boothflex.params.rows": round(8 * s)}
 
     def booth_ternary(s: float) -> dict[str, Any]:
         per = round(4 * s)
         if per > 4:
             raise ValueError("at most one ternary product per Booth partial-product row (4)")
-        return {
-            "engines.boothflex.params.ternary_per_multiplier": per,
-            "engines.boothflex.ops_per_cycle.matmul.ternary": 2 * per * 32,
-        }
+        return {"engines.boothflex.params.ternary_per_multiplier": per}
 
     def nlu_lanes(s: float) -> dict[str, Any]:
         lanes = round(4 * s)
@@ -397,10 +396,7 @@ def main() -> None:
             "BoothFlex ternary help at 1 product/multiplier",
             load_hardware(
                 TARGET,
-                {
-                    "engines.boothflex.params.ternary_per_multiplier": 1,
-                    "engines.boothflex.ops_per_cycle.matmul.ternary": 64,
-                },
+                {"engines.boothflex.params.ternary_per_multiplier": 1},
             ),
             "das",
         ),

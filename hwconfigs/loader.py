@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from attnsim.hwconfigs.derived import describe, param_values, unit_model_area, unit_model_rates
 from attnsim.hwconfigs.errors import HardwareConfigError, Problems, format_problem
 from attnsim.hwconfigs.layers import freeze_rates, merge_layer, override_layer
 from attnsim.hwconfigs.model import (
@@ -352,6 +353,34 @@ def _table(table: Mapping[str, Mapping[str, Num]] | None) -> FrozenMap[str, Any]
     )
 
 
+def _rates(name: str, e: Any, sources: dict[str, str]) -> FrozenMap[str, Any]:
+    """The engine's ``ops_per_cycle``: as stated, plus what its unit model derives
+    (:mod:`hwconfigs.derived`; a stated rate that disagrees was refused by the rules)."""
+    table = {op: dict(precs) for op, precs in _table(e.ops_per_cycle).items()}
+    params = param_values(e.params)
+    derived = unit_model_rates(params)
+    if derived is not None:
+        note = describe(derived, params)
+        for op, precs in derived.ops_per_cycle.items():
+            for prec, value in precs.items():
+                if prec not in table.get(op, {}):
+                    table.setdefault(op, {})[prec] = value
+                    sources[f"engines.{name}.ops_per_cycle.{op}.{prec}"] = note
+    return FrozenMap({op: FrozenMap(precs) for op, precs in table.items()})
+
+
+def _area(name: str, e: Any, sources: dict[str, str]) -> float | None:
+    """One instance's area: as stated, or priced from its unit model's components
+    (:func:`hwconfigs.derived.unit_model_area`; a disagreement was refused by the rules)."""
+    if e.area is not None:
+        return float(e.area.value)
+    derived = unit_model_area(param_values(e.params))
+    if derived is None or derived.area_mm2 is None:
+        return None
+    sources[f"engines.{name}.area"] = derived.note
+    return derived.area_mm2
+
+
 def _build(doc: Document, sources: dict[str, str]) -> Hardware:
     """The frozen hardware of a document that passed both tiers."""
     assert doc.engines and doc.memory and doc.energy and doc.name and doc.kind
@@ -362,11 +391,11 @@ def _build(doc: Document, sources: dict[str, str]) -> Hardware:
             unit=engine_unit(name, e),
             count=_value(engine_count(doc, name, e)),
             clock_hz=_value(e.clock),
-            ops_per_cycle=_table(e.ops_per_cycle),
+            ops_per_cycle=_rates(name, e, sources),
             buffer_bytes=_value(e.buffer),
             energy_per_op_j=_table(e.energy),
             static_power_w=_value(e.static_power),
-            area_mm2=_value(e.area),
+            area_mm2=_area(name, e, sources),
             params=FrozenMap({k: n.value for k, n in (e.params or {}).items()}),
         )
         for name, e in doc.engines.items()

@@ -8,6 +8,13 @@ reported once, not again as a cascade.
 
 from __future__ import annotations
 
+from attnsim.hwconfigs.derived import (
+    RELATIVE_TOLERANCE,
+    DerivedRates,
+    param_values,
+    unit_model_area,
+    unit_model_rates,
+)
 from attnsim.hwconfigs.errors import Problems
 from attnsim.hwconfigs.schema import BOUNDS, Document, Engine, Num, suggest
 from attnsim.hwconfigs.units import format_human
@@ -83,8 +90,63 @@ class _Rules:
             counts.setdefault(unit, (count.value, name))
         return {unit: value for unit, (value, _) in counts.items()}
 
+    def derived_rates(self, name: str, e: Engine) -> DerivedRates | None:
+        """The rates the engine's unit model fixes; a stated one must agree with them."""
+        path = f"engines.{name}"
+        if _under(self.pruned, f"{path}.params"):
+            return None
+        derived = unit_model_rates(param_values(e.params))
+        if derived is None:
+            return None
+        for key, what, expected in derived.problems:
+            self.p.add(f"{path}.{key}", what, expected)
+        stated = e.ops_per_cycle or {}
+        for op, precs in derived.ops_per_cycle.items():
+            for prec, value in precs.items():
+                given = stated.get(op, {}).get(prec)
+                if given is None:
+                    continue
+                if abs(given.value - value) > RELATIVE_TOLERANCE * value:
+                    self.p.add(
+                        f"{path}.ops_per_cycle.{op}.{prec}",
+                        f"{given.value:.6g} disagrees with the {value:.6g} ops per cycle its unit "
+                        f"model {derived.model!r} has at these params",
+                        f"expected {value:.6g}, or no entry (the loader derives it from the "
+                        "params)",
+                    )
+        return derived
+
+    def derived_area(self, name: str, e: Engine) -> float | None:
+        """The area the engine's unit model prices (problems recorded); a stated area
+        must agree with it."""
+        path = f"engines.{name}"
+        if _under(self.pruned, f"{path}.params"):
+            return None
+        derived = unit_model_area(param_values(e.params))
+        if derived is None:
+            return None
+        for key, what, expected in derived.problems:
+            self.p.add(f"{path}.{key}", what, expected)
+        value = derived.area_mm2
+        if value is not None and e.area is not None:
+            if abs(e.area.value - value) > RELATIVE_TOLERANCE * value:
+                self.p.add(
+                    f"{path}.area",
+                    f"{e.area.value:.6g} mm2 disagrees with the {value:.6g} mm2 its params price "
+                    f"(unit model {derived.model!r} components x area_<component>)",
+                    f"expected {value:.6g} mm2, or no area: (the loader derives it)",
+                )
+        return value
+
     def rates(self, name: str, e: Engine, count: Num | None) -> None:
         path = f"engines.{name}"
+        self.derived_area(name, e)
+        derived = self.derived_rates(name, e)
+        if derived is not None and (derived.problems or any(derived.ops_per_cycle.values())):
+            if not self.given(e.ops_per_cycle, f"{path}.ops_per_cycle") and not self.given(
+                e.throughput, f"{path}.throughput"
+            ):
+                return  # every rate comes from the unit model (or its params were refused)
         if not self.given(e.ops_per_cycle, f"{path}.ops_per_cycle") and not self.given(
             e.throughput, f"{path}.throughput"
         ):
@@ -197,6 +259,13 @@ class _Rules:
         runnable: set[tuple[str, str]] = set()
         for name, e in self.engines.items():
             own = {(op, prec) for op, precs in (e.ops_per_cycle or {}).items() for prec in precs}
+            derived = (
+                None
+                if _under(self.pruned, f"engines.{name}.params")
+                else (unit_model_rates(param_values(e.params)))
+            )
+            if derived is not None:  # what its unit model runs
+                own |= {(op, prec) for op, precs in derived.ops_per_cycle.items() for prec in precs}
             runnable |= own
             for op, precs in (e.energy or {}).items():
                 for prec in precs:
@@ -217,13 +286,23 @@ class _Rules:
                         f"expected energies only for what an engine runs: {options}",
                     )
 
+    @staticmethod
+    def _priced(e: Engine) -> bool:
+        """The engine prices its unit model's components (``area_<component>`` params)."""
+        return any(k.startswith("area_") for k in (e.params or {}))
+
     def area_rules(self) -> None:
         area = self.doc.area
-        parts = [f"engines.{n}.area" for n, e in self.engines.items() if e.area is not None] + [
-            f"memory.{n}.area_density"
-            for n, m in (self.doc.memory or {}).items()
-            if m.area_density is not None
-        ]
+        priced = [n for n, e in self.engines.items() if e.area is None and self._priced(e)]
+        parts = (
+            [f"engines.{n}.area" for n, e in self.engines.items() if e.area is not None]
+            + [f"engines.{n}.params (area_ of its components)" for n in priced]
+            + [
+                f"memory.{n}.area_density"
+                for n, m in (self.doc.memory or {}).items()
+                if m.area_density is not None
+            ]
+        )
         if parts and (area is None or not self.given(area.other, "area.other")):
             self.p.add(
                 "area.other",

@@ -268,6 +268,26 @@ class BoothArray(UnitModelBase[BoothArrayParams]):
     modes = BOOTH_MODES
     params_type = BoothArrayParams
 
+    def peak_ops_per_cycle(self, params: BoothArrayParams) -> dict[tuple[str, str], float]:
+        """``rows x cols`` INT8 MACs a cycle (parallel mode; a bit-serial step is at
+        least a cycle, so never more), and ``ternary_per_multiplier`` times as many
+        ternary MACs (a MAC = 2 ops)."""
+        macs = float(params.rows * params.cols)
+        return {
+            ("matmul", "int8"): 2.0 * macs,
+            ("matmul", "ternary"): 2.0 * macs * params.ternary_per_multiplier,
+        }
+
+    def components(self, params: BoothArrayParams) -> dict[str, float]:
+        """``rows x cols`` radix-4 Booth multipliers; ``cols x acc_depth`` accumulators
+        of ``acc_bits`` flip-flops; an 8-bit B (multiplicand) register per multiplier."""
+        multipliers = float(params.rows * params.cols)
+        return {
+            "booth.multiplier": multipliers,
+            "booth.acc_bit": float(params.cols * params.acc_depth * params.acc_bits),
+            "booth.b_bit": 8.0 * multipliers,
+        }
+
     def _cost(self, params: BoothArrayParams, tile: TileShape, mode: str) -> UnitCost:
         from .ternary_mac import absmean_zero_fraction
 

@@ -192,6 +192,10 @@ class LopPruner(UnitModelBase[LopParams]):
     modes = ("topk",)
     params_type = LopParams
 
+    def peak_ops_per_cycle(self, params: LopParams) -> dict[tuple[str, str], float]:
+        """``est_lanes`` shift-add terms a cycle (2 ops each, as its tiles count them)."""
+        return {("vector", "int4"): 2.0 * params.est_lanes}
+
     def _cost(self, params: LopParams, tile: TileShape, mode: str) -> UnitCost:
         return _cost(params, tile)
 

@@ -200,6 +200,14 @@ class SoftmaxUnit(UnitModelBase[SoftmaxParams]):
     modes = ("softmax",)
     params_type = SoftmaxParams
 
+    def peak_ops_per_cycle(self, params: SoftmaxParams) -> dict[tuple[str, str], float]:
+        """Each of the ``lanes`` takes one score a cycle: an exp (a LUT read) and two
+        fixed-point ops (multiply and add) per score at most."""
+        return {
+            ("exp", f"fixed{params.exp_bits}"): float(params.lanes),
+            ("vector", "int32"): 2.0 * params.lanes,
+        }
+
     def _cost(self, params: SoftmaxParams, tile: TileShape, mode: str) -> UnitCost:
         if tile.n > MAX_ROW:
             raise RtlModelError(

@@ -162,6 +162,21 @@ class TernaryMacArray(UnitModelBase[TernaryMacParams]):
     modes = ("ternary_int8",)
     params_type = TernaryMacParams
 
+    def peak_ops_per_cycle(self, params: TernaryMacParams) -> dict[tuple[str, str], float]:
+        """``rows x cols`` ternary MACs a cycle (a MAC = 2 ops)."""
+        return {("matmul", "ternary"): 2.0 * params.rows * params.cols}
+
+    def components(self, params: TernaryMacParams) -> dict[str, float]:
+        """``rows x cols`` adder-tree lanes; ``cols x acc_depth`` accumulators of
+        ``acc_bits`` flip-flops; a double-buffered weight register of 2 bits (one trit)
+        per lane."""
+        lanes = float(params.rows * params.cols)
+        return {
+            "tint.lane": lanes,
+            "tint.acc_bit": float(params.cols * params.acc_depth * params.acc_bits),
+            "tint.weight_bit": 2.0 * 2.0 * lanes,
+        }
+
     def _cost(self, params: TernaryMacParams, tile: TileShape, mode: str) -> UnitCost:
         expected_nonzero = tile.k * tile.n * (1.0 - params.weight_zero_fraction)
         return _cost(params, tile, expected_nonzero)

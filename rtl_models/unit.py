@@ -55,6 +55,20 @@ class UnitModel(Protocol):
         unit's first mode."""
         ...
 
+    def peak_ops_per_cycle(self, params: Any) -> dict[tuple[str, str], float]:
+        """(op class, precision) -> the most operations of that kind the unit completes
+        in one cycle in any mode (a MAC counts 2): the datapath's peak, which no tile's
+        ``ops / cycles`` exceeds. A target's ``ops_per_cycle`` for these entries is
+        derived from it (:mod:`hwconfigs.derived`)."""
+        ...
+
+    def components(self, params: Any) -> dict[str, float]:
+        """Component -> how many the unit has at ``params`` ("tint.lane": rows x cols
+        adder lanes, "tint.acc_bit": accumulator flip-flops, ...): the inventory a target
+        prices with an area per component (``area_<component>`` params) so that the
+        engine's area follows its size. Empty: the unit gives none (state ``area:``)."""
+        ...
+
 
 class UnitModelBase(Generic[P]):
     """Checks arguments, resolves the default mode and caches :meth:`_cost`."""
@@ -93,6 +107,14 @@ class UnitModelBase(Generic[P]):
                 f"rtl_models: {self.name}.tile: got {type(tile).__name__}; expected TileShape"
             )
         return self._cached(params, tile, self.resolve_mode(mode))
+
+    def peak_ops_per_cycle(self, params: P) -> dict[tuple[str, str], float]:
+        """See :meth:`UnitModel.peak_ops_per_cycle`."""
+        raise NotImplementedError
+
+    def components(self, params: P) -> dict[str, float]:
+        """See :meth:`UnitModel.components` (default: no inventory)."""
+        return {}
 
     def cache_info(self) -> Any:
         """Hits and misses of the tile-cost cache (``functools`` cache info)."""

@@ -84,11 +84,9 @@ def _class_peak(hw: Hardware, op_class: str, precision: str) -> float:
     """Peak ops/s for ``op_class`` work recorded in ``precision``: per engine its fastest
     listed rate of any class in a compatible precision (a family may count work on the
     class it models it as -- a CPU's sgemm as vector work, an exp emulated on FMA lanes),
-    summed over engines. 0 when no engine lists one, and on a target with a unit-model
-    engine (``params.model``): that engine's rate comes from its model's tile cost, not
-    from the listed ``ops_per_cycle``, so its busy time is checked instead."""
-    if any(e.params.get("model") for e in hw.engines.values()):
-        return 0.0
+    summed over engines. 0 when no engine lists one. A unit-model engine
+    (``params.model``) lists its model's peak (derived by the loader from its params,
+    :mod:`hwconfigs.derived`), which no tile of that model exceeds."""
     precs = _RUNS_IN.get(precision, (precision,)) + ("fp32",)
     return peak_rate(hw, ("matmul", "vector", "exp", op_class), precs)
 

@@ -3,6 +3,7 @@ arithmetic and energy, the import rule, and the error messages."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -14,6 +15,8 @@ from attnsim.rtl_models import (
     UnitCost,
     UnitModel,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 TILES = [TileShape(1, 128, 1024), TileShape(64, 3200, 3200), TileShape(3, 7, 5)]
 
@@ -91,3 +94,55 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(pkg, verbose=False)
     assert result.attempted >= 3 and result.failed == 0
+
+
+# ------------------------------------------------------------------ peaks
+_SIZES = {
+    "ternary_mac_array": {"rows": st.integers(1, 64), "cols": st.integers(1, 16)},
+    "booth_array": {
+        "rows": st.integers(1, 16),
+        "cols": st.integers(1, 8),
+        "ternary_per_multiplier": st.integers(1, 4),
+    },
+    "softmax_unit": {"lanes": st.integers(1, 16)},
+    "lop_pruner": {"est_lanes": st.integers(1, 128), "keep": st.integers(1, 256)},
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from(sorted(_SIZES)),
+    data=st.data(),
+    m=st.integers(1, 200),
+    k=st.integers(1, 4000),
+    n=st.integers(1, 2048),
+)
+def test_no_tile_runs_above_its_units_peak(name, data, m, k, n):
+    """Every tile's ops / cycles, per (op class, precision), is at most the unit's
+    ``peak_ops_per_cycle``: the peak a target derives its rate from is a true bound."""
+    model = UNIT_MODELS.lookup(name)
+    sizes = {key: data.draw(strategy, label=key) for key, strategy in _SIZES[name].items()}
+    params = dataclasses.replace(model.default_params(), **sizes)
+    peak = model.peak_ops_per_cycle(params)
+    tile = TileShape(m, min(k, 512) if name == "lop_pruner" else k, n)
+    if name == "softmax_unit":
+        tile = TileShape(m, 1, min(n, 1024))
+    for mode in model.modes:
+        cost = model.tile_cost(params, tile, mode)
+        for key, ops in cost.ops.items():
+            assert key in peak, (name, key)
+            if cost.cycles:
+                assert ops / cost.cycles <= peak[key] * (1 + 1e-9), (name, mode, key)
+
+
+def test_peaks_scale_with_the_array():
+    tint = UNIT_MODELS.lookup("ternary_mac_array")
+    base = tint.default_params()
+    wide = dataclasses.replace(base, cols=2 * base.cols)
+    key = ("matmul", "ternary")
+    assert tint.peak_ops_per_cycle(wide)[key] == 2 * tint.peak_ops_per_cycle(base)[key]
+    booth = UNIT_MODELS.lookup("booth_array")
+    p = booth.default_params()
+    peaks = booth.peak_ops_per_cycle(p)
+    assert peaks[("matmul", "int8")] == 2 * p.rows * p.cols
+    assert peaks[("matmul", "ternary")] == 2 * p.rows * p.cols * p.ternary_per_multiplier

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import simpy
-from attnsim.hwconfigs import load_hardware
+from attnsim.hwconfigs import HardwareConfigError, load_hardware
 from attnsim.sim import LoweringError, simulate
 from attnsim.sim.lowering import LoweringOptions, TargetView
 from attnsim.sim.lowering.unit_models import bind_unit, event_param
@@ -224,8 +224,6 @@ def test_unit_model_bridge_reads_params_and_energies(vita):
     [
         ({"engines.tint.params.colz": 4}, r"engines.tint.params.colz: unknown parameter"),
         ({"engines.boothflex.params.mode": "int4"}, r"params.mode: unknown mode 'int4'"),
-        ({"engines.tint.params.rows": 0}, r"ternary_mac_array.rows: got 0"),
-        ({"engines.tint.params.model": "ternary_mac"}, r"did you mean 'ternary_mac_array'"),
         (
             {"engines.boothflex.params.a_distribution": "normal"},
             r"a_distribution: 'normal' is not a distribution",
@@ -236,6 +234,29 @@ def test_bad_unit_params_are_one_line_errors(overrides, message):
     hw = load_hardware("vitallm-16nm", overrides)
     with pytest.raises(LoweringError, match=message):
         simulate(hw, model(layers=1))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"engines.tint.params.rows": 0},
+            "engines.tint.params.rows: got 0; expected an integer >= 1",
+        ),
+        (
+            {"engines.tint.params.model": "ternary_mac"},
+            "engines.tint.params.model: unknown unit model 'ternary_mac' (did you mean "
+            "'ternary_mac_array'?)",
+        ),
+    ],
+)
+def test_a_refused_unit_model_or_size_is_one_line_from_the_loader(overrides, message):
+    # the loader derives the engine's peak from its unit model's params, so a model or a
+    # size it refuses is reported where the file is read, once, naming the key
+    with pytest.raises(HardwareConfigError) as info:
+        load_hardware("vitallm-16nm", overrides)
+    (line,) = str(info.value).splitlines()
+    assert message in line
 
 
 def test_missing_event_energy_names_the_param_to_add(tmp_path):
