@@ -165,6 +165,25 @@ for _o in (
         False,
         "tokens per joule",
     ),
+    Objective(
+        "die_power",
+        "die_power_w",
+        "W",
+        "minimize",
+        "power",
+        False,
+        "average power of the die alone (off-chip memory's energy excluded): what an edge "
+        "accelerator's power budget bounds",
+    ),
+    Objective(
+        "fom",
+        "fom_tops_per_mm2_w",
+        "TOPS/mm²/W",
+        "maximize",
+        "dimensionless",
+        False,
+        "peak TOPS (a MAC = 2 ops) per mm² of die per W of die power",
+    ),
 ):
     OBJECTIVES.register(_o.name, _o)
 
@@ -252,7 +271,8 @@ def _ratio(a: float, b: float) -> float:
 
 def derived(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Ratios and products of the additive metrics and the area (for one run or a
-    point): tokens/s, FLOP/s, power, EDP, FLOP/J, FLOP/s/mm², tokens/J."""
+    point): tokens/s, FLOP/s, power, EDP, FLOP/J, FLOP/s/mm², tokens/J; for a point also
+    die power and the FOM."""
     t = float(metrics.get("latency_s", math.nan))
     e = float(metrics.get("energy_j", math.nan))
     f = float(metrics.get("flops", math.nan))
@@ -272,7 +292,19 @@ def derived(metrics: Mapping[str, Any]) -> dict[str, float]:
         "perf_per_w_flop_per_j": _ratio(f, e),
         "perf_per_mm2_flop_per_s_mm2": _ratio(thr, float(area)) if area else math.nan,
         "tokens_per_j": _ratio(tok_f, e),
+        **_die_figures(metrics, t, area),
     }
+
+
+def _die_figures(metrics: Mapping[str, Any], t: float, area: Any) -> dict[str, float]:
+    """Die power (from a point's die energy) and the FOM; nothing for a run, whose own
+    ``die_power_w`` and ``fom_tops_per_mm2_w`` come from its result."""
+    if "energy_die_j" not in metrics:
+        return {}
+    die_w = _ratio(float(metrics["energy_die_j"]), t)
+    peak = float(metrics.get("peak_ops_per_s", math.nan))
+    fom = peak / 1e12 / float(area) / die_w if area and die_w > 0 else math.nan
+    return {"die_power_w": die_w, "fom_tops_per_mm2_w": fom}
 
 
 def point_metrics(rows: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> dict[str, float]:
@@ -286,8 +318,14 @@ def point_metrics(rows: Sequence[Mapping[str, Any]], weights: Sequence[float]) -
             v = row.get(col)
             total += w * (float(v) if v is not None else math.nan)
         out[col] = total
-    for col in ("area_mm2", "static_power_w"):
+    for col in ("area_mm2", "static_power_w", "peak_ops_per_s"):
         v = rows[0].get(col) if rows else None
         out[col] = float(v) if v is not None else math.nan
+    # the die's energy of each run (its die power over its time), summed like energy
+    die = 0.0
+    for row, w in zip(rows, weights, strict=True):
+        p, t = row.get("die_power_w"), row.get("latency_s")
+        die += w * (float(p) * float(t) if p is not None and t is not None else math.nan)
+    out["energy_die_j"] = die
     out.update(derived(out))
     return out

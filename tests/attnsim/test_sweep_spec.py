@@ -212,3 +212,33 @@ def test_constraints_parse_with_units() -> None:
     assert "latency" in OBJECTIVES and OBJECTIVES["tokens_per_s"].direction == "maximize"
     with pytest.raises(SweepError, match=r"x: 'area is small' is not a constraint"):
         parse_constraint("area is small", "x")
+
+
+def test_die_power_and_fom_of_a_point_weigh_its_runs_like_energy() -> None:
+    from attnsim.sweep.objectives import point_metrics
+
+    decode = {"latency_s": 0.02, "energy_j": 0.03, "flops": 1.0, "tokens": 1.0}
+    prefill = {"latency_s": 0.5, "energy_j": 0.6, "flops": 1.0, "tokens": 64.0}
+    decode |= {"die_power_w": 0.06, "peak_ops_per_s": 7.68e11, "area_mm2": 0.2}
+    prefill |= {"die_power_w": 0.05, "peak_ops_per_s": 7.68e11, "area_mm2": 0.2}
+    m = point_metrics([decode, prefill], [64.0, 1.0])
+    time = 64 * 0.02 + 0.5
+    die = (64 * 0.02 * 0.06 + 0.5 * 0.05) / time
+    assert m["die_power_w"] == pytest.approx(die)
+    assert m["fom_tops_per_mm2_w"] == pytest.approx(0.768 / 0.2 / die)
+    assert m["power_w"] == pytest.approx((64 * 0.03 + 0.6) / time)  # off-chip energy included
+    assert OBJECTIVES["die_power"].direction == "minimize"
+    assert OBJECTIVES["fom"].direction == "maximize"
+    c = parse_constraint("die_power <= 100 mW", "constraints[0]")
+    assert c.bound == pytest.approx(0.1) and not c.target_only
+
+
+def test_the_edge_codesign_example_sweeps_one_number_per_axis() -> None:
+    spec = load_spec(Path(__file__).parents[2] / "examples" / "sweep-vitallm.yaml")
+    assert spec.grid_size <= 64
+    assert {a.path for a in spec.axes} == {
+        "engines.tint.params.cols",
+        "engines.boothflex.params.rows",
+        "memory.lpddr.bandwidth",
+    }
+    assert {o.name for o, _ in spec.objectives} >= {"die_power", "fom", "area"}
