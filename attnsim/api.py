@@ -72,11 +72,13 @@ def trace(
     image_size: int | None = None,
     name: str | None = None,
     tokens: int | None = None,
+    weights: str | None = None,
 ) -> Workload:
     """Trace a model into a Workload (nothing allocated for weights or activations).
 
     ``model`` is a zoo name (see ``attnsim trace --list``; sizes from ``batch``, ``seq``,
-    ``phase`` (default prefill), ``kv_len``, ``dtype``, ``image_size``) or a user's
+    ``phase`` (default prefill), ``kv_len``, ``dtype``, ``image_size``, and ``weights``:
+    None as released, ``"int8"`` every non-ternary linear layer stored W8A8) or a user's
     ``torch.nn.Module`` called as ``model(*inputs, **kwargs)`` with example inputs (real
     or fake tensors; their values are not used, except those of masks). For a module,
     ``phase`` None infers it per attention op, ``name`` defaults to its class name and
@@ -103,6 +105,7 @@ def trace(
             kv_len=kv_len,
             dtype=dtype,
             image_size=image_size,
+            weights=weights,
         )
     import torch
 

@@ -188,6 +188,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
             kv_len=args.kv_len,
             dtype=args.dtype,
             image_size=args.image_size,
+            weights=args.weights,
         )
     path = save_workload(workload, args.output, option="-o")
     repeated = ", ".join(f"{b.name} x{b.count}" for b in workload.blocks if b.count > 1)
@@ -243,5 +244,11 @@ def register(subparsers: Any) -> None:
         "--kv-len", type=_int_or_raw, default=0, help="tokens already in the KV cache (decode)"
     )
     p.add_argument("--dtype", default="bf16", help="fp32, bf16 or fp16 (default bf16)")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="how linear layers store their weights: int8 (W8A8, as an int8 accelerator "
+        "stores them; ternary layers stay ternary); default: as released",
+    )
     p.add_argument("-o", "--output", help="workload file to write")
     p.set_defaults(func=_cmd_trace)

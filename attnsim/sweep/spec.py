@@ -152,6 +152,7 @@ class _TraceRecipe(_Model):
     dtype: StrictStr = "bf16"
     image_size: StrictInt | None = None
     overrides: dict[str, Any] | None = None
+    weights: StrictStr | None = None
 
 
 class _WorkloadModel(_Model):

@@ -177,6 +177,7 @@ def _trace(p: Mapping[str, Any]) -> Workload:
         dtype=str(p.get("dtype", "bf16")),
         image_size=p.get("image_size"),
         overrides=p.get("overrides"),
+        weights=p.get("weights"),
     )
 
 

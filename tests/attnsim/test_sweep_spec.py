@@ -242,3 +242,32 @@ def test_the_edge_codesign_example_sweeps_one_number_per_axis() -> None:
         "memory.lpddr.bandwidth",
     }
     assert {o.name for o, _ in spec.objectives} >= {"die_power", "fom", "area"}
+
+
+def test_a_trace_recipe_can_store_weights_in_int8(tmp_path: Path) -> None:
+    from attnsim.sweep.workloads import build_workloads
+
+    spec = spec_from_dict(
+        {
+            "version": 1,
+            "base": "vitallm-16nm",
+            "axes": [{"path": "memory.lpddr.bandwidth", "values": ["51.2 GB/s"]}],
+            "workloads": [
+                {
+                    "trace": {
+                        "model": "bitnet-b1.58-3b",
+                        "phase": "decode",
+                        "kv_len": 7,
+                        "weights": "int8",
+                        "overrides": {"num_hidden_layers": 1},
+                    }
+                }
+            ],
+            "objectives": ["latency"],
+        },
+        display="s.yaml",
+        root=tmp_path,
+    )
+    (case,) = build_workloads(spec.workloads, "s.yaml")
+    head = [op for _b, op in case.workload.flat() if getattr(op, "weight_dtype", None) == "int8"]
+    assert len(head) == 1  # the LM head; the decoder layers stay ternary

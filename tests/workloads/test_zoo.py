@@ -221,6 +221,31 @@ def test_bitnet_3b_edge_stores_its_lm_head_in_int8():
     assert layers == [b for b in ref.blocks if b.count > 1]
 
 
+def test_weights_int8_stores_every_non_ternary_linear_as_w8a8():
+    small = {"num_hidden_layers": 2}
+    ref = build_workload("llama3-8b", seq=16, overrides=small)
+    w8 = build_workload("llama3-8b", seq=16, overrides=small, weights="int8")
+    gemms = [op for _, op in w8.flat() if isinstance(op, GemmOp) and op.weight_operand]
+    ref_gemms = [op for _, op in ref.flat() if isinstance(op, GemmOp) and op.weight_operand]
+    assert len(gemms) == len(ref_gemms) > 0
+    assert {(g.dtype, g.weight_dtype) for g in gemms} == {("int8", "int8")}
+    # same shapes, half the weight bytes of bf16
+    assert [(g.m, g.n, g.k) for g in gemms] == [(g.m, g.n, g.k) for g in ref_gemms]
+    assert sum(g.io_bytes().weights for g in gemms) == pytest.approx(
+        sum(g.io_bytes().weights for g in ref_gemms) / 2
+    )
+    assert w8.meta["weights"] == "int8" and "weights" not in ref.meta
+    # ternary layers stay ternary: on BitNet only the LM head changes
+    bit = traced("bitnet-b1.58-3b", seq=1, phase="decode", kv_len=7, weights="int8")
+    edge = traced("bitnet-b1.58-3b-edge", seq=1, phase="decode", kv_len=7)
+    assert [op for _, op in bit.flat()] == [op for _, op in edge.flat()]
+
+
+def test_an_unknown_weight_format_is_one_line():
+    with pytest.raises(WorkloadError, match=r"weights 'int4' is unknown; expected one of int8"):
+        traced("llama3-8b", seq=16, weights="int4")
+
+
 def test_bitnet_parameter_counts_share_the_tied_embedding():
     from attnsim.workloads.zoo import parameter_count
 

@@ -32,6 +32,15 @@ def test_trace_decode(tmp_path):
     assert (att[0].spec.q_len, att[0].spec.kv_len) == (1, 513)
 
 
+def test_trace_stores_weights_as_asked(tmp_path):
+    out = tmp_path / "e.json"
+    argv = ["trace", "bitnet-b1.58-3b", "--phase", "decode", "--kv-len", "7", "--weights", "int8"]
+    assert main([*argv, "-o", str(out)]) == 0
+    wl = load_workload(out)
+    head = [op for _b, op in wl.flat() if getattr(op, "weight_dtype", "ternary") != "ternary"]
+    assert [op.weight_dtype for op in head] == ["int8"] and wl.meta["weights"] == "int8"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -40,6 +49,7 @@ def test_trace_decode(tmp_path):
         (["trace", "vit-b16", "--image-size", "100", "-o", "x.json"], "not a multiple of the patch size 16"),
         (["trace", "vit-b16", "--phase", "decode", "--kv-len", "4", "-o", "x.json"], "phase 'decode' is not supported"),
         (["trace", "llama3-8b", "--dtype", "fp8", "-o", "x.json"], "dtype 'fp8' is unknown"),
+        (["trace", "llama3-8b", "--weights", "int4", "-o", "x.json"], "weights 'int4' is unknown; expected one of int8"),
         (["trace", "llama3-8b"], "-o/--output is missing"),
         (["trace"], "no MODEL given"),
     ],

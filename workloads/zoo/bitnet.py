@@ -25,20 +25,23 @@ runs it in int8, and would not stream 16-bit weights from DRAM only to quantise 
 chip every token, so its weights are stored quantised offline (ASSUMPTION: per-output-
 channel absmax int8, :class:`workloads.custom_ops.Int8Linear`, traced as
 ``GemmOp(weight_dtype="int8")``; the released model's LM head is the 16-bit tied
-embedding). The embedding lookup keeps the 16-bit table (one row per token).
+embedding). The embedding lookup keeps the 16-bit table (one row per token). The same as
+``bitnet-b1.58-3b`` traced with ``weights="int8"`` (:mod:`workloads.zoo.deploy`), under a
+name of its own for the VitaLLM benchmark.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from attnsim.workloads.custom_ops import Int8Linear, TernaryLinear
+from attnsim.workloads.custom_ops import TernaryLinear
+from attnsim.workloads.zoo.deploy import store_weights
 from attnsim.workloads.zoo.hf import SDPA, apply_overrides
 from attnsim.workloads.zoo.llama import causal_lm_inputs
 from attnsim.workloads.zoo.registry import ModelEntry, TraceRequest, register_model
 from torch import nn
 
-__all__ = ["BITNET_3B", "int8_lm_head", "ternarize"]
+__all__ = ["BITNET_3B", "ternarize"]
 
 #: BitNet b1.58 3B, the published ``1bitLLM/bitnet_b1_58-3B`` config (Llama architecture).
 BITNET_3B: dict[str, Any] = {
@@ -137,18 +140,9 @@ register_model(
 )
 
 
-def int8_lm_head(model: nn.Module) -> None:
-    """Replace the LM head by an :class:`Int8Linear` of the same shape (its own int8 copy
-    of the weights: a tied 16-bit embedding stays for the lookup)."""
-    head = model.get_submodule("lm_head")
-    if not isinstance(head, nn.Linear):
-        raise TypeError(f"lm_head is a {type(head).__name__}, not an nn.Linear")
-    model.lm_head = Int8Linear(head.in_features, head.out_features, bias=head.bias is not None)
-
-
 def _build_3b_edge(req: TraceRequest) -> nn.Module:
     model = _build_3b(req)
-    int8_lm_head(model)
+    store_weights(model, "int8")  # the decoder layers are ternary: this is the LM head
     return model
 
 

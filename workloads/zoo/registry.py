@@ -16,6 +16,7 @@ import torch
 from attnsim.workloads.errors import WorkloadError
 from attnsim.workloads.tracing import build_fake, trace_model
 from attnsim.workloads.workload import Workload
+from attnsim.workloads.zoo.deploy import WEIGHT_FORMATS, store_weights
 from torch import nn
 
 from attnsim.registry import Registry
@@ -53,6 +54,8 @@ class TraceRequest:
     * ``kv_len``: tokens already in the KV cache before this step (decode).  A decode step
       appends its own K/V first, so attention sees ``kv_len + seq`` keys.
     * ``dtype``: ``fp32``/``bf16``/``fp16``; ``image_size``: pixels per side (vision).
+    * ``weights``: how linear layers store their weights (None: as released; ``"int8"``:
+      W8A8, as an int8 accelerator stores them, :mod:`workloads.zoo.deploy`).
     """
 
     batch: int = 1
@@ -62,6 +65,7 @@ class TraceRequest:
     dtype: str = "bf16"
     image_size: int | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    weights: str | None = None
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -153,6 +157,11 @@ def _check(entry: ModelEntry, req: TraceRequest) -> None:
         )
     elif req.phase == "decode" and isinstance(req.kv_len, int) and req.kv_len < 1:
         problems.append(f"{where}: kv_len {req.kv_len} with phase decode; expected kv_len >= 1")
+    if req.weights is not None and req.weights not in WEIGHT_FORMATS:
+        problems.append(
+            f"{where}: weights {req.weights!r} is unknown; expected one of "
+            f"{', '.join(WEIGHT_FORMATS)} (or none: the released weights)"
+        )
     if req.dtype not in DTYPES:
         problems.append(
             f"{where}: dtype {req.dtype!r} is unknown; expected one of {', '.join(DTYPES)}"
@@ -191,6 +200,12 @@ def parameter_count(name: str) -> int:
     return _PARAMS[name]
 
 
+def _deployed(model: torch.nn.Module, req: TraceRequest) -> torch.nn.Module:
+    """``model`` with its linear layers' weights stored as ``req.weights`` says."""
+    store_weights(model, req.weights)
+    return model
+
+
 def build_workload(
     name: str,
     batch: int = 1,
@@ -200,6 +215,7 @@ def build_workload(
     dtype: str = "bf16",
     image_size: int | None = None,
     overrides: Mapping[str, Any] | None = None,
+    weights: str | None = None,
 ) -> Workload:
     """Trace zoo model ``name`` into a :class:`Workload` (see :class:`TraceRequest`).
 
@@ -218,11 +234,12 @@ def build_workload(
         dtype=dtype,
         image_size=image_size if image_size is not None else None,
         overrides=dict(overrides or {}),
+        weights=weights,
     )
     _check(entry, req)
     if req.image_size is None and entry.default_image_size is not None:
         req = TraceRequest(**{**req.__dict__, "image_size": entry.default_image_size})
-    model, mode = build_fake(lambda: entry.build(req), dtype=req.torch_dtype)
+    model, mode = build_fake(lambda: _deployed(entry.build(req), req), dtype=req.torch_dtype)
     with mode:
         call = entry.inputs(model, req)
     meta: dict[str, str | int | float] = {
@@ -234,6 +251,8 @@ def build_workload(
         "kv_len": req.kv_len,
         "dtype": req.dtype,
     }
+    if req.weights is not None:
+        meta["weights"] = req.weights
     if req.image_size is not None:
         meta["image_size"] = req.image_size
     meta.update(call.meta)
