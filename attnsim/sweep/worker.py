@@ -275,16 +275,21 @@ def result_metrics(result: Any, hw: Hardware) -> dict[str, float]:
 
 def roofs(hw: Hardware, workload: Workload) -> dict[str, Any]:
     """The roofline of ``hw`` for ``workload``: peak FLOP/s of the precisions its GEMMs
-    and attention run in, and the bandwidth (bytes/s) of each memory level shared by
-    the whole chip (a per-unit level counts all its copies)."""
-    precisions = sorted(
-        {op.dtype for _, op in workload.flat() if isinstance(op, GemmOp | AttentionOp)}
-    )
-    compute = {p: hw.peak("matmul", p) for p in precisions if hw.peak("matmul", p) > 0}
+    and attention run in (a ternary or narrower weight is the precision its engine runs:
+    an int8 x ternary GEMM runs on the ternary arrays), the bandwidth (bytes/s) of each
+    memory level shared by the whole chip (a per-unit level counts all its copies), and
+    ``dram``: the farthest level, the one the roofline's intensity is counted against."""
+    precisions: set[str] = set()
+    for _, op in workload.flat():
+        if isinstance(op, GemmOp | AttentionOp):
+            precisions.add(op.dtype)
+        if isinstance(op, GemmOp) and op.weight_dtype in ("ternary", "int4", "fp4"):
+            precisions.add(op.weight_dtype)
+    compute = {p: hw.peak("matmul", p) for p in sorted(precisions) if hw.peak("matmul", p) > 0}
     memory = {
         level.name: level.bandwidth_bytes_per_s * level.instances(hw.units) for level in hw.memory
     }
-    return {"compute_flop_per_s": compute, "memory_b_per_s": memory}
+    return {"compute_flop_per_s": compute, "memory_b_per_s": memory, "dram": hw.memory[-1].name}
 
 
 def _op_rows(run_key: str, result: Any) -> Iterator[dict[str, Any]]:

@@ -129,6 +129,14 @@ def _logscale_if_wide(ax: Any, values: pd.Series, which: str) -> None:
         (ax.set_xscale if which == "x" else ax.set_yscale)("log")
 
 
+def _rate(value: float, unit: str) -> str:
+    """``value`` with an SI prefix (768 GFLOP/s, 51.2 GB/s, 3.35 TB/s)."""
+    for factor, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
 def roofline_figure(
     designs: Sequence[tuple[str, Mapping[str, Any], pd.DataFrame]],
 ) -> tuple[Figure, FigureData]:
@@ -137,7 +145,7 @@ def roofline_figure(
     ``designs``: (label, roofs, ops) where roofs is ``{"compute_flop_per_s": {prec:
     peak}, "memory_b_per_s": {level: bandwidth}}`` and ops has ``flops``,
     ``latency_s``, ``bytes_<level>_b``, ``kind``. An op sits at (FLOP per byte of the
-    slowest memory level, achieved FLOP/s)."""
+    farthest memory level (``roofs["dram"]``), achieved FLOP/s)."""
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
     data: FigureData = {
         "title": "Roofline of the chosen designs (ops placed by arithmetic intensity)",
@@ -153,7 +161,9 @@ def roofline_figure(
         compute = roofs.get("compute_flop_per_s", {})
         if not memory or not compute:
             continue
-        dram = min(memory, key=lambda k: memory[k])
+        # the farthest level (recorded since 2026-12-01); older results: the slowest
+        dram = roofs.get("dram") if roofs.get("dram") in memory else None
+        dram = dram or min(memory, key=lambda k: memory[k])
         peak = max(compute.values())
         col = f"bytes_{dram}_b"
         sub = ops[(ops["flops"] > 0) & (ops["latency_s"] > 0)]
@@ -194,7 +204,7 @@ def roofline_figure(
             np.minimum(peak, grid * memory[dram]),
             color=color,
             lw=1.4,
-            label=f"{label}: {peak / 1e12:.0f} TFLOP/s, {dram} {memory[dram] / 1e12:.2f} TB/s",
+            label=f"{label}: {_rate(peak, 'FLOP/s')}, {dram} {_rate(memory[dram], 'B/s')}",
         )
     ax.set_xscale("log")
     ax.set_yscale("log")

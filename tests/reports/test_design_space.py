@@ -248,3 +248,34 @@ def test_sensitivity_detects_no_effect_by_matched_points() -> None:
     s = sensitivity(df, ["a", "b"], ["obj"])
     assert s.no_effect == ("b",)
     assert s.effect.loc["a", "obj"] == pytest.approx(10 / 15)
+
+
+def test_an_accelerators_roofline_uses_its_dram_and_its_ternary_peak() -> None:
+    from attnsim.hwconfigs import load_hardware
+    from attnsim.reports.design_space.figures import roofline_figure
+    from attnsim.sim import simulate
+    from attnsim.workloads.zoo import build_workload
+
+    from attnsim.sweep.worker import roofs
+
+    hw = load_hardware("vitallm-16nm")
+    wl = build_workload(
+        "bitnet-b1.58-3b-edge", seq=8, overrides={"num_hidden_layers": 1}, dtype="bf16"
+    )
+    doc = roofs(hw, wl)
+    # the ternary arrays' peak, not BoothFlex's int8 one; LPDDR, not the slower
+    # per-unit operand buffer
+    assert doc["compute_flop_per_s"]["ternary"] == pytest.approx(hw.peak("matmul", "ternary"))
+    assert doc["dram"] == "lpddr"
+    assert min(doc["memory_b_per_s"], key=doc["memory_b_per_s"].get) != "lpddr"
+    r = simulate(hw, wl)
+    ops = pd.DataFrame(
+        [
+            {"flops": o.flops, "latency_s": o.latency_s, "bytes_lpddr_b": o.bytes.get("lpddr", 0.0)}
+            for o in r.ops
+        ]
+    )
+    _, data = roofline_figure([("base", doc, ops)])
+    (roof,) = data["roofs"]
+    assert roof["dram"] == "lpddr" and roof["peak_flop_per_s"] == pytest.approx(7.68e11)
+    assert all(y <= roof["peak_flop_per_s"] * (1 + 1e-9) for y in data["series"][0]["y"])
