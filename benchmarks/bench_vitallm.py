@@ -183,10 +183,16 @@ def assumptions(base: Hardware) -> list[tuple[str, Callable[[float], dict[str, A
         return out
 
     def static(s: float) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            f"engines.{e}.static_power": f"{base.engines[e].static_power_w * s * 1e3:.6g} mW"  # type: ignore[operator]
-            for e in on_die
-        }
+        out: dict[str, Any] = {}
+        for e in on_die:
+            density = base.engines[e].params.get("leakage_density")
+            if density is not None:  # the loader scales it with the priced area
+                w = parse_quantity(density, "power_per_area") * s
+                out[f"engines.{e}.params.leakage_density"] = f"{w * 1e3:.6g} mW/mm2"
+            else:
+                out[f"engines.{e}.static_power"] = (
+                    f"{base.engines[e].static_power_w * s * 1e3:.6g} mW"  # type: ignore[operator]
+                )
         out["energy.static_power"] = f"{base.energy.static_power_w * s * 1e3:.6g} mW"
         for n in bufs:
             d = base.memory_level(n).static_power_w_per_byte

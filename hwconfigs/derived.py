@@ -25,9 +25,11 @@ __all__ = [
     "AREA_OVERHEAD",
     "DerivedArea",
     "DerivedRates",
+    "LEAKAGE_DENSITY",
     "RELATIVE_TOLERANCE",
     "area_param",
     "describe",
+    "leakage_w",
     "param_values",
     "unit_model_area",
     "unit_model_rates",
@@ -197,6 +199,32 @@ def unit_model_area(params: Mapping[str, Any]) -> DerivedArea | None:
         f"{overhead:g} x ({shown})"
     )
     return DerivedArea(name, float(overhead) * total, note)
+
+
+#: The params key of an engine's leakage per mm² of its (priced or stated) area.
+LEAKAGE_DENSITY = "leakage_density"
+
+
+def leakage_w(
+    params: Mapping[str, Any], area_mm2: float | None
+) -> tuple[float | None, Problem | None]:
+    """One instance's static power from ``leakage_density`` x its area, so that leakage
+    follows the array like the area does; ``(None, None)`` when the engine gives no
+    density."""
+    from attnsim.hwconfigs.units import QuantityError, parse_quantity
+
+    if LEAKAGE_DENSITY not in params:
+        return None, None
+    key = f"params.{LEAKAGE_DENSITY}"
+    try:
+        density = parse_quantity(params[LEAKAGE_DENSITY], "power_per_area")
+    except QuantityError as exc:
+        return None, (key, exc.what, exc.expected)
+    if density < 0 or density > 10.0:  # W/mm2: beyond any logic process's leakage
+        return None, (key, f"{density:g} W/mm2 is out of range", "expected 0 to 10 W/mm2")
+    if area_mm2 is None:
+        return None, (key, "given without an area", "expected the engine's area (stated or priced)")
+    return density * area_mm2, None
 
 
 def _problem(model: str, text: str) -> tuple[str, str, str]:

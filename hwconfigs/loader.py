@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from attnsim.hwconfigs.derived import describe, param_values, unit_model_area, unit_model_rates
+from attnsim.hwconfigs.derived import (
+    LEAKAGE_DENSITY,
+    describe,
+    leakage_w,
+    param_values,
+    unit_model_area,
+    unit_model_rates,
+)
 from attnsim.hwconfigs.errors import HardwareConfigError, Problems, format_problem
 from attnsim.hwconfigs.layers import freeze_rates, merge_layer, override_layer
 from attnsim.hwconfigs.model import (
@@ -381,11 +388,25 @@ def _area(name: str, e: Any, sources: dict[str, str]) -> float | None:
     return derived.area_mm2
 
 
+def _static(name: str, e: Any, area: float | None, sources: dict[str, str]) -> float | None:
+    """One instance's leakage: as stated, or ``leakage_density`` x its area."""
+    if e.static_power is not None:
+        return float(e.static_power.value)
+    watts, _ = leakage_w(param_values(e.params), area)
+    if watts is not None:
+        sources[f"engines.{name}.static_power"] = (
+            f"derived: params.{LEAKAGE_DENSITY} x this engine's area"
+        )
+    return watts
+
+
 def _build(doc: Document, sources: dict[str, str]) -> Hardware:
     """The frozen hardware of a document that passed both tiers."""
     assert doc.engines and doc.memory and doc.energy and doc.name and doc.kind
-    engines = {
-        name: Engine(
+    engines = {}
+    for name, e in doc.engines.items():
+        engine_area = _area(name, e, sources)
+        engines[name] = Engine(
             name=name,
             kind=str(e.kind),
             unit=engine_unit(name, e),
@@ -394,12 +415,10 @@ def _build(doc: Document, sources: dict[str, str]) -> Hardware:
             ops_per_cycle=_rates(name, e, sources),
             buffer_bytes=_value(e.buffer),
             energy_per_op_j=_table(e.energy),
-            static_power_w=_value(e.static_power),
-            area_mm2=_area(name, e, sources),
+            static_power_w=_static(name, e, engine_area, sources),
+            area_mm2=engine_area,
             params=FrozenMap({k: n.value for k, n in (e.params or {}).items()}),
         )
-        for name, e in doc.engines.items()
-    }
     memory = []
     for name, m in doc.memory.items():
         if m.write_energy is None:  # writing costs what reading costs unless stated

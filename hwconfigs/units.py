@@ -97,6 +97,7 @@ DIMENSIONS: dict[str, Dimension] = {
         Dimension("energy", "J", "an energy such as '0.4 pJ'"),
         Dimension("area_per_size", "mm2/B", "an area per size such as '0.45 mm2/MiB'"),
         Dimension("power_per_size", "W/B", "a power per size such as '2 mW/MiB'"),
+        Dimension("power_per_area", "W/mm2", "a power per area such as '4 mW/mm2'"),
         Dimension("dimensionless", "", "a plain number such as 0.85"),
     )
 }
@@ -115,6 +116,7 @@ _LABELS = {
     "energy": "energy",
     "area_per_size": "area per size",
     "power_per_size": "power per size",
+    "power_per_area": "power per area",
     "dimensionless": "a plain number",
 }
 
@@ -296,6 +298,7 @@ _HUMAN_UNITS = {
     "energy": "J",
     "area_per_size": "mm2/MiB",
     "power_per_size": "W/MiB",
+    "power_per_area": "W/mm2",
     "dimensionless": "",
 }
 _PREFIXES = tuple(

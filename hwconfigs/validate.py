@@ -9,8 +9,10 @@ reported once, not again as a cascade.
 from __future__ import annotations
 
 from attnsim.hwconfigs.derived import (
+    LEAKAGE_DENSITY,
     RELATIVE_TOLERANCE,
     DerivedRates,
+    leakage_w,
     param_values,
     unit_model_area,
     unit_model_rates,
@@ -138,9 +140,31 @@ class _Rules:
                 )
         return value
 
+    def derived_leakage(self, name: str, e: Engine, area: float | None) -> None:
+        """``leakage_density`` x area gives ``static_power``; a stated one must agree."""
+        path = f"engines.{name}"
+        params = param_values(e.params)
+        if LEAKAGE_DENSITY not in params or _under(self.pruned, f"{path}.params"):
+            return
+        stated = e.area.value if e.area is not None else None
+        if area is None and stated is None and self._priced(e):
+            return  # the priced area was refused: reported once, there
+        watts, problem = leakage_w(params, area if area is not None else stated)
+        if problem is not None:
+            key, what, expected = problem
+            self.p.add(f"{path}.{key}", what, expected)
+        elif watts is not None and e.static_power is not None:
+            if abs(e.static_power.value - watts) > RELATIVE_TOLERANCE * max(watts, 1e-30):
+                self.p.add(
+                    f"{path}.static_power",
+                    f"{e.static_power.value * 1e3:.6g} mW disagrees with the {watts * 1e3:.6g} mW "
+                    f"of params.{LEAKAGE_DENSITY} x the engine's area",
+                    f"expected {watts * 1e3:.6g} mW, or no static_power (the loader derives it)",
+                )
+
     def rates(self, name: str, e: Engine, count: Num | None) -> None:
         path = f"engines.{name}"
-        self.derived_area(name, e)
+        self.derived_leakage(name, e, self.derived_area(name, e))
         derived = self.derived_rates(name, e)
         if derived is not None and (derived.problems or any(derived.ops_per_cycle.values())):
             if not self.given(e.ops_per_cycle, f"{path}.ops_per_cycle") and not self.given(

@@ -12,7 +12,8 @@ An engine names its unit model in ``params.model`` (any name registered in
 * ``energy_<event>`` (the event name with ``.`` written ``_``: ``energy_tint_add``) is the
   energy of one activity event, a text with a unit (``"0.012 pJ"``), each with a source;
 * ``area_<component>`` (``area_tint_lane``) and ``area_overhead`` price the model's
-  components; the loader turns them into the engine's area (:mod:`hwconfigs.derived`);
+  components, ``leakage_density`` its leakage per mm²; the loader turns them into the
+  engine's area and static power (:mod:`hwconfigs.derived`);
 * keys a lowering family declares for itself (``extra_keys``) are kept for it.
 
 Anything else is refused with the accepted keys. A new unit is one module in
@@ -137,8 +138,8 @@ def _bind(hw: Hardware, engine: str, extra_keys: tuple[str, ...]) -> UnitBinding
             continue
         if key in extra_keys:
             extra[key] = value
-        elif key.startswith("area_"):
-            continue  # priced by the loader (hwconfigs.derived): the engine's area
+        elif key.startswith("area_") or key == "leakage_density":
+            continue  # priced by the loader (hwconfigs.derived): the engine's area, leakage
         elif key.startswith("energy_"):
             try:
                 per_event[key] = parse_quantity(value, "energy_per_op")
@@ -152,6 +153,7 @@ def _bind(hw: Hardware, engine: str, extra_keys: tuple[str, ...]) -> UnitBinding
             accepted = sorted(fields | set(COMMON_KEYS) | set(extra_keys)) + [
                 "energy_<event>",
                 "area_<component>",
+                "leakage_density",
             ]
             problems.append(
                 f"{where}.{key}: unknown parameter of unit model {name!r}; expected one of "

@@ -106,3 +106,35 @@ def test_pricing_some_components_but_not_all_names_the_missing_one():
     assert area is not None and area.area_mm2 is None
     (problem,) = area.problems
     assert problem[0] == "params.area_tint_acc_bit" and "missing" in problem[1]
+
+
+def test_leakage_follows_the_priced_area():
+    hw = load_hardware("vitallm-16nm")
+    tint = hw.engines["tint"]
+    assert tint.static_power_w == pytest.approx(4e-3 * tint.area_mm2)  # 4 mW/mm2
+    assert hw.sources["engines.tint.static_power"].startswith("derived: params.leakage_density")
+    wide = load_hardware("vitallm-16nm", {"engines.tint.params.cols": 8})
+    assert wide.engines["tint"].static_power_w == pytest.approx(2 * tint.static_power_w)
+    assert wide.static_power_w > hw.static_power_w
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"engines.tint.static_power": "1 mW"},
+            "engines.tint.static_power: 1 mW disagrees with the 0.0413184 mW of "
+            "params.leakage_density x the engine's area",
+        ),
+        (
+            {"engines.tint.params.leakage_density": "4 mW"},
+            "engines.tint.params.leakage_density: '4 mW' has units of power; expected a power "
+            "per area",
+        ),
+    ],
+)
+def test_bad_leakage_is_one_line(overrides, message):
+    with pytest.raises(HardwareConfigError) as info:
+        load_hardware("vitallm-16nm", overrides)
+    (line,) = str(info.value).splitlines()
+    assert message in line
