@@ -8,6 +8,9 @@ reported once, not again as a cascade.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from attnsim.hwconfigs.derived import (
     LEAKAGE_DENSITY,
     RELATIVE_TOLERANCE,
@@ -22,6 +25,8 @@ from attnsim.hwconfigs.schema import BOUNDS, Document, Engine, Num, suggest
 from attnsim.hwconfigs.units import format_human
 
 __all__ = ["check_rules", "engine_unit", "engine_count"]
+
+T = TypeVar("T")
 
 
 def engine_unit(name: str, engine: Engine) -> str:
@@ -92,52 +97,56 @@ class _Rules:
             counts.setdefault(unit, (count.value, name))
         return {unit: value for unit, (value, _) in counts.items()}
 
+    def from_unit_model(self, name: str, e: Engine, derive: Callable[[dict], T | None]) -> T | None:
+        """``derive(params)`` for an engine whose params passed the schema, its problems
+        recorded under ``engines.NAME``."""
+        if _under(self.pruned, f"engines.{name}.params"):
+            return None
+        derived = derive(param_values(e.params))
+        for key, what, expected in getattr(derived, "problems", ()):
+            self.p.add(f"engines.{name}.{key}", what, expected)
+        return derived
+
     def derived_rates(self, name: str, e: Engine) -> DerivedRates | None:
         """The rates the engine's unit model fixes; a stated one must agree with them."""
         path = f"engines.{name}"
-        if _under(self.pruned, f"{path}.params"):
-            return None
-        derived = unit_model_rates(param_values(e.params))
+        derived = self.from_unit_model(name, e, unit_model_rates)
         if derived is None:
             return None
-        for key, what, expected in derived.problems:
-            self.p.add(f"{path}.{key}", what, expected)
         stated = e.ops_per_cycle or {}
         for op, precs in derived.ops_per_cycle.items():
             for prec, value in precs.items():
-                given = stated.get(op, {}).get(prec)
-                if given is None:
-                    continue
-                if abs(given.value - value) > RELATIVE_TOLERANCE * value:
-                    self.p.add(
-                        f"{path}.ops_per_cycle.{op}.{prec}",
-                        f"{given.value:.6g} disagrees with the {value:.6g} ops per cycle its unit "
-                        f"model {derived.model!r} has at these params",
-                        f"expected {value:.6g}, or no entry (the loader derives it from the "
-                        "params)",
-                    )
+                self.agree(
+                    f"{path}.ops_per_cycle.{op}.{prec}",
+                    stated.get(op, {}).get(prec),
+                    value,
+                    "",
+                    f"ops per cycle its unit model {derived.model!r} has at these params",
+                )
         return derived
+
+    def agree(self, key: str, stated: Num | None, derived: float, unit: str, why: str) -> None:
+        """Record a problem when a value the file states differs from the derived one."""
+        if stated is None or abs(stated.value - derived) <= RELATIVE_TOLERANCE * abs(derived):
+            return
+        scale, shown = (1e3, " mW") if unit == "W" else (1.0, f" {unit}" if unit else "")
+        self.p.add(
+            key,
+            f"{stated.value * scale:.6g}{shown} disagrees with the {derived * scale:.6g}{shown} {why}",
+            f"expected {derived * scale:.6g}{shown}, or no entry (the loader derives it)",
+        )
 
     def derived_area(self, name: str, e: Engine) -> float | None:
         """The area the engine's unit model prices (problems recorded); a stated area
         must agree with it."""
         path = f"engines.{name}"
-        if _under(self.pruned, f"{path}.params"):
-            return None
-        derived = unit_model_area(param_values(e.params))
+        derived = self.from_unit_model(name, e, unit_model_area)
         if derived is None:
             return None
-        for key, what, expected in derived.problems:
-            self.p.add(f"{path}.{key}", what, expected)
         value = derived.area_mm2
-        if value is not None and e.area is not None:
-            if abs(e.area.value - value) > RELATIVE_TOLERANCE * value:
-                self.p.add(
-                    f"{path}.area",
-                    f"{e.area.value:.6g} mm2 disagrees with the {value:.6g} mm2 its params price "
-                    f"(unit model {derived.model!r} components x area_<component>)",
-                    f"expected {value:.6g} mm2, or no area: (the loader derives it)",
-                )
+        if value is not None:
+            why = f"its params price (unit model {derived.model!r} components x area_<component>)"
+            self.agree(f"{path}.area", e.area, value, "mm2", why)
         return value
 
     def derived_leakage(self, name: str, e: Engine, area: float | None) -> None:
@@ -153,14 +162,9 @@ class _Rules:
         if problem is not None:
             key, what, expected = problem
             self.p.add(f"{path}.{key}", what, expected)
-        elif watts is not None and e.static_power is not None:
-            if abs(e.static_power.value - watts) > RELATIVE_TOLERANCE * max(watts, 1e-30):
-                self.p.add(
-                    f"{path}.static_power",
-                    f"{e.static_power.value * 1e3:.6g} mW disagrees with the {watts * 1e3:.6g} mW "
-                    f"of params.{LEAKAGE_DENSITY} x the engine's area",
-                    f"expected {watts * 1e3:.6g} mW, or no static_power (the loader derives it)",
-                )
+        elif watts is not None:
+            why = f"of params.{LEAKAGE_DENSITY} x the engine's area"
+            self.agree(f"{path}.static_power", e.static_power, watts, "W", why)
 
     def rates(self, name: str, e: Engine, count: Num | None) -> None:
         path = f"engines.{name}"

@@ -312,6 +312,15 @@ def ternary_linear(x: Tensor, weight: Tensor, weight_scale: Tensor, bias: Tensor
     quantised per token to int8 (``round(x * 127 / max|x|)``), multiplied exactly in
     integer arithmetic (carried in float64, exact below 2**53), then rescaled.
     """
+    return _int8_activation_matmul(x, weight, weight_scale, bias)
+
+
+def _int8_activation_matmul(
+    x: Tensor, weight: Tensor, weight_scale: Tensor, bias: Tensor | None
+) -> Tensor:
+    """``x`` quantised per token to int8 (absmax), times the integer ``weight`` exactly
+    (float64), rescaled by the token's absmax and ``weight_scale`` (0-d, or one per
+    output channel), plus ``bias``: the arithmetic of both quantised linears."""
     absmax = x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5).to(torch.float64)
     xq = torch.clamp(torch.round(x.to(torch.float64) * 127.0 / absmax), -128, 127)
     acc = xq @ weight.to(torch.float64).t()
@@ -326,8 +335,12 @@ def _ternary_linear_fake(x, weight, weight_scale, bias):  # type: ignore[no-unty
     return x.new_empty((*x.shape[:-1], weight.shape[0]))
 
 
-class TernaryLinear(nn.Module):
-    """A ``nn.Linear`` replacement with ternary weights (BitNet b1.58 ``BitLinear``)."""
+class _QuantizedLinear(nn.Module):
+    """An ``nn.Linear`` replacement holding int8 weights ``(out, in)``, a float
+    ``weight_scale`` (one per output channel when ``per_channel``, else one) and an
+    optional float bias."""
+
+    per_channel: bool = False
 
     def __init__(self, in_features: int, out_features: int, bias: bool = False) -> None:
         super().__init__()
@@ -336,8 +349,15 @@ class TernaryLinear(nn.Module):
         self.weight = nn.Parameter(
             torch.zeros(out_features, in_features, dtype=torch.int8), requires_grad=False
         )
-        self.weight_scale = nn.Parameter(torch.ones((), dtype=torch.float32), requires_grad=False)
+        shape = (out_features,) if self.per_channel else ()
+        self.weight_scale = nn.Parameter(
+            torch.ones(shape, dtype=torch.float32), requires_grad=False
+        )
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+
+class TernaryLinear(_QuantizedLinear):
+    """A ``nn.Linear`` replacement with ternary weights (BitNet b1.58 ``BitLinear``)."""
 
     @classmethod
     def from_float(cls, weight: Tensor, bias: Tensor | None = None) -> TernaryLinear:
@@ -372,13 +392,7 @@ def int8_linear(x: Tensor, weight: Tensor, weight_scale: Tensor, bias: Tensor | 
     multiplied exactly in integer arithmetic (carried in float64, exact below 2**53:
     ``in x 127 x 128 < 2**53`` for any realistic ``in``), then rescaled.
     """
-    absmax = x.abs().amax(dim=-1, keepdim=True).clamp(min=1e-5).to(torch.float64)
-    xq = torch.clamp(torch.round(x.to(torch.float64) * 127.0 / absmax), -128, 127)
-    acc = xq @ weight.to(torch.float64).t()
-    y = acc * (absmax / 127.0) * weight_scale.to(torch.float64)
-    if bias is not None:
-        y = y + bias.to(torch.float64)
-    return y.to(x.dtype)
+    return _int8_activation_matmul(x, weight, weight_scale, bias)
 
 
 @int8_linear.register_fake
@@ -386,20 +400,12 @@ def _int8_linear_fake(x, weight, weight_scale, bias):  # type: ignore[no-untyped
     return x.new_empty((*x.shape[:-1], weight.shape[0]))
 
 
-class Int8Linear(nn.Module):
+class Int8Linear(_QuantizedLinear):
     """A ``nn.Linear`` replacement with int8 weights (per-output-channel absmax scales)
     and int8 activations: the format an accelerator without a 16-bit datapath stores a
     layer in, so that its DRAM holds (and streams) one byte per weight."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = False) -> None:
-        super().__init__()
-        self.in_features = in_features
-        self.out_features = out_features
-        self.weight = nn.Parameter(
-            torch.zeros(out_features, in_features, dtype=torch.int8), requires_grad=False
-        )
-        self.weight_scale = nn.Parameter(torch.ones(out_features), requires_grad=False)
-        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+    per_channel = True
 
     @classmethod
     def from_float(cls, weight: Tensor, bias: Tensor | None = None) -> Int8Linear:
