@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 import simpy
@@ -216,15 +216,27 @@ def run_plans(
     env.run()
 
 
+#: A shared level this busy (all tasks' traffic, over an op's span) is saturated.
+SATURATED = 0.9
+
+
 def _bound(
-    run_busy: Mapping[str, float], level_busy: Mapping[str, float], latency: float, launch: float
+    run_busy: Mapping[str, float],
+    level_busy: Mapping[str, float],
+    latency: float,
+    launch: float,
+    saturated: Sequence[str] = (),
 ) -> str:
-    """What limited the op: ``launch`` (overheads are half or more of its time), else the
-    resource closest to saturation while it ran: ``compute`` or a memory level."""
+    """What limited the op: ``launch`` (overheads are half or more of its time), a shared
+    level in ``saturated`` (its traffic from every task running beside the op filled it
+    while the op ran, and the op used it), else the resource closest to saturation with
+    the op's own traffic: ``compute`` or a memory level."""
     if latency <= 0:
         return "compute"
     if launch >= 0.5 * latency:
         return "launch"
+    if saturated:
+        return saturated[0]
     busy_time = latency - launch
     best_level = max(level_busy, key=lambda k: level_busy[k], default=None)
     if best_level is not None and level_busy[best_level] / busy_time > 0.6:
@@ -232,6 +244,42 @@ def _bound(
         if level_busy[best_level] / busy_time >= compute_frac:
             return best_level
     return "compute"
+
+
+def _saturated_levels(
+    op: int,
+    window: tuple[float, float],
+    tasks: Sequence[tuple[int, float, float, Mapping[str, float]]],
+    bandwidth: Mapping[str, float],
+    used: Mapping[str, float],
+) -> list[str]:
+    """Shared levels op ``op`` used whose traffic, from every task of its block
+    overlapping the op's ``window`` (``(op, ready, end, bytes per level)``, each task's
+    bytes spread evenly over its interval), fills at least :data:`SATURATED` of the
+    level's bandwidth with other ops' tasks taking part: what a concurrent op waits on
+    although its own bytes alone would not fill the level. Busiest first; none when no
+    other op ran beside it (then its own figures decide, as for a lone kernel)."""
+    lo, hi = window
+    span = hi - lo
+    if span <= 0:
+        return []
+    moved: dict[str, float] = defaultdict(float)
+    shared_with: set[str] = set()
+    for owner, start, end, nbytes in tasks:
+        overlap = min(hi, end) - max(lo, start)
+        if overlap <= 0 or end <= start:
+            continue
+        share = overlap / (end - start)
+        for level, b in nbytes.items():
+            moved[level] += b * share
+            if owner != op and b > 0:
+                shared_with.add(level)
+    util = {
+        level: moved[level] / (bw * span)
+        for level, bw in bandwidth.items()
+        if bw > 0 and used.get(level, 0.0) > 0 and level in shared_with
+    }
+    return sorted((lv for lv, u in util.items() if u >= SATURATED), key=lambda lv: -util[lv])
 
 
 def _peak_ops_s(hw: Hardware, matmul_ops: Mapping[str, float]) -> float:
@@ -355,6 +403,16 @@ def assemble(
         block_acc = _Acc()
         for t in by_op.get(-1, []):  # tasks of no op (block-level work)
             block_acc.add(totals_of(plan.graph.tasks[t].kernel))
+        # every task's shared-level traffic over its interval, when ops run side by side
+        concurrent: list[tuple[int, float, float, Mapping[str, float]]] = []
+        if len([k for k in by_op if k >= 0]) > 1:
+            for t, task in enumerate(plan.graph.tasks):
+                tot = totals_of(task.kernel)
+                traffic = {
+                    lv: tot.read_bytes.get(lv, 0.0) + tot.write_bytes.get(lv, 0.0)
+                    for lv in machine.shared_bandwidth
+                }
+                concurrent.append((task.op, run.tasks[t].ready_s, run.tasks[t].end_s, traffic))
         for i, op in enumerate(block.ops):
             op_acc = _Acc()
             idx = by_op.get(i, [])
@@ -388,6 +446,13 @@ def assemble(
                 name: (op_acc.reads.get(name, 0.0) + op_acc.writes.get(name, 0.0)) / bw
                 for name, bw in machine.shared_bandwidth.items()
             }
+            saturated = (
+                _saturated_levels(
+                    i, (first, first + latency), concurrent, machine.shared_bandwidth, level_busy
+                )
+                if concurrent and idx
+                else []
+            )
             note = plan.notes[i]
             if "precision_fallback" in note:
                 fallbacks.append(f"{block.name}/{op.name}: {note['precision_fallback']}")
@@ -406,7 +471,7 @@ def assemble(
                     tiles=sum(plan.graph.tasks[t].kernel.num_tiles for t in idx),
                     distinct_tiles=sum(plan.graph.tasks[t].kernel.distinct_tiles for t in idx),
                     jobs=sum(run.tasks[t].jobs for t in idx),
-                    bound=_bound(busy_per_unit, level_busy, latency, launch),
+                    bound=_bound(busy_per_unit, level_busy, latency, launch, saturated),
                     launch_s=launch,
                     notes=note,
                 )

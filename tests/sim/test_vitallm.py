@@ -364,3 +364,17 @@ def test_an_int8_lm_head_reads_half_the_bytes_of_a_16_bit_one(vita):
     assert not r8.precision_fallbacks
     assert any("bf16 x bf16 matmul ran as int8 x int8" in f for f in r16.precision_fallbacks)
     assert r8.latency_s <= r16.latency_s
+
+
+def test_a_bandwidth_bound_decode_labels_its_projections_by_the_shared_dram():
+    """An op's own bytes can fill only part of LPDDR while the ops beside it fill the rest:
+    the label is the level the block's traffic saturated while the op ran, not compute."""
+    wl = model(layers=2)
+    slow = simulate(load_hardware("vitallm-16nm", {"memory.lpddr.bandwidth": "6.4 GB/s"}), wl)
+    fast = simulate(load_hardware("vitallm-16nm", {"memory.lpddr.bandwidth": "1 TB/s"}), wl)
+
+    def proj(r):
+        return {o.name: o.bound for o in r.ops if o.kind == "gemm"}
+
+    assert set(proj(slow).values()) == {"lpddr"}
+    assert "lpddr" not in set(proj(fast).values())
