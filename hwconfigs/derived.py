@@ -1,4 +1,5 @@
-"""Rates a target need not state because its engine's unit model fixes them.
+"""Rates, area and leakage a target need not state because its engine's unit model
+fixes them.
 
 An engine whose ``params.model`` names a unit model (:mod:`rtl_models`: the TINT ternary
 array, the Booth array, the softmax unit, the LOP pruner) takes every tile's cycles from
@@ -7,7 +8,10 @@ MACs a cycle, ...), not a second number to keep in step by hand. The loader deri
 engine's ``ops_per_cycle`` for each (op class, precision) the model reports
 (:meth:`UnitModel.peak_ops_per_cycle`); a rate the file states as well must agree. So a
 sweep over ``engines.tint.params.cols`` moves the peak, the roofline and the FOM with the
-array, and the physics check bounds the model's tiles by the same peak.
+array, and the physics check bounds the model's tiles by the same peak. Likewise the
+engine's area, when the file prices the model's components (``area_<component>`` params
+times :meth:`UnitModel.components`, times ``area_overhead``), and its static power
+(``leakage_density`` times that area): both then follow the array's size.
 
 Only the model's own fields are read here (``rows``, ``cols``, ``lanes``, ...); energies,
 operand distributions and the lowering family's keys are checked when the simulator binds
@@ -128,8 +132,8 @@ class DerivedArea:
     problems: tuple[Problem, ...] = ()
 
 
-#: The params key of the area of one ``component`` ("tint.lane" -> "area_tint_lane").
 def area_param(component: str) -> str:
+    """The params key of the area of one ``component`` ("tint.lane" -> "area_tint_lane")."""
     return "area_" + component.replace(".", "_")
 
 
