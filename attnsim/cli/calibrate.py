@@ -12,7 +12,6 @@ import argparse
 import json
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from attnsim.calibration import (
@@ -23,6 +22,7 @@ from attnsim.calibration import (
     machine_description,
     summary_rows,
 )
+from attnsim.cli.progress import step_bar
 from attnsim.hosttarget import CACHE_ENV
 from attnsim.hwconfigs import HardwareConfigError
 from attnsim.kernels.microbench import benchmark_steps
@@ -35,15 +35,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         raise CalibrationError(f"--threads: {args.threads}; expected an integer >= 1")
     err = Console(stderr=True)
     # refreshed by hand between benchmarks: a refresh thread would take a core from them
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        auto_refresh=False,
-        transient=True,
-    ) as bar:
+    with step_bar(err, auto_refresh=False) as bar:
         task = bar.add_task("calibrating", total=benchmark_steps())
         started = [0]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from attnsim.api import as_hardware
 from attnsim.calibration import BAD_INPUT as CALIBRATION_ERRORS
+from attnsim.cli.progress import step_bar
 from attnsim.hwconfigs import Hardware, HardwareConfigError
 from attnsim.kernels.measure import MeasureError, MeasurementFileError, read_measurements
 from attnsim.published import PublishedReport, PublishedValidationError, validate_published
@@ -167,15 +167,8 @@ def print_report(report: Report, console: Console) -> None:
 def _live(args: argparse.Namespace, hw: Hardware | None, console: Console) -> Report:
     """Measure the suite live, with a progress bar (refreshed by hand between bursts:
     a refresh thread would compete with the kernel for the cores)."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        auto_refresh=False,
-        transient=True,
-        disable=args.json and not console.is_terminal,
+    with step_bar(
+        console, auto_refresh=False, disable=args.json and not console.is_terminal
     ) as bar:
         task = bar.add_task("validating", total=None)
 

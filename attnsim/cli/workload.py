@@ -23,9 +23,9 @@ import math
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from attnsim.cli.progress import step_bar
 from attnsim.fileio import check_output_path
 from attnsim.reports.numbers import format_si
 from attnsim.workloads.dtypes import DTYPES
@@ -381,15 +381,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     seqs = _int_list(args.seqs, "--seqs", (4096, 16384))
     targets = tuple(args.targets.split(",")) if args.targets else DEFAULT_TARGETS
     err = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=args.no_speedups or not err.is_terminal,  # a bar for people, not for pipes
-    ) as bar:
+    # a bar for people, not for pipes
+    with step_bar(err, disable=args.no_speedups or not err.is_terminal) as bar:
         task = bar.add_task("simulating speedups", total=len(VARIANTS))
 
         def step(name: str) -> None:

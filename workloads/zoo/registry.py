@@ -25,6 +25,7 @@ __all__ = [
     "DTYPES",
     "MODELS",
     "ModelEntry",
+    "override_dims",
     "TraceInputs",
     "TraceRequest",
     "build_model",
@@ -198,6 +199,22 @@ def parameter_count(name: str) -> int:
                 total += p.numel()
         _PARAMS[name] = total
     return _PARAMS[name]
+
+
+def override_dims(
+    where: str, base: Mapping[str, Any], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``base`` (a model's published sizes) with ``overrides`` applied; an unknown key is a
+    :class:`WorkloadError` naming the model and the keys it has (for zoo models built from
+    a dict of sizes, not a transformers config: that is ``zoo.hf.apply_overrides``)."""
+    dims = dict(base)
+    for key, value in overrides.items():
+        if key not in dims:
+            raise WorkloadError(
+                f"zoo.{where}: override {key!r} is unknown; expected one of {', '.join(dims)}"
+            )
+        dims[key] = value
+    return dims
 
 
 def _deployed(model: torch.nn.Module, req: TraceRequest) -> torch.nn.Module:

@@ -28,8 +28,13 @@ from typing import Any
 
 import torch
 from attnsim.workloads.custom_ops import GroupRational, SpectralDictionaryMixer
-from attnsim.workloads.errors import WorkloadError
-from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
+from attnsim.workloads.zoo.registry import (
+    ModelEntry,
+    TraceInputs,
+    TraceRequest,
+    override_dims,
+    register_model,
+)
 from torch import Tensor, nn
 
 __all__ = ["FNET_BASE", "KAT_S", "LINFORMER_BASE", "SDICT_VLM"]
@@ -49,17 +54,6 @@ KAT_S: dict[str, Any] = {
 SDICT_VLM: dict[str, Any] = {
     "layers": 28, "dim": 2048, "ffn": 8192, "vocab": 32000, "atoms": 256, "active": 16, "patch": 16,
 }  # fmt: skip
-
-
-def _dims(where: str, base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    dims = dict(base)
-    for key, value in overrides.items():
-        if key not in dims:
-            raise WorkloadError(
-                f"zoo.{where}: override {key!r} is unknown; expected one of {', '.join(dims)}"
-            )
-        dims[key] = value
-    return dims
 
 
 class _Mlp(nn.Module):
@@ -260,17 +254,17 @@ def _text_inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
 
 
 def _build_fnet(req: TraceRequest) -> nn.Module:
-    return FNet(**_dims("fnet-base", FNET_BASE, dict(req.overrides)))
+    return FNet(**override_dims("fnet-base", FNET_BASE, dict(req.overrides)))
 
 
 def _build_linformer(req: TraceRequest) -> nn.Module:
-    dims = _dims("linformer-base", LINFORMER_BASE, dict(req.overrides))
+    dims = override_dims("linformer-base", LINFORMER_BASE, dict(req.overrides))
     # E spans the longest input (512 in the paper); shorter inputs use its leading part
     return Linformer(**dims, seq=max(512, req.seq))
 
 
 def _build_kat(req: TraceRequest) -> nn.Module:
-    return Kat(**_dims("kat-s", KAT_S, dict(req.overrides)))
+    return Kat(**override_dims("kat-s", KAT_S, dict(req.overrides)))
 
 
 def _kat_inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
@@ -282,7 +276,7 @@ def _kat_inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
 
 def _build_sdict(req: TraceRequest) -> nn.Module:
     size = int(req.image_size or 224)
-    dims = _dims("sdict-vlm", SDICT_VLM, dict(req.overrides))
+    dims = override_dims("sdict-vlm", SDICT_VLM, dict(req.overrides))
     return SDictVLM(**dims, grid=size // dims["patch"])
 
 

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -68,7 +69,13 @@ from attnsim.workloads.custom_ops import (
 )
 from attnsim.workloads.errors import WorkloadError
 from attnsim.workloads.masks_sparse import CausalBlockMask, ClusterMask
-from attnsim.workloads.zoo.registry import ModelEntry, TraceInputs, TraceRequest, register_model
+from attnsim.workloads.zoo.registry import (
+    ModelEntry,
+    TraceInputs,
+    TraceRequest,
+    override_dims,
+    register_model,
+)
 from torch import Tensor, nn
 from torch.nn import functional as F
 
@@ -104,17 +111,6 @@ ROUTING_PG19: dict[str, Any] = {
     "ffn": 4096,
     "vocab": 32768,
 }
-
-
-def _dims(where: str, base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    dims = dict(base)
-    for key, value in overrides.items():
-        if key not in dims:
-            raise WorkloadError(
-                f"zoo.{where}: override {key!r} is unknown; expected one of {', '.join(dims)}"
-            )
-        dims[key] = value
-    return dims
 
 
 # ------------------------------------------------------------------ MoH-ViT-B (TransNeXt-B)
@@ -332,15 +328,14 @@ class DiffLayer(nn.Module):
         return x + self.down(F.silu(self.gate(h)) * self.up(h))
 
 
-class DiffTransformer(nn.Module):
-    """DIFF Transformer decoder over token ids; logits of the last token."""
+class _TokenDecoder(nn.Module):
+    """A decoder over token ids: embedding, ``layers``, RMSNorm and an LM head; returns
+    the logits of the last token."""
 
-    def __init__(self, layers: int, dim: int, heads: int, noise_heads: int, ffn: int, vocab: int) -> None:  # fmt: skip
+    def __init__(self, vocab: int, dim: int, layers: Sequence[nn.Module]) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab, dim)
-        self.layers = nn.ModuleList(
-            DiffLayer(dim, heads, noise_heads, ffn, depth) for depth in range(layers)
-        )
+        self.layers = nn.ModuleList(layers)
         self.norm = RmsNorm(dim)
         self.lm_head = nn.Linear(dim, vocab, bias=False)
 
@@ -349,6 +344,14 @@ class DiffTransformer(nn.Module):
         for layer in self.layers:
             x = layer(x)
         return self.lm_head(self.norm(x[:, -1:]))
+
+
+class DiffTransformer(_TokenDecoder):
+    """DIFF Transformer decoder over token ids; logits of the last token."""
+
+    def __init__(self, layers: int, dim: int, heads: int, noise_heads: int, ffn: int, vocab: int) -> None:  # fmt: skip
+        blocks = [DiffLayer(dim, heads, noise_heads, ffn, depth) for depth in range(layers)]
+        super().__init__(vocab, dim, blocks)
 
 
 # ------------------------------------------------------------------ Routing Transformer
@@ -458,23 +461,12 @@ class SqaLayer(nn.Module):
         return x + self.down(F.silu(self.gate(h)) * self.up(h))
 
 
-class SqaTransformer(nn.Module):
+class SqaTransformer(_TokenDecoder):
     """SQAT decoder over token ids; logits of the last token."""
 
     def __init__(self, layers: int, dim: int, split_heads: int, q_heads: int, kv_heads: int, ffn: int, vocab: int) -> None:  # fmt: skip
-        super().__init__()
-        self.embed = nn.Embedding(vocab, dim)
-        self.layers = nn.ModuleList(
-            SqaLayer(dim, split_heads, q_heads, kv_heads, ffn) for _ in range(layers)
-        )
-        self.norm = RmsNorm(dim)
-        self.lm_head = nn.Linear(dim, vocab, bias=False)
-
-    def forward(self, ids: Tensor) -> Tensor:
-        x = self.embed(ids)
-        for layer in self.layers:
-            x = layer(x)
-        return self.lm_head(self.norm(x[:, -1:]))
+        blocks = [SqaLayer(dim, split_heads, q_heads, kv_heads, ffn) for _ in range(layers)]
+        super().__init__(vocab, dim, blocks)
 
 
 # ------------------------------------------------------------------ registration
@@ -486,7 +478,7 @@ def _text_inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
 
 
 def _build_moh(req: TraceRequest) -> nn.Module:
-    return MohViT(**_dims("moh-vit-b", MOH_VIT_B, dict(req.overrides)))
+    return MohViT(**override_dims("moh-vit-b", MOH_VIT_B, dict(req.overrides)))
 
 
 def _moh_inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
@@ -497,15 +489,17 @@ def _moh_inputs(model: nn.Module, req: TraceRequest) -> TraceInputs:
 
 
 def _build_diff(req: TraceRequest) -> nn.Module:
-    return DiffTransformer(**_dims("diff-transformer-3b", DIFF_3B, dict(req.overrides)))
+    return DiffTransformer(**override_dims("diff-transformer-3b", DIFF_3B, dict(req.overrides)))
 
 
 def _build_sqat(req: TraceRequest) -> nn.Module:
-    return SqaTransformer(**_dims("sqat-m", SQAT_M, dict(req.overrides)))
+    return SqaTransformer(**override_dims("sqat-m", SQAT_M, dict(req.overrides)))
 
 
 def _build_routing(req: TraceRequest) -> nn.Module:
-    return RoutingTransformer(**_dims("routing-transformer", ROUTING_PG19, dict(req.overrides)))
+    return RoutingTransformer(
+        **override_dims("routing-transformer", ROUTING_PG19, dict(req.overrides))
+    )
 
 
 for _entry in (
