@@ -260,6 +260,7 @@ ADDITIVE = (
     "energy_compute_j",
     "energy_memory_j",
     "energy_static_j",
+    "energy_die_j",
     "flops",
     "tokens",
 )
@@ -271,8 +272,7 @@ def _ratio(a: float, b: float) -> float:
 
 def derived(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Ratios and products of the additive metrics and the area (for one run or a
-    point): tokens/s, FLOP/s, power, EDP, FLOP/J, FLOP/s/mm², tokens/J; for a point also
-    die power and the FOM."""
+    point): tokens/s, FLOP/s, power, EDP, FLOP/J, FLOP/s/mm², tokens/J, die power, FOM."""
     t = float(metrics.get("latency_s", math.nan))
     e = float(metrics.get("energy_j", math.nan))
     f = float(metrics.get("flops", math.nan))
@@ -297,8 +297,8 @@ def derived(metrics: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _die_figures(metrics: Mapping[str, Any], t: float, area: Any) -> dict[str, float]:
-    """Die power (from a point's die energy) and the FOM; nothing for a run, whose own
-    ``die_power_w`` and ``fom_tops_per_mm2_w`` come from its result."""
+    """Die power (die energy over time: off-chip memory's energy excluded) and the FOM
+    (peak TOPS per mm² per W of die power); nothing without a die energy."""
     if "energy_die_j" not in metrics:
         return {}
     die_w = _ratio(float(metrics["energy_die_j"]), t)
@@ -321,11 +321,5 @@ def point_metrics(rows: Sequence[Mapping[str, Any]], weights: Sequence[float]) -
     for col in ("area_mm2", "static_power_w", "peak_ops_per_s"):
         v = rows[0].get(col) if rows else None
         out[col] = float(v) if v is not None else math.nan
-    # the die's energy of each run (its die power over its time), summed like energy
-    die = 0.0
-    for row, w in zip(rows, weights, strict=True):
-        p, t = row.get("die_power_w"), row.get("latency_s")
-        die += w * (float(p) * float(t) if p is not None and t is not None else math.nan)
-    out["energy_die_j"] = die
     out.update(derived(out))
     return out

@@ -259,6 +259,8 @@ def result_metrics(result: Any, hw: Hardware) -> dict[str, float]:
         value = getattr(result, attr, None)
         if isinstance(value, int | float) and not isinstance(value, bool):
             out[column] = float(value)
+    if "die_power_w" in out:  # the die's energy, summed over a point's runs like energy
+        out["energy_die_j"] = out["die_power_w"] * out["latency_s"]
     _flatten("bytes_", getattr(result, "bytes", {}), "_b", out)
     _flatten("util_", getattr(result, "utilisation", {}), "", out)
     fields = dataclasses.fields(energy) if dataclasses.is_dataclass(energy) else ()

@@ -81,6 +81,8 @@ def test_rows_are_what_simulate_predicts(tiny_run) -> None:
     assert row["power_w"] == pytest.approx(res.energy.total_j / res.latency_s)
     assert row["area_mm2"] == pytest.approx(hw.area_mm2)
     assert row["hw_digest"] == hw.digest
+    assert row["die_power_w"] == pytest.approx(res.die_power_w)
+    assert row["energy_die_j"] == pytest.approx(res.die_power_w * res.latency_s)
 
 
 def test_points_table_weights_the_workloads(tiny_run) -> None:
@@ -92,6 +94,8 @@ def test_points_table_weights_the_workloads(tiny_run) -> None:
     )
     assert p["energy_j"] == pytest.approx((rows["energy_j"] * rows["workload_weight"]).sum())
     assert p["power_w"] == pytest.approx(p["energy_j"] / p["latency_s"])
+    die = (rows["energy_die_j"] * rows["workload_weight"]).sum()
+    assert p["die_power_w"] == pytest.approx(die / p["latency_s"])
     assert len(tiny_run.ops) and set(tiny_run.ops["run_key"]) == set(r["run_key"])
 
 

@@ -221,6 +221,8 @@ def test_die_power_and_fom_of_a_point_weigh_its_runs_like_energy() -> None:
     prefill = {"latency_s": 0.5, "energy_j": 0.6, "flops": 1.0, "tokens": 64.0}
     decode |= {"die_power_w": 0.06, "peak_ops_per_s": 7.68e11, "area_mm2": 0.2}
     prefill |= {"die_power_w": 0.05, "peak_ops_per_s": 7.68e11, "area_mm2": 0.2}
+    for run in (decode, prefill):  # as the worker writes each run: die power x its time
+        run["energy_die_j"] = run["die_power_w"] * run["latency_s"]
     m = point_metrics([decode, prefill], [64.0, 1.0])
     time = 64 * 0.02 + 0.5
     die = (64 * 0.02 * 0.06 + 0.5 * 0.05) / time
