@@ -112,6 +112,11 @@ def headlines(hw: Hardware, decode: Workload, prefill: Workload, policy: str = "
     }
 
 
+def _spilled_bytes(r: Result) -> float:
+    """Activation bytes of ``r`` that went through DRAM (op notes are per instance)."""
+    return sum(float(o.notes.get("spilled_bytes", 0.0)) * o.count for o in r.ops)
+
+
 # ---- the labelled assumptions, each moved by -25% and +25% ------------------------------
 def _q(value: str, s: float) -> str:
     """A quantity text scaled by ``s`` ('0.012 pJ' -> '0.015 pJ')."""
@@ -332,7 +337,9 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f}" for k, v in d.utilisation.items())
         + ". Prefill: utilisation "
         + ", ".join(f"{k} {v:.2f}" for k, v in p.utilisation.items())
-        + f". Die power (decode) {d.die_power_w * 1e3:.1f} mW: compute "
+        + f"; {p.bytes['lpddr'] / 1e9:.1f} GB from LPDDR (weights re-streamed once per row "
+        f"chunk), of which {_spilled_bytes(p) / 1e9:.2f} GB are activations that do not fit "
+        f"the SRAM (V-A6). Die power (decode) {d.die_power_w * 1e3:.1f} mW: compute "
         f"{d.energy.compute_j / d.latency_s * 1e3:.1f}, on-die memory "
         f"{(d.energy.memory_j - d.energy.memory_by_level_j.get('lpddr', 0)) / d.latency_s * 1e3:.1f}"
         f", static {d.energy.static_j / d.latency_s * 1e3:.1f} mW; LPDDR adds "

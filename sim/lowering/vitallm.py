@@ -66,6 +66,16 @@ bytes a cycle (rtl A-B4), so with a buffer that delivers ``rows`` bytes a cycle 
 at the buffer's pace. A projection's row chunk is as many rows as the activation buffer holds
 (at most the accumulator depth), so a prefill re-streams weights once per chunk. K and V
 are int8 in DRAM, with a 4-bit leading-one plane beside K when LOP is on.
+
+**Activations that do not fit** (ASSUMPTION V-A6: whole tensors, no fusion across ops).
+An op's output stays in the SRAM when it fits there beside the op's activation input;
+otherwise it is written to DRAM and every op that reads it reads it from DRAM. A tensor
+split by head whose readers are split the same way is consumed head by head (head-level
+pipelining), so one head's part must fit; a tensor read whole (the attention output by
+the O projection) must fit whole. A decode token's vectors fit the 88 KiB SRAM of
+``vitallm-16nm``; a 64-token prefill's do not, so its activations round-trip LPDDR, and a
+larger SRAM lowers the prefill's DRAM bytes and energy (the op notes say how many bytes
+each op spilled: ``spilled_bytes``).
 """
 
 from __future__ import annotations
@@ -220,6 +230,7 @@ class _Bytes:
     reads: dict[str, float] = field(default_factory=dict)
     writes: dict[str, float] = field(default_factory=dict)
     port_s: dict[str, float] = field(default_factory=dict)
+    spill: float = 0.0  # activation bytes among the DRAM ones (tensors that did not fit)
 
     def _port(self, level: MemoryLevel, n: float) -> None:
         if level.scope == "per_unit" and level.bandwidth_bytes_per_s > 0:
@@ -244,14 +255,23 @@ class _Bytes:
 
 
 def _stage(
-    t: _Bytes, buffer: MemoryLevel | None, sram: MemoryLevel, staged: float, act_in: float
+    t: _Bytes,
+    buffer: MemoryLevel | None,
+    src: MemoryLevel,
+    staged: float,
+    act_in: float,
+    *,
+    spilled: bool = False,
 ) -> None:
     """Bytes of the activation operand (``staged`` bytes read ``act_in / staged`` times by
-    the array): written into ``buffer`` on the first pass (fed from SRAM at the same
-    time, ASSUMPTION V-A5), re-read from it on the later passes; without a buffer every
-    pass reads SRAM."""
+    the array): written into ``buffer`` on the first pass (fed from ``src``, the SRAM or,
+    for a spilled tensor, DRAM, at the same time, ASSUMPTION V-A5), re-read from it on
+    the later passes; without a buffer every pass reads ``src`` (``spilled``: ``src`` is
+    DRAM, and the bytes count as spilled activations)."""
     if buffer is None:
-        t.read(sram, act_in)
+        t.read(src, act_in)
+        if spilled:
+            t.spill += act_in
         return
     first = min(staged, act_in)
     t.write(buffer, first)
@@ -286,6 +306,66 @@ class _Builder:
     tasks: list[GraphTask] = field(default_factory=list)
     notes: dict[int, dict[str, str | int | float]] = field(default_factory=dict)
     lop_active: bool = False  # the block's attention prunes: keys get a leading-one plane
+    homes: dict[object, MemoryLevel] = field(default_factory=dict)  # tensor -> its level
+    spill_run: float = 0.0  # spilled activation bytes of the tiles made since last read
+    reads: list[list[int]] = field(default_factory=list)  # per op: the ops it reads
+    parts: list[int] = field(default_factory=list)  # per op: the parts (heads) it splits into
+
+    def live(self, idx: int, part_bytes: float) -> float:
+        """Bytes of op ``idx``'s output on chip at once: one part's when every reader is
+        split the same way (head-level pipelining consumes it head by head), a group of
+        parts when a reader's part needs several (Q heads of one KV head), else all."""
+        p = self.parts[idx] if idx < len(self.parts) else 1
+        readers = [j for j, r in enumerate(self.reads) if idx in r]
+        if p <= 1 or not readers:
+            return part_bytes * p
+        need = 1
+        for j in readers:
+            q = self.parts[j]
+            need = max(need, p // q if q > 1 and p % q == 0 else p)
+        return part_bytes * need
+
+    def inputs(self, idx: int, nbytes: float) -> list[tuple[MemoryLevel, float]]:
+        """Where op ``idx``'s ``nbytes`` of activation input come from: shared evenly by
+        the ops it reads, each from where it put its output."""
+        src = self.reads[idx] if idx < len(self.reads) else []
+        if not src:
+            return [(self.home(("input", idx), nbytes), nbytes)]
+        share = nbytes / len(src)
+        return [(self.home(p, share), share) for p in src]
+
+    def place(self, tensor: object, in_bytes: float, live_bytes: float) -> MemoryLevel:
+        """Where ``tensor`` (an op's output; ``live_bytes`` of it on chip at once) is kept:
+        the SRAM when it fits beside ``in_bytes`` of the op's input, else DRAM (V-A6)."""
+        c = self.c
+        home = c.sram if in_bytes + live_bytes <= c.sram.capacity_bytes else c.dram
+        self.homes[tensor] = home
+        return home
+
+    def home(self, tensor: object, nbytes: float) -> MemoryLevel:
+        """Where ``tensor`` is read from: where its producer put it, or, for a block's
+        input (its producer is in the previous block), the SRAM when ``nbytes`` fit."""
+        if tensor in self.homes:
+            return self.homes[tensor]
+        return self.c.sram if nbytes <= self.c.sram.capacity_bytes else self.c.dram
+
+    def act_read(self, t: _Bytes, level: MemoryLevel, n: float) -> None:
+        """``t`` reads ``n`` activation bytes from ``level`` (DRAM when spilled)."""
+        t.read(level, n)
+        if level is self.c.dram:
+            t.spill += n
+
+    def act_write(self, t: _Bytes, level: MemoryLevel, n: float) -> None:
+        """``t`` writes ``n`` activation bytes to ``level`` (DRAM when spilled)."""
+        t.write(level, n)
+        if level is self.c.dram:
+            t.spill += n
+
+    def note_spill(self, idx: int, n: float) -> None:
+        """Count, on op ``idx``, activation bytes that went through DRAM."""
+        if n > 0:
+            note = self.notes.setdefault(idx, {})
+            note["spilled_bytes"] = float(note.get("spilled_bytes", 0.0)) + n
 
     def fallback(self, idx: int, text: str) -> None:
         """State, on op ``idx``, that it runs in another precision than it asks for."""
@@ -320,10 +400,17 @@ class _Builder:
         weight_bits: float,
         label: str,
         stored_bits: float | None = None,
+        src: MemoryLevel | None = None,
+        dst: MemoryLevel | None = None,
     ) -> list[tuple[TileClass, int]]:
         """Tiles of an ``m x k @ k x n`` projection on engine ``b``: one per row chunk.
         ``weight_bits`` per weight on chip; ``stored_bits`` per weight in DRAM when the
-        chip quantises wider stored weights on the way in (default: the same)."""
+        chip quantises wider stored weights on the way in (default: the same). The
+        activation rows come from ``src`` and the outputs go to ``dst`` (default: the
+        SRAM; DRAM for tensors that do not fit it, V-A6); the activation bytes that go
+        through DRAM are added to :attr:`spill_run`."""
+        src = src or self.c.sram
+        dst = dst or self.c.sram
         rows = self._rows_per_chunk(b, buffer, m, k)
         full, tail = divmod(m, rows)
         out: list[tuple[TileClass, int]] = []
@@ -336,9 +423,17 @@ class _Builder:
             t.read(self.c.dram, k * n * (stored_bits or weight_bits) / 8.0)
             t.write(self.c.sram, weights)
             t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
-            t.read(self.c.sram, r * k)  # activation rows into the unit's buffer
-            _stage(t, buffer, self.c.sram, r * k, cost.port_bytes.get("act_in", 0.0))
-            t.write(self.c.sram, cost.port_bytes.get("out", 0.0))
+            self.act_read(t, src, r * k)  # activation rows into the unit's buffer
+            _stage(
+                t,
+                buffer,
+                src,
+                r * k,
+                cost.port_bytes.get("act_in", 0.0),
+                spilled=src is self.c.dram,
+            )
+            self.act_write(t, dst, cost.port_bytes.get("out", 0.0))
+            self.spill_run += t.spill * count
             out.append(
                 (_unit_tile(f"{label} {r}x{k}x{n}", b, cost, t, flops=2.0 * r * k * n), count)
             )
@@ -356,17 +451,51 @@ class _Builder:
         engines: str,
         weight_bits: float,
         label: str,
+        src: MemoryLevel | None = None,
+        dst: MemoryLevel | None = None,
     ) -> list[int]:
         """Tasks of one projection (or one head's part of it). ``engines``: ``"tint"``,
-        ``"split"`` (TINT and BoothFlex ternary by rate) or ``"booth-int8"``."""
+        ``"split"`` (TINT and BoothFlex ternary by rate) or ``"booth-int8"``; activations
+        from ``src``, outputs to ``dst`` (default: the SRAM)."""
+        self.spill_run = 0.0
+        made = self._projection(op, idx, m, k, n, deps, engines, weight_bits, label, src, dst)
+        self.note_spill(idx, self.spill_run)
+        return made
+
+    def _projection(
+        self,
+        op: Op,
+        idx: int,
+        m: int,
+        k: int,
+        n: int,
+        deps: Sequence[int],
+        engines: str,
+        weight_bits: float,
+        label: str,
+        src: MemoryLevel | None,
+        dst: MemoryLevel | None,
+    ) -> list[int]:
         c = self.c
         if engines == "booth-int8":  # int8 on chip; wider stored weights are read in full
             tiles = self._col_tiles(
-                c.booth, c.booth_buffer, m, k, n, _int8_mode(c), 8.0, label, max(8.0, weight_bits)
+                c.booth,
+                c.booth_buffer,
+                m,
+                k,
+                n,
+                _int8_mode(c),
+                8.0,
+                label,
+                max(8.0, weight_bits),
+                src=src,
+                dst=dst,
             )
             return [self.add(label, _kernel(label, c.unit_of(c.booth), tiles), deps, "matrix", idx)]
         if engines == "tint":
-            tiles = self._proj_tiles(c.tint, c.tint_buffer, m, k, n, None, weight_bits, label)
+            tiles = self._proj_tiles(
+                c.tint, c.tint_buffer, m, k, n, None, weight_bits, label, src=src, dst=dst
+            )
             return [self.add(label, _kernel(label, c.tint_unit, tiles), deps, "matrix", idx)]
         # split by columns in proportion to the engines' rates on this shape
         cols = GEMM_TILE_COLS
@@ -381,13 +510,24 @@ class _Builder:
         self.notes.setdefault(idx, {})["booth_share"] = round(n_b / n, 4)
         out: list[int] = []
         if n_t:
-            tiles = self._col_tiles(c.tint, c.tint_buffer, m, k, n_t, None, weight_bits, label)
+            tiles = self._col_tiles(
+                c.tint, c.tint_buffer, m, k, n_t, None, weight_bits, label, src=src, dst=dst
+            )
             out.append(
                 self.add(f"{label} (tint)", _kernel(label, c.tint_unit, tiles), deps, "matrix", idx)
             )
         if n_b:
             tiles = self._col_tiles(
-                c.booth, c.booth_buffer, m, k, n_b, "ternary_int8", weight_bits, label
+                c.booth,
+                c.booth_buffer,
+                m,
+                k,
+                n_b,
+                "ternary_int8",
+                weight_bits,
+                label,
+                src=src,
+                dst=dst,
             )
             out.append(
                 self.add(
@@ -420,6 +560,8 @@ class _Builder:
         weight_bits: float,
         label: str,
         stored_bits: float | None = None,
+        src: MemoryLevel | None = None,
+        dst: MemoryLevel | None = None,
     ) -> list[tuple[TileClass, int]]:
         """Column tiles of :data:`GEMM_TILE_COLS` (and one narrower tail)."""
         full, tail = divmod(n, GEMM_TILE_COLS)
@@ -427,10 +569,12 @@ class _Builder:
         for width, count in ((GEMM_TILE_COLS, full), (tail, 1 if tail else 0)):
             if not count:
                 continue
+            before = self.spill_run
             for tile, times in self._proj_tiles(
-                b, buffer, m, k, width, mode, weight_bits, label, stored_bits
+                b, buffer, m, k, width, mode, weight_bits, label, stored_bits, src, dst
             ):
                 out.append((tile, times * count))
+            self.spill_run = before + (self.spill_run - before) * count
         return out
 
     # -- nonlinear work ---------------------------------------------------------------------
@@ -441,21 +585,27 @@ class _Builder:
         vector_ops: float,
         deps: Sequence[int],
         *,
-        sram_in: float = 0.0,
-        sram_out: float = 0.0,
+        act_in: Sequence[tuple[MemoryLevel, float]] = (),
+        act_out: tuple[MemoryLevel, float] | None = None,
         dram_in: float = 0.0,
         dram_out: float = 0.0,
         role: str = "nonlinear",
         flops: float = 0.0,
     ) -> int:
-        """A task on the NLU at its vector rate (energy per op from the target)."""
+        """A task on the NLU at its vector rate (energy per op from the target): it reads
+        its activation inputs (``act_in``: level and bytes of each), writes its output
+        (``act_out``), and reads or writes ``dram_in``/``dram_out`` bytes that live in
+        DRAM in any case (weights, the KV cache)."""
         c = self.c
         seconds = vector_ops / c.nlu_vector_ops_s
         t = _Bytes()
-        t.read(c.sram, sram_in)
-        t.write(c.sram, sram_out)
+        for level, n in act_in:
+            self.act_read(t, level, n)
+        if act_out is not None:
+            self.act_write(t, *act_out)
         t.read(c.dram, dram_in)
         t.write(c.dram, dram_out)
+        self.note_spill(idx, t.spill)
         tile = TileClass(
             name=label,
             engine_s={c.nlu.engine: seconds},
@@ -479,6 +629,7 @@ class _Builder:
         *,
         flops: float = 0.0,
     ) -> int:
+        self.note_spill(idx, traffic.spill)
         tile = _unit_tile(label, b, cost, traffic, flops=flops)
         return self.add(label, _kernel(label, self.c.unit_of(b), [(tile, 1)]), deps, role, idx)
 
@@ -592,6 +743,12 @@ def _map_parts(producer: list[list[int]], p: int, consumer_parts: int, part: int
 
 
 # ---- lowering ---------------------------------------------------------------------------------
+def _acc_bytes(c: VitaChip, engines: str) -> float:
+    """Bytes per output element a projection on ``engines`` writes (its accumulators)."""
+    b = c.booth if engines == "booth-int8" else c.tint
+    return float(getattr(b.params, "acc_bits", 32)) / 8.0
+
+
 def _weight_bits(op: GemmOp) -> float:
     return nbytes(op.weight_dtype or op.dtype, 1) * 8.0
 
@@ -677,6 +834,11 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
     # live keys per query block (partially live key blocks computed in full)
     live = s.mask.tile_liveness(s.q_len, s.kv_len, max(1, block_q // group), ATTENTION_BLOCK_K)
     note = bld.notes.setdefault(idx, {})
+    # where the head's Q, each tile's scores and probabilities, and the op's output live
+    # (V-A6): the output is read whole by the O projection unless its reader is split too
+    q_home = bld.home(("queries", idx), float(rows_total * d_qk))
+    acc = float(getattr(c.booth.params, "acc_bits", 32)) / 8.0
+    out_home = bld.place(idx, float(rows_total * d_qk), bld.live(idx, rows_total * d_v * acc))
     ends: list[int] = []
     for qb in range(live.shape[0]):
         nb = int((live[qb] > 0).sum())
@@ -693,29 +855,47 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
             cost = c.lop.cost(TileShape(q_rows, d_qk, m_keys))
             t = _Bytes()
             t.read(c.dram, cost.port_bytes.get("lo_codes_in", 0.0))
-            t.read(c.sram, cost.port_bytes.get("query_in", 0.0))
+            bld.act_read(t, q_home, cost.port_bytes.get("query_in", 0.0))
             t.write(c.sram, cost.port_bytes.get("index_out", 0.0))
             prev = [bld.unit_task(f"lop {label}", idx, c.lop, cost, t, prev, "matrix")]
         # Q K^T: A = Q (Booth-recoded), B = K^T of the fetched keys
         qk = c.booth.cost(TileShape(q_rows, d_qk, n_keys), _int8_mode(c))
         t = _Bytes()
         t.read(c.dram, n_keys * d_qk * s.batch)  # int8 K
-        t.read(c.sram, q_rows * d_qk)
-        _stage(t, c.booth_buffer, c.sram, q_rows * d_qk, qk.port_bytes.get("act_in", 0.0))
-        t.write(c.sram, qk.port_bytes.get("out", 0.0))
+        bld.act_read(t, q_home, q_rows * d_qk)
+        _stage(
+            t,
+            c.booth_buffer,
+            q_home,
+            q_rows * d_qk,
+            qk.port_bytes.get("act_in", 0.0),
+            spilled=q_home is c.dram,
+        )
+        scores = qk.port_bytes.get("out", 0.0)
+        s_home = bld.place(("scores", idx, h, qb), q_rows * d_qk, scores)
+        bld.act_write(t, s_home, scores)
         flops = 2.0 * q_rows * d_qk * n_keys
         prev = [bld.unit_task(f"qk {label}", idx, c.booth, qk, t, prev, "matrix", flops=flops)]
         sm = c.nlu.cost(TileShape(q_rows, 1, n_keys))
         t = _Bytes()
-        t.read(c.sram, sm.port_bytes.get("score_in", 0.0))
-        t.write(c.sram, sm.port_bytes.get("prob_out", 0.0) + sm.port_bytes.get("scale_out", 0.0))
+        bld.act_read(t, s_home, sm.port_bytes.get("score_in", 0.0))
+        probs = sm.port_bytes.get("prob_out", 0.0) + sm.port_bytes.get("scale_out", 0.0)
+        p_home = bld.place(("probs", idx, h, qb), scores, probs)
+        bld.act_write(t, p_home, probs)
         prev = [bld.unit_task(f"softmax {label}", idx, c.nlu, sm, t, prev, "nonlinear")]
         pv = c.booth.cost(TileShape(q_rows, n_keys, d_v), _int8_mode(c))
         t = _Bytes()
         t.read(c.dram, n_keys * d_v * s.batch)  # int8 V
-        t.read(c.sram, q_rows * n_keys)
-        _stage(t, c.booth_buffer, c.sram, q_rows * n_keys, pv.port_bytes.get("act_in", 0.0))
-        t.write(c.sram, pv.port_bytes.get("out", 0.0))
+        bld.act_read(t, p_home, q_rows * n_keys)
+        _stage(
+            t,
+            c.booth_buffer,
+            p_home,
+            q_rows * n_keys,
+            pv.port_bytes.get("act_in", 0.0),
+            spilled=p_home is c.dram,
+        )
+        bld.act_write(t, out_home, pv.port_bytes.get("out", 0.0))
         flops = 2.0 * q_rows * n_keys * d_v
         ends.append(bld.unit_task(f"pv {label}", idx, c.booth, pv, t, prev, "matrix", flops=flops))
         # running mean of the fetched K/V fraction over the op's query blocks
@@ -741,16 +921,25 @@ def _nonlinear(
         # a standalone softmax op: the softmax unit, row by row
         cost = bld.c.nlu.cost(TileShape(op.rows, 1, op.cols))
         t = _Bytes()
-        t.read(bld.c.sram, io.inputs)
-        t.write(bld.c.sram, io.outputs)
+        for level, n in bld.inputs(idx, io.inputs):
+            bld.act_read(t, level, n)
+        dst = bld.place(idx, io.inputs, bld.live(idx, io.outputs))
+        bld.act_write(t, dst, io.outputs)
         return bld.unit_task(label, idx, bld.c.nlu, cost, t, deps, "nonlinear")
     elif isinstance(op, ElementwiseOp):
         ops = op.flops()
     else:
         ops = 0.0
     if isinstance(op, EmbeddingOp):  # a gather of rows from DRAM
+        dst = bld.place(idx, 0.0, bld.live(idx, io.outputs * scale))
         return bld.vector_task(
-            label, idx, 0.0, deps, dram_in=io.weights, sram_out=io.outputs, role="transfer"
+            label,
+            idx,
+            0.0,
+            deps,
+            dram_in=io.weights,
+            act_out=(dst, io.outputs * scale),
+            role="transfer",
         )
     if isinstance(op, UnknownOp) and op.aten == "kv_cache_append":
         # int8 K or V of the new tokens to DRAM (+ the LO plane beside K with LOP)
@@ -761,17 +950,18 @@ def _nonlinear(
             idx,
             QUANT_OPS_PER_ELEMENT * elems,
             deps,
-            sram_in=io.inputs * scale,
+            act_in=bld.inputs(idx, io.inputs * scale),
             dram_out=elems + lo,
             role="transfer",
         )
+    dst = bld.place(idx, io.inputs * scale, bld.live(idx, io.outputs * scale))
     return bld.vector_task(
         label,
         idx,
         ops * scale,
         deps,
-        sram_in=io.inputs * scale,
-        sram_out=io.outputs * scale,
+        act_in=bld.inputs(idx, io.inputs * scale),
+        act_out=(dst, io.outputs * scale),
         dram_in=io.weights * scale,  # a norm's gain and bias come from DRAM once
         flops=op.flops() * scale,
     )
@@ -798,6 +988,7 @@ def lower_block(block: Block, view: TargetView, options: LoweringOptions) -> Blo
     if c.lop is not None:
         keep = getattr(c.lop.params, "keep", 0)
         bld.lop_active = any(isinstance(op, AttentionOp) and op.spec.kv_len > keep for op in ops)
+    bld.reads, bld.parts = reads, parts
     out_tasks: list[list[list[int]]] = [[] for _ in ops]  # per op, per part: task ids
     quantised: dict[int, int] = {}  # producer op -> its absmax quantisation task
     appends = 0
@@ -850,6 +1041,9 @@ def _lower_part(
     label = op.name if n_parts == 1 else f"{op.name} h{part}"
     if isinstance(op, GemmOp):
         engines = _gemm_engines(op, bld, idx)
+        rows, cols = _projection_shape(op)
+        in_bytes = float(rows * op.k)  # int8 activation rows
+        act_src: MemoryLevel | None = None
         deps: list[int] = []
         for p in reads[idx]:
             src = out_tasks[p]
@@ -859,23 +1053,40 @@ def _lower_part(
                 # absmax quantisation barrier: one per producer, over the whole vector
                 if p not in quantised:
                     elems = _out_elems(ops[p])
+                    # read whole (the absmax needs every element), written int8
+                    home = bld.place(("quantised", p), elems * 2.0, elems)
                     quantised[p] = bld.vector_task(
                         f"quantise {ops[p].name}",
                         p,
                         QUANT_OPS_PER_ELEMENT * elems,
                         [t for tasks in src for t in tasks],
-                        sram_in=elems * 2.0,
-                        sram_out=elems,
+                        act_in=[(bld.home(p, elems * 2.0), elems * 2.0)],
+                        act_out=(home, elems),
                     )
                 deps.append(quantised[p])
+                act_src = bld.homes[("quantised", p)]
             else:
                 deps.extend(_map_parts(src, parts[p], n_parts, part))
-        rows, cols = _projection_shape(op)
+                act_src = bld.home(p, in_bytes)
+        if act_src is None:  # the block's input
+            act_src = bld.home(("input", idx), in_bytes)
         n = cols // n_parts
         if engines == "tint" and n_parts == 1:
             engines = "split"
+        out_bytes = rows * n * _acc_bytes(bld.c, engines)
+        act_dst = bld.place(idx, in_bytes, bld.live(idx, out_bytes))
         made = bld.projection(
-            op, idx, rows, op.k, n, deps, engines=engines, weight_bits=_weight_bits(op), label=label
+            op,
+            idx,
+            rows,
+            op.k,
+            n,
+            deps,
+            engines=engines,
+            weight_bits=_weight_bits(op),
+            label=label,
+            src=act_src,
+            dst=act_dst,
         )
         out_tasks[idx].append(made)
         return
