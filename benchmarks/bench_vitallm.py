@@ -38,7 +38,7 @@ from attnsim.hwconfigs import Hardware, load_hardware
 from attnsim.hwconfigs.units import parse_quantity
 from attnsim.sim import Result, simulate
 from attnsim.workloads import Block, Workload
-from attnsim.workloads.ops import AttentionOp
+from attnsim.workloads.ops import AttentionOp, GemmOp
 from attnsim.workloads.serialize import load_workload
 
 from attnsim.fileio import atomic_write
@@ -110,6 +110,16 @@ def headlines(hw: Hardware, decode: Workload, prefill: Workload, policy: str = "
         "_decode": d,
         "_prefill": p,
     }
+
+
+def _weight_bytes(w: Workload) -> float:
+    """Bytes of every weight of ``w`` as stored (each read at least once)."""
+    return sum(
+        op.io_bytes().weights * b.count
+        for b in w.blocks
+        for op in b.ops
+        if isinstance(op, GemmOp) and op.weight_operand is not None
+    )
 
 
 def _spilled_bytes(r: Result) -> float:
@@ -337,9 +347,10 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f}" for k, v in d.utilisation.items())
         + ". Prefill: utilisation "
         + ", ".join(f"{k} {v:.2f}" for k, v in p.utilisation.items())
-        + f"; {p.bytes['lpddr'] / 1e9:.1f} GB from LPDDR (weights re-streamed once per row "
-        f"chunk), of which {_spilled_bytes(p) / 1e9:.2f} GB are activations that do not fit "
-        f"the SRAM (V-A6). Die power (decode) {d.die_power_w * 1e3:.1f} mW: compute "
+        + f"; {p.bytes['lpddr'] / 1e9:.1f} GB from LPDDR: the weights once "
+        f"({_weight_bytes(prefill) / 1e9:.2f} GB), the weight tiles too large to stay in "
+        f"the SRAM again for every row chunk (V-A7), and {_spilled_bytes(p) / 1e9:.2f} GB of "
+        f"activations that do not fit the SRAM (V-A6). Die power (decode) {d.die_power_w * 1e3:.1f} mW: compute "
         f"{d.energy.compute_j / d.latency_s * 1e3:.1f}, on-die memory "
         f"{(d.energy.memory_j - d.energy.memory_by_level_j.get('lpddr', 0)) / d.latency_s * 1e3:.1f}"
         f", static {d.energy.static_j / d.latency_s * 1e3:.1f} mW; LPDDR adds "

@@ -64,8 +64,13 @@ unit's buffers cannot move the tile's bytes in them at the level's bandwidth (th
 datapath waits for its port): BoothFlex's ternary mode consumes ``4 x rows`` activation
 bytes a cycle (rtl A-B4), so with a buffer that delivers ``rows`` bytes a cycle it runs
 at the buffer's pace. A projection's row chunk is as many rows as the activation buffer holds
-(at most the accumulator depth), so a prefill re-streams weights once per chunk. K and V
-are int8 in DRAM, with a 4-bit leading-one plane beside K when LOP is on.
+(at most the accumulator depth), so a prefill runs several chunks over each 128-column
+weight tile. **Loop order** (ASSUMPTION V-A7, the compiler's choice): either every chunk
+streams the tile from DRAM again, or the tile stays in the SRAM across the chunks (read
+from DRAM once) and the activations get the SRAM that is left; :func:`lower_block` lowers
+the block with each of its weight-tile sizes as the reserve and keeps the order that
+moves the fewest DRAM bytes (op note ``weight_passes``). K and V are int8 in DRAM, with
+a 4-bit leading-one plane beside K when LOP is on.
 
 **Activations that do not fit** (ASSUMPTION V-A6: whole tensors, no fusion across ops).
 An op's output stays in the SRAM when it fits there beside the op's activation input;
@@ -73,9 +78,9 @@ otherwise it is written to DRAM and every op that reads it reads it from DRAM. A
 split by head whose readers are split the same way is consumed head by head (head-level
 pipelining), so one head's part must fit; a tensor read whole (the attention output by
 the O projection) must fit whole. A decode token's vectors fit the 88 KiB SRAM of
-``vitallm-16nm``; a 64-token prefill's do not, so its activations round-trip LPDDR, and a
-larger SRAM lowers the prefill's DRAM bytes and energy (the op notes say how many bytes
-each op spilled: ``spilled_bytes``).
+``vitallm-16nm``; a 64-token prefill's do not (nor beside a resident weight tile, V-A7),
+so its activations round-trip LPDDR, and a larger SRAM lowers the prefill's DRAM bytes
+and energy (the op notes say how many bytes each op spilled: ``spilled_bytes``).
 """
 
 from __future__ import annotations
@@ -310,6 +315,15 @@ class _Builder:
     spill_run: float = 0.0  # spilled activation bytes of the tiles made since last read
     reads: list[list[int]] = field(default_factory=list)  # per op: the ops it reads
     parts: list[int] = field(default_factory=list)  # per op: the parts (heads) it splits into
+    reserve: float = 0.0  # SRAM bytes kept for resident weight tiles (the loop order, V-A7)
+    weight_tiles: set[float] = field(default_factory=set)  # on-chip bytes of each tile seen
+    restreams: bool = False  # some projection streams its weights more than once
+    passes_run: int = 0  # most DRAM passes over a weight tile since the last projection
+
+    @property
+    def act_capacity(self) -> float:
+        """SRAM bytes activations may use: the SRAM less the weight-tile reserve."""
+        return self.c.sram.capacity_bytes - self.reserve
 
     def live(self, idx: int, part_bytes: float) -> float:
         """Bytes of op ``idx``'s output on chip at once: one part's when every reader is
@@ -338,7 +352,7 @@ class _Builder:
         """Where ``tensor`` (an op's output; ``live_bytes`` of it on chip at once) is kept:
         the SRAM when it fits beside ``in_bytes`` of the op's input, else DRAM (V-A6)."""
         c = self.c
-        home = c.sram if in_bytes + live_bytes <= c.sram.capacity_bytes else c.dram
+        home = c.sram if in_bytes + live_bytes <= self.act_capacity else c.dram
         self.homes[tensor] = home
         return home
 
@@ -347,7 +361,7 @@ class _Builder:
         input (its producer is in the previous block), the SRAM when ``nbytes`` fit."""
         if tensor in self.homes:
             return self.homes[tensor]
-        return self.c.sram if nbytes <= self.c.sram.capacity_bytes else self.c.dram
+        return self.c.sram if nbytes <= self.act_capacity else self.c.dram
 
     def act_read(self, t: _Bytes, level: MemoryLevel, n: float) -> None:
         """``t`` reads ``n`` activation bytes from ``level`` (DRAM when spilled)."""
@@ -413,15 +427,24 @@ class _Builder:
         dst = dst or self.c.sram
         rows = self._rows_per_chunk(b, buffer, m, k)
         full, tail = divmod(m, rows)
+        weights = k * n * weight_bits / 8.0  # the column tile's weights on chip
+        self.weight_tiles.add(weights)
+        # V-A7: a weight tile within the reserve stays in the SRAM across the row chunks
+        # (read from DRAM once, each chunk's share below); otherwise every chunk
+        # streams it again
+        resident = 0.0 < weights <= self.reserve
+        self.restreams |= not resident and full + (1 if tail else 0) > 1
+        passes = 1 if resident else full + (1 if tail else 0)
+        self.passes_run = max(self.passes_run, passes)
         out: list[tuple[TileClass, int]] = []
         for r, count in ((rows, full), (tail, 1 if tail else 0)):
             if not count:
                 continue
             cost = b.cost(TileShape(r, k, n), mode)
-            weights = k * n * weight_bits / 8.0
+            share = r / m if resident else 1.0
             t = _Bytes()
-            t.read(self.c.dram, k * n * (stored_bits or weight_bits) / 8.0)
-            t.write(self.c.sram, weights)
+            t.read(self.c.dram, k * n * (stored_bits or weight_bits) / 8.0 * share)
+            t.write(self.c.sram, weights * share)
             t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
             self.act_read(t, src, r * k)  # activation rows into the unit's buffer
             _stage(
@@ -457,9 +480,11 @@ class _Builder:
         """Tasks of one projection (or one head's part of it). ``engines``: ``"tint"``,
         ``"split"`` (TINT and BoothFlex ternary by rate) or ``"booth-int8"``; activations
         from ``src``, outputs to ``dst`` (default: the SRAM)."""
-        self.spill_run = 0.0
+        self.spill_run, self.passes_run = 0.0, 0
         made = self._projection(op, idx, m, k, n, deps, engines, weight_bits, label, src, dst)
         self.note_spill(idx, self.spill_run)
+        note = self.notes.setdefault(idx, {})
+        note["weight_passes"] = max(int(note.get("weight_passes", 0)), self.passes_run)
         return made
 
     def _projection(
@@ -503,6 +528,8 @@ class _Builder:
         probe = TileShape(min(m, 64), k, cols)
         rate_t = cols / self._tile_seconds(c.tint, c.tint_buffer, probe, None) * c.tint_units
         rate_b = cols / self._tile_seconds(c.booth, c.booth_buffer, probe, "ternary_int8")
+        if c.booth_buffer is not None and c.booth_buffer.capacity_bytes < k:
+            rate_b = 0.0  # one activation row does not fit its buffer: TINT alone
         to_booth = round(n_tiles * rate_b / (rate_t + rate_b))
         to_booth = min(max(to_booth, 0), n_tiles - 1)
         n_b = min(n, to_booth * cols)
@@ -973,10 +1000,42 @@ def _is_key_append(bld: _Builder, idx: int) -> bool:
 
 
 def lower_block(block: Block, view: TargetView, options: LoweringOptions) -> BlockTasks:
-    """One instance of ``block`` as a task graph over the VitaLLM engines."""
+    """One instance of ``block`` as a task graph over the VitaLLM engines, in the loop
+    order that moves the fewest DRAM bytes (V-A7): weights streamed once per row chunk
+    with every activation that fits in the SRAM (``reserve`` 0), or the weight tiles up
+    to a size kept in the SRAM across the chunks, the activations in what is left. Each
+    candidate reserve is one of the block's weight-tile sizes; with more SRAM every
+    candidate moves no more DRAM bytes and more candidates fit, so the chosen order's
+    DRAM bytes never grow with the SRAM."""
     del options
     c = chip(view)
-    bld = _Builder(view, c)
+    best, bld = _lower_plan(block, view, c, 0.0)
+    if not bld.restreams:  # one pass over every weight already: nothing to keep
+        return best
+    best_bytes = _dram_bytes(best, c)
+    for reserve in sorted(t for t in bld.weight_tiles if t <= c.sram.capacity_bytes):
+        plan, _ = _lower_plan(block, view, c, reserve)
+        moved = _dram_bytes(plan, c)
+        if moved < best_bytes * (1 - 1e-12):
+            best, best_bytes = plan, moved
+    return best
+
+
+def _dram_bytes(lowered: BlockTasks, c: VitaChip) -> float:
+    """Bytes ``lowered`` reads from and writes to DRAM."""
+    name = c.dram.name
+    return sum(
+        (tile.read_bytes.get(name, 0.0) + tile.write_bytes.get(name, 0.0)) * n
+        for task in lowered.graph.tasks
+        for tile, n in task.kernel.runs
+    )
+
+
+def _lower_plan(
+    block: Block, view: TargetView, c: VitaChip, reserve: float
+) -> tuple[BlockTasks, _Builder]:
+    """``block`` lowered with ``reserve`` SRAM bytes kept for resident weight tiles."""
+    bld = _Builder(view, c, reserve=reserve)
     ops = block.ops
     reads = producers(ops)
     heads = _heads(block)
@@ -1013,7 +1072,7 @@ def lower_block(block: Block, view: TargetView, options: LoweringOptions) -> Blo
                 _lower_part(bld, ops, idx, part, parts, reads, out_tasks, quantised)
         i = j + 1
     notes = {k: dict(v) for k, v in bld.notes.items()}
-    return BlockTasks(family=FAMILY, graph=TaskGraph(tuple(bld.tasks)), notes=notes)
+    return BlockTasks(family=FAMILY, graph=TaskGraph(tuple(bld.tasks)), notes=notes), bld
 
 
 def _deps_for(

@@ -418,3 +418,27 @@ def test_more_sram_never_moves_more_dram_bytes_or_runs_much_slower(q, kv, small_
     )
     assert b.bytes["lpddr"] <= a.bytes["lpddr"] * (1 + 1e-9)
     assert b.latency_s <= a.latency_s * 1.02
+
+
+def test_a_prefill_keeps_weight_tiles_that_fit_the_sram_and_restreams_the_rest(vita):
+    """V-A7: the loop order that moves the fewest DRAM bytes. A 64-row projection whose
+    128-column weight tiles fit the 88 KiB SRAM reads each weight from LPDDR once; one
+    whose tiles do not (k = 8640: 221 KB a tile) streams them again for every row chunk
+    the 12 KiB activation buffer allows (one 8640-byte row: 64 passes)."""
+
+    def run(k: int, n: int):
+        proj = GemmOp("proj", "int8", 64, n, k, weight_operand="b", weight_dtype="ternary")
+        r = simulate(vita, Workload("t", (Block("l", (proj,), 1),), tokens=64))
+        return r, proj.io_bytes().weights
+
+    r, weights = run(3200, 1024)
+    assert r.ops[0].notes["weight_passes"] == 1
+    spilled = float(r.ops[0].notes.get("spilled_bytes", 0.0))
+    assert r.bytes["lpddr"] == pytest.approx(weights + spilled, rel=1e-9)
+    r, weights = run(8640, 256)
+    assert r.ops[0].notes["weight_passes"] == 64
+    assert r.bytes["lpddr"] >= 64 * weights
+    big = load_hardware("vitallm-16nm", {"memory.sram.capacity": "1 MiB"})
+    proj = GemmOp("proj", "int8", 64, 256, 8640, weight_operand="b", weight_dtype="ternary")
+    r = simulate(big, Workload("t", (Block("l", (proj,), 1),), tokens=64))
+    assert r.ops[0].notes["weight_passes"] == 1  # a 1 MiB SRAM holds the tile
