@@ -88,14 +88,12 @@ def with_context(w: Workload, scale: float) -> Workload:
     return dataclasses.replace(w, blocks=tuple(blocks))
 
 
-def fom(hw: Hardware, r: Result) -> float:
-    """Peak ternary MACs/s of the projection cores (MAC = 1 op) per mm2 per W of die."""
-    macs = sum(
-        e.throughput.get("matmul", {}).get("ternary", 0.0) / 2
-        for e in hw.engines.values()
-        if e.params.get("model") == "ternary_mac_array"
-    )
-    return macs / 1e12 / (r.area_mm2 or float("nan")) / r.die_power_w
+def fom(r: Result) -> float:
+    """The papers' FOM: the target's ``figure_of_merit`` convention (peak ternary MACs/s
+    of the TINT cores, a MAC = 1 op) per mm2 per W of die power, as ``attnsim simulate
+    --json`` reports it."""
+    assert r.fom_convention, "vitallm-16nm states its FOM convention"
+    return r.fom_tops_per_mm2_w or float("nan")
 
 
 def headlines(hw: Hardware, decode: Workload, prefill: Workload, policy: str = "das") -> dict:
@@ -106,7 +104,7 @@ def headlines(hw: Hardware, decode: Workload, prefill: Workload, policy: str = "
         "prefill 64 tokens (s)": p.latency_s,
         "die power (mW)": d.die_power_w * 1e3,
         "area (mm2)": d.area_mm2,
-        "FOM (TOPS/mm2/W)": fom(hw, d),
+        "FOM (TOPS/mm2/W)": fom(d),
         "_decode": d,
         "_prefill": p,
     }
@@ -318,7 +316,7 @@ def main() -> None:
     layer_figures = {
         "decode tokens/s": layers.tokens_per_s or 0.0,
         "die power (mW)": layers.die_power_w * 1e3,
-        "FOM (TOPS/mm2/W)": fom(base, layers),
+        "FOM (TOPS/mm2/W)": fom(layers),
     }
     for name, pred in layer_figures.items():
         for value, src in PAPER[name]:

@@ -39,6 +39,7 @@ from attnsim.hwconfigs.model import (
     Area,
     Energy,
     Engine,
+    FigureOfMerit,
     FrozenMap,
     Hardware,
     Interconnect,
@@ -471,6 +472,13 @@ def _build(doc: Document, sources: dict[str, str]) -> Hardware:
         calibration=FrozenMap({k: n.value for k, n in (doc.calibration or {}).items()}),
         sources=FrozenMap(dict(sorted(sources.items()))),
         declared_units=tuple(doc.units or ()),
+        figure_of_merit=FigureOfMerit(
+            engines=tuple(fom.engines or ()),
+            precision=str(fom.precision),
+            ops_per_mac=int(_value(fom.ops_per_mac)),
+        )
+        if (fom := doc.figure_of_merit) is not None
+        else None,
     )
 
 
@@ -481,7 +489,33 @@ def _validate(doc: Mapping[str, Any], p: Problems) -> Hardware:
         check_rules(model, p, pruned)
     p.raise_if_any()
     assert model is not None
-    return _build(model, sources)
+    hw = _build(model, sources)
+    _check_figure_of_merit(hw, p)
+    p.raise_if_any()
+    return hw
+
+
+def _check_figure_of_merit(hw: Hardware, p: Problems) -> None:
+    """The FOM convention names engines of the target that run matmul in its precision
+    (checked on the built target: unit-model engines' rates are derived)."""
+    f = hw.figure_of_merit
+    if f is None:
+        return
+    for i, name in enumerate(f.engines):
+        if name not in hw.engines:
+            p.add(
+                f"figure_of_merit.engines[{i}]",
+                f"{name!r} is not an engine of this target",
+                f"expected one of {', '.join(hw.engines)}" + suggest(name, hw.engines),
+            )
+            continue
+        rates = hw.engines[name].throughput.get("matmul", {})
+        if rates.get(f.precision, 0.0) <= 0:
+            p.add(
+                "figure_of_merit.precision",
+                f"engine {name!r} runs no {f.precision} matmul",
+                f"expected a precision of its matmul rates ({', '.join(rates) or 'none'})",
+            )
 
 
 # -- the public functions ------------------------------------------------------------------

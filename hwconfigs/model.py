@@ -198,6 +198,25 @@ class Area:
 
 
 @dataclass(frozen=True)
+class FigureOfMerit:
+    """How the target's own paper counts the peak of its figure of merit (TOPS per mm²
+    per W): the matmul peak of ``engines`` in ``precision``, a MAC counted as
+    ``ops_per_mac`` ops (1 or 2). Papers differ; without one the FOM uses the whole
+    chip's peak in the workload's precision, a MAC = 2 ops."""
+
+    engines: tuple[str, ...]
+    precision: str
+    ops_per_mac: int
+
+    def describe(self) -> str:
+        """One line for results: what the FOM's peak counts."""
+        return (
+            f"peak of {', '.join(self.engines)} in {self.precision} matmul, a MAC = "
+            f"{self.ops_per_mac} op{'s' if self.ops_per_mac > 1 else ''}"
+        )
+
+
+@dataclass(frozen=True)
 class Hardware:
     """One device: engines, memory hierarchy (nearest -> farthest), energy and area.
 
@@ -222,6 +241,7 @@ class Hardware:
     calibration: Mapping[str, float]
     sources: Mapping[str, str]
     declared_units: tuple[str, ...] = ()
+    figure_of_merit: FigureOfMerit | None = None
 
     @cached_property
     def units(self) -> Mapping[str, int]:
@@ -306,6 +326,18 @@ class Hardware:
         return float(
             sum(e.throughput.get(op_class, {}).get(precision, 0.0) for e in self.engines.values())
         )
+
+    def fom_peak_ops_s(self) -> float | None:
+        """The peak (ops/s) the target's figure of merit counts (:class:`FigureOfMerit`),
+        or None when the file states no convention."""
+        f = self.figure_of_merit
+        if f is None:
+            return None
+        macs = sum(
+            self.engines[n].throughput.get("matmul", {}).get(f.precision, 0.0) / 2.0
+            for n in f.engines
+        )
+        return float(macs * f.ops_per_mac)
 
     def memory_level(self, name: str) -> MemoryLevel:
         """The memory level called ``name``; ``KeyError`` naming the known levels if absent."""
@@ -458,6 +490,13 @@ class Hardware:
             out["calibration"] = {
                 k: _with_source(_calibration_text(k, v), s, f"calibration.{k}")
                 for k, v in self.calibration.items()
+            }
+        if self.figure_of_merit is not None:
+            f = self.figure_of_merit
+            out["figure_of_merit"] = {
+                "engines": list(f.engines),
+                "precision": f.precision,
+                "ops_per_mac": _with_source(f.ops_per_mac, s, "figure_of_merit.ops_per_mac"),
             }
         return out
 

@@ -105,6 +105,7 @@ COUNTS: dict[str, tuple[int, int, str]] = {
     "instances": (1, 2**20, "the largest wafer-scale chip has about 900,000 cores"),
     "links": (1, 2**16, "a device has a handful to hundreds of links"),
     "ports": (1, 1024, "a memory instance has a few ports"),
+    "ops_per_mac": (1, 2, "a paper counts a multiply-accumulate as one op or as two"),
 }
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -280,10 +281,10 @@ def check_value(kind: str, node: Any) -> float | None:
 class Count(_Check):
     """A whole number of ``what`` inside :data:`COUNTS`, with a source."""
 
-    def __init__(self, what: str, bounds: str) -> None:
+    def __init__(self, what: str, bounds: str, example: int = 132) -> None:
         self.what = what
         self.low, self.high, self.reason = COUNTS[bounds]
-        self.expected = f"a whole number of {what}, such as 132"
+        self.expected = f"a whole number of {what}, such as {example}"
 
     def check(self, node: Any) -> Num:
         value, source = _leaf(node)
@@ -438,6 +439,30 @@ class Families(_Check):
         return tuple(node)
 
 
+class Names(_Check):
+    """A non-empty list of distinct names (engines, ...), each checked by ``Key``."""
+
+    def __init__(self, what: str, example: str) -> None:
+        self.what = what
+        self.expected = f"a list of {what} names such as {example}"
+
+    def check(self, node: Any) -> tuple[str, ...]:
+        if not isinstance(node, list):
+            _bad(f"is {type_name(node)}", f"expected {self.expected}")
+        if not node:
+            _bad("is empty", f"expected {self.expected}")
+        bad = [
+            ((f"[{i}]",), f"is {type_name(n)}", f"expected {self.expected}")
+            if not isinstance(n, str) or not _NAME.match(n)
+            else ((f"[{i}]",), f"{n!r} is listed twice", f"expected each {self.what} once")
+            for i, n in enumerate(node)
+            if not isinstance(n, str) or not _NAME.match(n) or n in node[:i]
+        ]
+        if bad:
+            _fail(*bad)
+        return tuple(node)
+
+
 def _keys(section: type[BaseModel]) -> str:
     return f"a mapping with keys {', '.join(section.model_fields)}"
 
@@ -571,6 +596,15 @@ class Area(Section):
     process: Annotated[str | None, Text("a process name such as 'TSMC 4N'")] = None
 
 
+class FigureOfMerit(Section):
+    """How the target's paper counts the peak in its figure of merit (TOPS/mm²/W): the
+    matmul peak of ``engines`` in ``precision``, a MAC counted as ``ops_per_mac`` ops."""
+
+    engines: Annotated[tuple[str, ...] | None, Names("engine", "[tint]"), REQUIRED] = None
+    precision: Annotated[str | None, Text("a precision", PRECISIONS), REQUIRED] = None
+    ops_per_mac: Annotated[Num | None, Count("ops per MAC", "ops_per_mac", 1), REQUIRED] = None
+
+
 class Document(Section):
     """A whole target (``version`` and ``base`` are handled by the loader)."""
 
@@ -604,6 +638,7 @@ class Document(Section):
     area: Annotated[Area | None, NotNull()] = None
     kernel_families: Annotated[tuple[str, ...] | None, Families()] = None
     calibration: Annotated[dict[str, Num] | None, _CALIBRATION] = None
+    figure_of_merit: Annotated[FigureOfMerit | None, NotNull()] = None
 
 
 # -- from pydantic errors to our lines -------------------------------------------------------

@@ -28,6 +28,7 @@ TEXT_KEYS = frozenset(
         "scope",
         "process",
         "kernel_families",
+        "precision",
     }
 )
 

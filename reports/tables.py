@@ -160,6 +160,16 @@ def summary_table(results: Sequence[Result], title: str = "Totals") -> Table:
         ("  static (J)", [_fmt(r.energy.static_j) for r in results]),
         ("avg power (W)", [_fmt(r.power_w) for r in results]),
     ]
+    if any(r.off_chip_levels for r in results):  # a chip paper's power: the die alone
+        rows.append(("  die alone (W)", [_fmt(r.die_power_w) for r in results]))
+    if any(r.area_mm2 is not None for r in results):
+        rows.append(("area (mm²)", [_fmt(r.area_mm2) if r.area_mm2 else "-" for r in results]))
+        rows.append(
+            (
+                "FOM (TOPS/mm²/W)",
+                [_fmt(r.fom_tops_per_mm2_w) if r.fom_tops_per_mm2_w else "-" for r in results],
+            )
+        )
     for level in levels:
         rows.append(
             (

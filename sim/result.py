@@ -142,6 +142,10 @@ class Result(_PlainValues):
             carries most of this run's matmul ops, summed over the engines that run it.
         off_chip_levels: memory levels outside the die (the farthest level unless it
             gives an area density); their energy is in ``power_w`` but not ``die_power_w``.
+        fom_peak_ops_s / fom_convention: the peak the target's own figure-of-merit
+            convention counts (its ``figure_of_merit`` section: which engines, which
+            precision, ops per MAC) and that convention in words; 0.0 and "" when the
+            target states none (the FOM then uses ``peak_ops_s``).
         precision_fallbacks: one line per op that ran in another precision or op class
             than it asked for (never silent).
     """
@@ -164,6 +168,8 @@ class Result(_PlainValues):
     peak_ops_s: float = 0.0
     off_chip_levels: tuple[str, ...] = ()
     precision_fallbacks: tuple[str, ...] = ()
+    fom_peak_ops_s: float = 0.0
+    fom_convention: str = ""
 
     @property
     def tflops_per_s(self) -> float:
@@ -193,11 +199,13 @@ class Result(_PlainValues):
 
     @property
     def fom_tops_per_mm2_w(self) -> float | None:
-        """Figure of merit: peak TOPS (a MAC = 2 ops) per mm² of die per W of die power;
-        None without an area."""
+        """Figure of merit: peak TOPS per mm² of die per W of die power, the peak as the
+        target's paper counts it (:attr:`fom_convention`), else :attr:`peak_ops_s` (a MAC
+        = 2 ops); None without an area."""
         if self.area_mm2 is None or self.area_mm2 <= 0 or self.die_power_w <= 0:
             return None
-        return self.peak_ops_s / 1e12 / self.area_mm2 / self.die_power_w
+        peak = self.fom_peak_ops_s or self.peak_ops_s
+        return peak / 1e12 / self.area_mm2 / self.die_power_w
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON layout of ``attnsim simulate --json`` (no timeline)."""
@@ -233,6 +241,8 @@ class Result(_PlainValues):
             "area_breakdown_mm2": dict(self.area_breakdown_mm2),
             "peak_ops_s": self.peak_ops_s,
             "fom_tops_per_mm2_w": self.fom_tops_per_mm2_w,
+            "fom_convention": self.fom_convention
+            or "whole chip's matmul peak in this run's precision, a MAC = 2 ops",
             "precision_fallbacks": list(self.precision_fallbacks),
             "utilisation": dict(self.utilisation),
             "stats": dict(self.stats),

@@ -532,6 +532,8 @@ def assemble(
         peak_ops_s=_peak_ops_s(hw, matmul_ops),
         off_chip_levels=_off_chip_levels(hw),
         precision_fallbacks=tuple(fallbacks),
+        fom_peak_ops_s=hw.fom_peak_ops_s() or 0.0,
+        fom_convention=hw.figure_of_merit.describe() if hw.figure_of_merit else "",
     )
 
 

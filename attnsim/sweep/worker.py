@@ -254,6 +254,7 @@ def result_metrics(result: Any, hw: Hardware) -> dict[str, float]:
     for attr, column in (
         ("die_power_w", "die_power_w"),
         ("peak_ops_s", "peak_ops_per_s"),
+        ("fom_peak_ops_s", "fom_peak_ops_per_s"),
         ("fom_tops_per_mm2_w", "fom_tops_per_mm2_w"),
     ):
         value = getattr(result, attr, None)

@@ -138,3 +138,61 @@ def test_bad_leakage_is_one_line(overrides, message):
         load_hardware("vitallm-16nm", overrides)
     (line,) = str(info.value).splitlines()
     assert message in line
+
+
+def _fom_file(tmp_path, block: str):
+    path = tmp_path / "v.yaml"
+    path.write_text(f"version: 1\nbase: vitallm-16nm\nname: v\n{block}", encoding="utf-8")
+    return path
+
+
+def test_a_target_states_how_its_paper_counts_the_fom_peak():
+    """VitaLLM's FOM counts the TINT cores' ternary MACs, a MAC as one op (its YAML
+    header derives this); the peak follows the array and round-trips through to_dict."""
+    hw = load_hardware("vitallm-16nm")
+    assert hw.figure_of_merit is not None
+    tint = hw.engines["tint"].throughput["matmul"]["ternary"]  # ops/s, a MAC = 2 ops
+    assert hw.fom_peak_ops_s() == pytest.approx(tint / 2)
+    assert hw.fom_peak_ops_s() < hw.peak("matmul", "ternary")  # BoothFlex's not counted
+    assert hw.fom_peak_ops_s() == pytest.approx(256e9)  # 2 cores x 32 x 4 MACs at 1 GHz
+    wide = load_hardware("vitallm-16nm", {"engines.tint.params.cols": 8})
+    assert wide.fom_peak_ops_s() == pytest.approx(512e9)
+    assert load_hardware("h100-sxm5-80gb").fom_peak_ops_s() is None  # no convention stated
+    assert hw.to_dict()["figure_of_merit"]["engines"] == ["tint"]
+    assert "figure_of_merit.ops_per_mac" in hw.sources
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            "figure_of_merit: {engines: [tnt], precision: ternary, ops_per_mac: {value: 1, source: x}}",
+            r"figure_of_merit.engines\[0\]: 'tnt' is not an engine of this target; expected one "
+            r"of .*\(did you mean 'tint'\?\)",
+        ),
+        (
+            "figure_of_merit: {engines: [tint], precision: fp16, ops_per_mac: {value: 1, source: x}}",
+            r"figure_of_merit.precision: engine 'tint' runs no fp16 matmul",
+        ),
+        (
+            "figure_of_merit: {engines: [tint], precision: ternary, ops_per_mac: {value: 3, source: x}}",
+            r"figure_of_merit.ops_per_mac: 3 is out of range; expected a whole number of ops per "
+            r"MAC from 1 to 2",
+        ),
+        (
+            "figure_of_merit: {engines: [tint], precision: ternary, ops_per_mac: 1}",
+            r"figure_of_merit.ops_per_mac: has no source",
+        ),
+        (
+            "figure_of_merit: {engines: [], precision: ternary, ops_per_mac: {value: 1, source: x}}",
+            r"figure_of_merit.engines: is empty; expected a list of engine names",
+        ),
+        ("figure_of_merit:\n", r"figure_of_merit: is empty \(null\)"),
+    ],
+)
+def test_a_bad_fom_convention_is_one_line(tmp_path, block, message):
+    with pytest.raises(HardwareConfigError) as err:
+        load_hardware(_fom_file(tmp_path, block))
+    assert len(err.value.problems) == 1
+    assert err.value.problems[0].startswith(str(tmp_path / "v.yaml"))
+    assert __import__("re").search(message, err.value.problems[0])

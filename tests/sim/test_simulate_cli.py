@@ -154,4 +154,6 @@ def test_policy_is_recorded_in_the_json(attention_file, capsys):
     assert doc["policy"] == "in-order"
     for key in ("die_power_w", "area_mm2", "fom_tops_per_mm2_w", "precision_fallbacks"):
         assert key in doc
+    # a GPU states no FOM convention: the whole chip's peak, a MAC = 2 ops, said so
+    assert doc["fom_convention"].startswith("whole chip's matmul peak")
     assert set(doc["energy_j"]) >= {"compute_by_engine", "static_by_part"}

@@ -170,7 +170,12 @@ def test_result_reports_power_area_and_stated_fallbacks(vita):
     assert 0 < r.die_power_w < r.power_w  # DRAM energy is off the die
     assert r.off_chip_levels == ("lpddr",)
     assert r.area_mm2 == pytest.approx(vita.area_mm2)
-    assert r.fom_tops_per_mm2_w is not None and r.fom_tops_per_mm2_w > 0
+    # the FOM as [V1] counts it (the YAML's figure_of_merit): TINT's ternary MACs, 1 op each
+    assert r.fom_convention == "peak of tint in ternary matmul, a MAC = 1 op"
+    assert r.fom_tops_per_mm2_w == pytest.approx(
+        vita.fom_peak_ops_s() / 1e12 / r.area_mm2 / r.die_power_w
+    )
+    assert r.to_dict()["fom_convention"] == r.fom_convention
     assert set(r.energy.compute_by_engine_j) >= {"tint", "boothflex", "nlu"}
     assert r.energy.static_j == pytest.approx(vita.static_power_w * r.latency_s)
     assert any("attention" in f and "int8 x int8" in f for f in r.precision_fallbacks)
