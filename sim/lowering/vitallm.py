@@ -303,6 +303,25 @@ def _kernel(name: str, unit: str, runs: Sequence[tuple[TileClass, int]]) -> Kern
     return Kernel(name=name, unit=unit, slots_per_unit=1, runs=tuple((t, c) for t, c in runs if c))
 
 
+@dataclass(frozen=True)
+class _Projection:
+    """One projection (or one head's part of it) to lower: ``m x k`` activation rows
+    times a ``k x n`` weight. ``engines``: ``"tint"``, ``"split"`` (TINT and BoothFlex
+    ternary by rate) or ``"booth-int8"``; ``weight_bits`` per weight on chip; activations
+    from ``src`` and outputs to ``dst`` (default: the SRAM; DRAM when they do not fit)."""
+
+    idx: int
+    m: int
+    k: int
+    n: int
+    deps: tuple[int, ...]
+    engines: str
+    weight_bits: float
+    label: str
+    src: MemoryLevel | None = None
+    dst: MemoryLevel | None = None
+
+
 # ---- the graph builder ----------------------------------------------------------------------
 @dataclass
 class _Builder:
@@ -375,6 +394,14 @@ class _Builder:
         if level is self.c.dram:
             t.spill += n
 
+    def operand(
+        self, t: _Bytes, buffer: MemoryLevel | None, src: MemoryLevel, staged: float, act_in: float
+    ) -> None:
+        """``t`` loads an activation operand of ``staged`` bytes from ``src`` into the
+        unit's ``buffer`` and feeds the array ``act_in`` bytes of it (:func:`_stage`)."""
+        self.act_read(t, src, staged)
+        _stage(t, buffer, src, staged, act_in, spilled=src is self.c.dram)
+
     def note_spill(self, idx: int, n: float) -> None:
         """Count, on op ``idx``, activation bytes that went through DRAM."""
         if n > 0:
@@ -446,15 +473,7 @@ class _Builder:
             t.read(self.c.dram, k * n * (stored_bits or weight_bits) / 8.0 * share)
             t.write(self.c.sram, weights * share)
             t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
-            self.act_read(t, src, r * k)  # activation rows into the unit's buffer
-            _stage(
-                t,
-                buffer,
-                src,
-                r * k,
-                cost.port_bytes.get("act_in", 0.0),
-                spilled=src is self.c.dram,
-            )
+            self.operand(t, buffer, src, r * k, cost.port_bytes.get("act_in", 0.0))
             self.act_write(t, dst, cost.port_bytes.get("out", 0.0))
             self.spill_run += t.spill * count
             out.append(
@@ -462,45 +481,19 @@ class _Builder:
             )
         return out
 
-    def projection(
-        self,
-        op: Op,
-        idx: int,
-        m: int,
-        k: int,
-        n: int,
-        deps: Sequence[int],
-        *,
-        engines: str,
-        weight_bits: float,
-        label: str,
-        src: MemoryLevel | None = None,
-        dst: MemoryLevel | None = None,
-    ) -> list[int]:
-        """Tasks of one projection (or one head's part of it). ``engines``: ``"tint"``,
-        ``"split"`` (TINT and BoothFlex ternary by rate) or ``"booth-int8"``; activations
-        from ``src``, outputs to ``dst`` (default: the SRAM)."""
+    def projection(self, p: _Projection) -> list[int]:
+        """Tasks of one projection (or one head's part of it), its spilled bytes and its
+        weight passes noted on its op."""
         self.spill_run, self.passes_run = 0.0, 0
-        made = self._projection(op, idx, m, k, n, deps, engines, weight_bits, label, src, dst)
-        self.note_spill(idx, self.spill_run)
-        note = self.notes.setdefault(idx, {})
+        made = self._projection_tasks(p)
+        self.note_spill(p.idx, self.spill_run)
+        note = self.notes.setdefault(p.idx, {})
         note["weight_passes"] = max(int(note.get("weight_passes", 0)), self.passes_run)
         return made
 
-    def _projection(
-        self,
-        op: Op,
-        idx: int,
-        m: int,
-        k: int,
-        n: int,
-        deps: Sequence[int],
-        engines: str,
-        weight_bits: float,
-        label: str,
-        src: MemoryLevel | None,
-        dst: MemoryLevel | None,
-    ) -> list[int]:
+    def _projection_tasks(self, p: _Projection) -> list[int]:
+        idx, m, k, n, deps, label = p.idx, p.m, p.k, p.n, p.deps, p.label
+        engines, weight_bits, src, dst = p.engines, p.weight_bits, p.src, p.dst
         c = self.c
         if engines == "booth-int8":  # int8 on chip; wider stored weights are read in full
             tiles = self._col_tiles(
@@ -889,15 +882,7 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
         qk = c.booth.cost(TileShape(q_rows, d_qk, n_keys), _int8_mode(c))
         t = _Bytes()
         t.read(c.dram, n_keys * d_qk * s.batch)  # int8 K
-        bld.act_read(t, q_home, q_rows * d_qk)
-        _stage(
-            t,
-            c.booth_buffer,
-            q_home,
-            q_rows * d_qk,
-            qk.port_bytes.get("act_in", 0.0),
-            spilled=q_home is c.dram,
-        )
+        bld.operand(t, c.booth_buffer, q_home, q_rows * d_qk, qk.port_bytes.get("act_in", 0.0))
         scores = qk.port_bytes.get("out", 0.0)
         s_home = bld.place(("scores", idx, h, qb), q_rows * d_qk, scores)
         bld.act_write(t, s_home, scores)
@@ -913,15 +898,7 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
         pv = c.booth.cost(TileShape(q_rows, n_keys, d_v), _int8_mode(c))
         t = _Bytes()
         t.read(c.dram, n_keys * d_v * s.batch)  # int8 V
-        bld.act_read(t, p_home, q_rows * n_keys)
-        _stage(
-            t,
-            c.booth_buffer,
-            p_home,
-            q_rows * n_keys,
-            pv.port_bytes.get("act_in", 0.0),
-            spilled=p_home is c.dram,
-        )
+        bld.operand(t, c.booth_buffer, p_home, q_rows * n_keys, pv.port_bytes.get("act_in", 0.0))
         bld.act_write(t, out_home, pv.port_bytes.get("out", 0.0))
         flops = 2.0 * q_rows * n_keys * d_v
         ends.append(bld.unit_task(f"pv {label}", idx, c.booth, pv, t, prev, "matrix", flops=flops))
@@ -1135,17 +1112,9 @@ def _lower_part(
         out_bytes = rows * n * _acc_bytes(bld.c, engines)
         act_dst = bld.place(idx, in_bytes, bld.live(idx, out_bytes))
         made = bld.projection(
-            op,
-            idx,
-            rows,
-            op.k,
-            n,
-            deps,
-            engines=engines,
-            weight_bits=_weight_bits(op),
-            label=label,
-            src=act_src,
-            dst=act_dst,
+            _Projection(
+                idx, rows, op.k, n, tuple(deps), engines, _weight_bits(op), label, act_src, act_dst
+            )
         )
         out_tasks[idx].append(made)
         return
