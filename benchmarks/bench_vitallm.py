@@ -345,10 +345,11 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f}" for k, v in d.utilisation.items())
         + ". Prefill: utilisation "
         + ", ".join(f"{k} {v:.2f}" for k, v in p.utilisation.items())
-        + f"; {p.bytes['lpddr'] / 1e9:.1f} GB from LPDDR: the weights once "
-        f"({_weight_bytes(prefill) / 1e9:.2f} GB), the weight tiles too large to stay in "
-        f"the SRAM again for every row chunk (V-A7), and {_spilled_bytes(p) / 1e9:.2f} GB of "
-        f"activations that do not fit the SRAM (V-A6). Die power (decode) {d.die_power_w * 1e3:.1f} mW: compute "
+        + f"; {p.bytes['lpddr'] / 1e9:.2f} GB from LPDDR: the weights "
+        f"({_weight_bytes(prefill) / 1e9:.2f} GB once, in the loop order of V-A7), "
+        f"{_spilled_bytes(p) / 1e9:.2f} GB of activations that do not fit the SRAM (V-A6) "
+        f"and {(p.bytes['lpddr'] - _weight_bytes(prefill) - _spilled_bytes(p)) / 1e9:.2f} GB "
+        f"else (weights read more than once, K/V). Die power (decode) {d.die_power_w * 1e3:.1f} mW: compute "
         f"{d.energy.compute_j / d.latency_s * 1e3:.1f}, on-die memory "
         f"{(d.energy.memory_j - d.energy.memory_by_level_j.get('lpddr', 0)) / d.latency_s * 1e3:.1f}"
         f", static {d.energy.static_j / d.latency_s * 1e3:.1f} mW; LPDDR adds "

@@ -67,9 +67,13 @@ at the buffer's pace. A projection's row chunk is as many rows as the activation
 (at most the accumulator depth), so a prefill runs several chunks over each 128-column
 weight tile. **Loop order** (ASSUMPTION V-A7, the compiler's choice): either every chunk
 streams the tile from DRAM again, or the tile stays in the SRAM across the chunks (read
-from DRAM once) and the activations get the SRAM that is left; :func:`lower_block` lowers
-the block with each of its weight-tile sizes as the reserve and keeps the order that
-moves the fewest DRAM bytes (op note ``weight_passes``). K and V are int8 in DRAM, with
+from DRAM once) and the activations get the SRAM that is left; a tile larger than that
+reserve is split along ``k`` into sub-tiles that fit, each kept while a group of rows as
+deep as the accumulators passes (partial sums stay in the accumulators), so its weights
+are read once per row group. :func:`lower_block` lowers the block with each of its
+weight-tile sizes (and the whole SRAM) as the reserve and keeps the order that moves the
+fewest DRAM bytes, then the one whose engines are busy least (op note
+``weight_passes``). K and V are int8 in DRAM, with
 a 4-bit leading-one plane beside K when LOP is on.
 
 **Activations that do not fit** (ASSUMPTION V-A6: whole tensors, no fusion across ops).
@@ -449,37 +453,94 @@ class _Builder:
         chip quantises wider stored weights on the way in (default: the same). The
         activation rows come from ``src`` and the outputs go to ``dst`` (default: the
         SRAM; DRAM for tensors that do not fit it, V-A6); the activation bytes that go
-        through DRAM are added to :attr:`spill_run`."""
+        through DRAM are added to :attr:`spill_run`.
+
+        Loop order (V-A7): a weight tile within the SRAM reserve stays there across the
+        row chunks (read from DRAM once); a larger one, with a reserve, is split along
+        ``k`` into sub-tiles that fit it, each kept while a group of rows as deep as the
+        accumulators passes (the partial sums stay in the accumulators, outputs are
+        written after the last sub-tile), so its weights are read once per row group;
+        without a reserve every row chunk streams the tile again."""
         src = src or self.c.sram
         dst = dst or self.c.sram
-        rows = self._rows_per_chunk(b, buffer, m, k)
-        full, tail = divmod(m, rows)
         weights = k * n * weight_bits / 8.0  # the column tile's weights on chip
         self.weight_tiles.add(weights)
-        # V-A7: a weight tile within the reserve stays in the SRAM across the row chunks
-        # (read from DRAM once, each chunk's share below); otherwise every chunk
-        # streams it again
+        kc, group = k, m
         resident = 0.0 < weights <= self.reserve
-        self.restreams |= not resident and full + (1 if tail else 0) > 1
-        passes = 1 if resident else full + (1 if tail else 0)
-        self.passes_run = max(self.passes_run, passes)
+        if not resident and self.reserve > 0:
+            fit = int(self.reserve // (n * weight_bits / 8.0))
+            if fit >= 1:
+                kc, resident = min(k, fit), True
+                group = max(1, min(m, int(getattr(b.params, "acc_depth", m))))
+        k_chunks = [(kc, k // kc)] + ([(k % kc, 1)] if k % kc else [])
         out: list[tuple[TileClass, int]] = []
-        for r, count in ((rows, full), (tail, 1 if tail else 0)):
-            if not count:
+        passes = 0
+        for g, g_count in ((group, m // group), (m % group, 1 if m % group else 0)):
+            if not g_count:
                 continue
-            cost = b.cost(TileShape(r, k, n), mode)
-            share = r / m if resident else 1.0
-            t = _Bytes()
-            t.read(self.c.dram, k * n * (stored_bits or weight_bits) / 8.0 * share)
-            t.write(self.c.sram, weights * share)
-            t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
-            self.operand(t, buffer, src, r * k, cost.port_bytes.get("act_in", 0.0))
-            self.act_write(t, dst, cost.port_bytes.get("out", 0.0))
-            self.spill_run += t.spill * count
-            out.append(
-                (_unit_tile(f"{label} {r}x{k}x{n}", b, cost, t, flops=2.0 * r * k * n), count)
-            )
+            rows = self._rows_per_chunk(b, buffer, g, kc)
+            full, tail = divmod(g, rows)
+            passes += g_count * (1 if resident else full + (1 if tail else 0))
+            for ki, (kk, k_count) in enumerate(k_chunks):
+                last = ki == len(k_chunks) - 1
+                # outputs leave the accumulators after the last sub-tile only
+                splits = [(k_count - 1, False), (1, True)] if last else [(k_count, False)]
+                for kn, writes in splits:
+                    if not kn:
+                        continue
+                    for r, r_count in ((rows, full), (tail, 1 if tail else 0)):
+                        if not r_count:
+                            continue
+                        count = g_count * kn * r_count
+                        tile = self._proj_tile(
+                            b,
+                            buffer,
+                            mode,
+                            label,
+                            (r, kk, n, g),
+                            weight_bits,
+                            stored_bits,
+                            resident,
+                            writes,
+                            src,
+                            dst,
+                        )
+                        self.spill_run += tile[1] * count
+                        out.append((tile[0], count))
+        self.restreams |= passes > 1 and not (resident and kc == k)
+        self.passes_run = max(self.passes_run, passes)
         return out
+
+    def _proj_tile(
+        self,
+        b: UnitBinding,
+        buffer: MemoryLevel | None,
+        mode: str | None,
+        label: str,
+        shape: tuple[int, int, int, int],
+        weight_bits: float,
+        stored_bits: float | None,
+        resident: bool,
+        writes: bool,
+        src: MemoryLevel,
+        dst: MemoryLevel,
+    ) -> tuple[TileClass, float]:
+        """One ``r x kk x n`` tile of a row group of ``g`` rows, and its spilled bytes: a
+        resident weight sub-tile is read from DRAM once per group (this tile's share),
+        else once per tile; ``writes``: the tile completes the sums and writes them."""
+        r, kk, n, g = shape
+        cost = b.cost(TileShape(r, kk, n), mode)
+        weights = kk * n * weight_bits / 8.0
+        share = r / g if resident else 1.0
+        t = _Bytes()
+        t.read(self.c.dram, kk * n * (stored_bits or weight_bits) / 8.0 * share)
+        t.write(self.c.sram, weights * share)
+        t.read(self.c.sram, cost.port_bytes.get("weight_in", weights))
+        self.operand(t, buffer, src, r * kk, cost.port_bytes.get("act_in", 0.0))
+        if writes:
+            self.act_write(t, dst, cost.port_bytes.get("out", 0.0))
+        name = f"{label} {r}x{kk}x{n}" + ("" if writes else " (partial sums)")
+        return _unit_tile(name, b, cost, t, flops=2.0 * r * kk * n), t.spill
 
     def projection(self, p: _Projection) -> list[int]:
         """Tasks of one projection (or one head's part of it), its spilled bytes and its
@@ -980,32 +1041,38 @@ def lower_block(block: Block, view: TargetView, options: LoweringOptions) -> Blo
     """One instance of ``block`` as a task graph over the VitaLLM engines, in the loop
     order that moves the fewest DRAM bytes (V-A7): weights streamed once per row chunk
     with every activation that fits in the SRAM (``reserve`` 0), or the weight tiles up
-    to a size kept in the SRAM across the chunks, the activations in what is left. Each
-    candidate reserve is one of the block's weight-tile sizes; with more SRAM every
-    candidate moves no more DRAM bytes and more candidates fit, so the chosen order's
-    DRAM bytes never grow with the SRAM."""
+    to a size kept in the SRAM across the chunks (larger ones split along ``k`` to fit),
+    the activations in what is left. Each candidate reserve is one of the block's
+    weight-tile sizes, or the whole SRAM; with more SRAM every candidate moves no more
+    DRAM bytes and more candidates fit, so the chosen order's DRAM bytes never grow with
+    the SRAM."""
     del options
     c = chip(view)
     best, bld = _lower_plan(block, view, c, 0.0)
     if not bld.restreams:  # one pass over every weight already: nothing to keep
         return best
-    best_bytes = _dram_bytes(best, c)
-    for reserve in sorted(t for t in bld.weight_tiles if t <= c.sram.capacity_bytes):
+    best_cost = _plan_cost(best, c)
+    capacity = c.sram.capacity_bytes
+    for reserve in sorted({t for t in bld.weight_tiles if t <= capacity} | {capacity}):
         plan, _ = _lower_plan(block, view, c, reserve)
-        moved = _dram_bytes(plan, c)
-        if moved < best_bytes * (1 - 1e-12):
-            best, best_bytes = plan, moved
+        cost = _plan_cost(plan, c)
+        if cost[0] < best_cost[0] * (1 - 1e-9) or (
+            cost[0] <= best_cost[0] * (1 + 1e-9) and cost[1] < best_cost[1] * (1 - 1e-9)
+        ):
+            best, best_cost = plan, cost
     return best
 
 
-def _dram_bytes(lowered: BlockTasks, c: VitaChip) -> float:
-    """Bytes ``lowered`` reads from and writes to DRAM."""
+def _plan_cost(lowered: BlockTasks, c: VitaChip) -> tuple[float, float]:
+    """(bytes ``lowered`` moves to and from DRAM, engine-seconds of its tiles): the loop
+    order's DRAM traffic first, its engines' busy time to break ties."""
     name = c.dram.name
-    return sum(
-        (tile.read_bytes.get(name, 0.0) + tile.write_bytes.get(name, 0.0)) * n
-        for task in lowered.graph.tasks
-        for tile, n in task.kernel.runs
-    )
+    dram = busy = 0.0
+    for task in lowered.graph.tasks:
+        for tile, n in task.kernel.runs:
+            dram += (tile.read_bytes.get(name, 0.0) + tile.write_bytes.get(name, 0.0)) * n
+            busy += tile.compute_s * n
+    return dram, busy
 
 
 def _lower_plan(
