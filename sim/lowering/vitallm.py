@@ -335,7 +335,7 @@ class _Builder:
     notes: dict[int, dict[str, str | int | float]] = field(default_factory=dict)
     lop_active: bool = False  # the block's attention prunes: keys get a leading-one plane
     homes: dict[object, MemoryLevel] = field(default_factory=dict)  # tensor -> its level
-    spill_run: float = 0.0  # spilled activation bytes of the tiles made since last read
+    spill_run: float = 0.0  # spilled activation bytes of the current projection's tiles
     reads: list[list[int]] = field(default_factory=list)  # per op: the ops it reads
     parts: list[int] = field(default_factory=list)  # per op: the parts (heads) it splits into
     reserve: float = 0.0  # SRAM bytes kept for resident weight tiles (the loop order, V-A7)
