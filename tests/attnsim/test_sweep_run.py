@@ -262,3 +262,33 @@ def test_precision_axis_retypes_compute_ops(tmp_path: Path) -> None:
     assert r.loc["fp8", "workload_digest"] != r.loc["bf16", "workload_digest"]
     assert r.loc["fp8", "latency_s"] < r.loc["bf16", "latency_s"]  # H100 fp8 matmul: twice the rate
     assert not math.isnan(r.loc["fp8", "energy_j"])
+
+
+def test_an_edge_sweep_reports_the_papers_fom_and_die_power(tmp_path: Path) -> None:
+    """A sweep of the ternary edge target: each point's FOM counts the peak as the
+    target's ``figure_of_merit`` says ([V1]: the TINT cores' MACs, one op each), as
+    ``attnsim simulate`` does, and a larger SRAM is seen in the prefill's DRAM bytes."""
+    from attnsim.workloads import Block, GemmOp, Workload
+    from attnsim.workloads.serialize import save_workload
+
+    proj = GemmOp("proj", "int8", 64, 1024, 3200, weight_operand="b", weight_dtype="ternary")
+    save_workload(Workload("proj", (Block("l", (proj,), 2),), tokens=64), tmp_path / "w.json")
+    spec = spec_from_dict(
+        {
+            "version": 1,
+            "base": "vitallm-16nm",
+            "axes": [{"path": "memory.sram.capacity", "values": ["88 KiB", "1 MiB"]}],
+            "workloads": [{"file": str(tmp_path / "w.json")}],
+            "objectives": ["fom", "die_power", "area"],
+        }
+    )
+    run = run_sweep(spec, tmp_path / "out", executor="serial")
+    pts = run.points.set_index("point")
+    for point, sram in ((0, "88 KiB"), (1, "1 MiB")):
+        hw = load_hardware("vitallm-16nm", {"memory.sram.capacity": sram})
+        res = simulate(hw, build_workloads(spec.workloads, "t")[0].workload)
+        assert res.fom_convention  # the target states one
+        assert pts.loc[point, "fom_tops_per_mm2_w"] == pytest.approx(res.fom_tops_per_mm2_w)
+        assert pts.loc[point, "die_power_w"] == pytest.approx(res.die_power_w)
+    r = run.results.set_index("point")
+    assert r.loc[1, "bytes_lpddr_b"] < r.loc[0, "bytes_lpddr_b"]  # activations stay on chip
