@@ -263,30 +263,6 @@ class _Bytes:
         return max(seconds, *self.port_s.values()) if self.port_s else seconds
 
 
-def _stage(
-    t: _Bytes,
-    buffer: MemoryLevel | None,
-    src: MemoryLevel,
-    staged: float,
-    act_in: float,
-    *,
-    spilled: bool = False,
-) -> None:
-    """Bytes of the activation operand (``staged`` bytes read ``act_in / staged`` times by
-    the array): written into ``buffer`` on the first pass (fed from ``src``, the SRAM or,
-    for a spilled tensor, DRAM, at the same time, ASSUMPTION V-A5), re-read from it on
-    the later passes; without a buffer every pass reads ``src`` (``spilled``: ``src`` is
-    DRAM, and the bytes count as spilled activations)."""
-    if buffer is None:
-        t.read(src, act_in)
-        if spilled:
-            t.spill += act_in
-        return
-    first = min(staged, act_in)
-    t.write(buffer, first)
-    t.read(buffer, act_in - first)
-
-
 def _unit_tile(
     name: str, b: UnitBinding, cost: UnitCost, traffic: _Bytes, *, flops: float = 0.0
 ) -> TileClass:
@@ -305,6 +281,22 @@ def _unit_tile(
 
 def _kernel(name: str, unit: str, runs: Sequence[tuple[TileClass, int]]) -> Kernel:
     return Kernel(name=name, unit=unit, slots_per_unit=1, runs=tuple((t, c) for t, c in runs if c))
+
+
+@dataclass
+class _Tiles:
+    """Tile runs of (part of) a projection, the activation bytes they move through DRAM
+    (V-A6) and the most DRAM passes over one of its weight tiles (V-A7)."""
+
+    runs: list[tuple[TileClass, int]] = field(default_factory=list)
+    spill: float = 0.0
+    passes: int = 0
+
+    def add(self, other: _Tiles, times: int = 1) -> None:
+        """Append ``other``'s runs ``times`` over (a column block repeated)."""
+        self.runs += [(tile, n * times) for tile, n in other.runs]
+        self.spill += other.spill * times
+        self.passes = max(self.passes, other.passes)
 
 
 @dataclass(frozen=True)
@@ -335,13 +327,11 @@ class _Builder:
     notes: dict[int, dict[str, str | int | float]] = field(default_factory=dict)
     lop_active: bool = False  # the block's attention prunes: keys get a leading-one plane
     homes: dict[object, MemoryLevel] = field(default_factory=dict)  # tensor -> its level
-    spill_run: float = 0.0  # spilled activation bytes of the current projection's tiles
     reads: list[list[int]] = field(default_factory=list)  # per op: the ops it reads
     parts: list[int] = field(default_factory=list)  # per op: the parts (heads) it splits into
     reserve: float = 0.0  # SRAM bytes kept for resident weight tiles (the loop order, V-A7)
     weight_tiles: set[float] = field(default_factory=set)  # on-chip bytes of each tile seen
     restreams: bool = False  # some projection streams its weights more than once
-    passes_run: int = 0  # most DRAM passes over a weight tile since the last projection
 
     @property
     def act_capacity(self) -> float:
@@ -401,10 +391,18 @@ class _Builder:
     def operand(
         self, t: _Bytes, buffer: MemoryLevel | None, src: MemoryLevel, staged: float, act_in: float
     ) -> None:
-        """``t`` loads an activation operand of ``staged`` bytes from ``src`` into the
-        unit's ``buffer`` and feeds the array ``act_in`` bytes of it (:func:`_stage`)."""
+        """``t`` loads an activation operand of ``staged`` bytes from ``src`` (the SRAM or,
+        for a spilled tensor, DRAM) and the array reads it ``act_in / staged`` times: it is
+        written into the unit's ``buffer`` on the first pass (fed from ``src`` at the same
+        time, ASSUMPTION V-A5) and re-read from there on the later passes; without a
+        buffer every pass reads ``src``."""
         self.act_read(t, src, staged)
-        _stage(t, buffer, src, staged, act_in, spilled=src is self.c.dram)
+        if buffer is None:
+            self.act_read(t, src, act_in)
+            return
+        first = min(staged, act_in)
+        t.write(buffer, first)
+        t.read(buffer, act_in - first)
 
     def note_spill(self, idx: int, n: float) -> None:
         """Count, on op ``idx``, activation bytes that went through DRAM."""
@@ -447,13 +445,12 @@ class _Builder:
         stored_bits: float | None = None,
         src: MemoryLevel | None = None,
         dst: MemoryLevel | None = None,
-    ) -> list[tuple[TileClass, int]]:
+    ) -> _Tiles:
         """Tiles of an ``m x k @ k x n`` projection on engine ``b``: one per row chunk.
         ``weight_bits`` per weight on chip; ``stored_bits`` per weight in DRAM when the
         chip quantises wider stored weights on the way in (default: the same). The
         activation rows come from ``src`` and the outputs go to ``dst`` (default: the
-        SRAM; DRAM for tensors that do not fit it, V-A6); the activation bytes that go
-        through DRAM are added to :attr:`spill_run`.
+        SRAM; DRAM for tensors that do not fit it, V-A6).
 
         Loop order (V-A7): a weight tile within the SRAM reserve stays there across the
         row chunks (read from DRAM once); a larger one, with a reserve, is split along
@@ -473,14 +470,13 @@ class _Builder:
                 kc, resident = min(k, fit), True
                 group = max(1, min(m, int(getattr(b.params, "acc_depth", m))))
         k_chunks = [(kc, k // kc)] + ([(k % kc, 1)] if k % kc else [])
-        out: list[tuple[TileClass, int]] = []
-        passes = 0
+        out = _Tiles()
         for g, g_count in ((group, m // group), (m % group, 1 if m % group else 0)):
             if not g_count:
                 continue
             rows = self._rows_per_chunk(b, buffer, g, kc)
             full, tail = divmod(g, rows)
-            passes += g_count * (1 if resident else full + (1 if tail else 0))
+            out.passes += g_count * (1 if resident else full + (1 if tail else 0))
             for ki, (kk, k_count) in enumerate(k_chunks):
                 last = ki == len(k_chunks) - 1
                 # outputs leave the accumulators after the last sub-tile only
@@ -492,7 +488,7 @@ class _Builder:
                         if not r_count:
                             continue
                         count = g_count * kn * r_count
-                        tile = self._proj_tile(
+                        tile, spill = self._proj_tile(
                             b,
                             buffer,
                             mode,
@@ -505,10 +501,9 @@ class _Builder:
                             src,
                             dst,
                         )
-                        self.spill_run += tile[1] * count
-                        out.append((tile[0], count))
-        self.restreams |= passes > 1 and not (resident and kc == k)
-        self.passes_run = max(self.passes_run, passes)
+                        out.runs.append((tile, count))
+                        out.spill += spill * count
+        self.restreams |= out.passes > 1 and not (resident and kc == k)
         return out
 
     def _proj_tile(
@@ -545,14 +540,13 @@ class _Builder:
     def projection(self, p: _Projection) -> list[int]:
         """Tasks of one projection (or one head's part of it), its spilled bytes and its
         weight passes noted on its op."""
-        self.spill_run, self.passes_run = 0.0, 0
-        made = self._projection_tasks(p)
-        self.note_spill(p.idx, self.spill_run)
+        made, tiles = self._projection_tasks(p)
+        self.note_spill(p.idx, tiles.spill)
         note = self.notes.setdefault(p.idx, {})
-        note["weight_passes"] = max(int(note.get("weight_passes", 0)), self.passes_run)
+        note["weight_passes"] = max(int(note.get("weight_passes", 0)), tiles.passes)
         return made
 
-    def _projection_tasks(self, p: _Projection) -> list[int]:
+    def _projection_tasks(self, p: _Projection) -> tuple[list[int], _Tiles]:
         idx, m, k, n, deps, label = p.idx, p.m, p.k, p.n, p.deps, p.label
         engines, weight_bits, src, dst = p.engines, p.weight_bits, p.src, p.dst
         c = self.c
@@ -570,12 +564,16 @@ class _Builder:
                 src=src,
                 dst=dst,
             )
-            return [self.add(label, _kernel(label, c.unit_of(c.booth), tiles), deps, "matrix", idx)]
+            task = self.add(
+                label, _kernel(label, c.unit_of(c.booth), tiles.runs), deps, "matrix", idx
+            )
+            return [task], tiles
         if engines == "tint":
             tiles = self._proj_tiles(
                 c.tint, c.tint_buffer, m, k, n, None, weight_bits, label, src=src, dst=dst
             )
-            return [self.add(label, _kernel(label, c.tint_unit, tiles), deps, "matrix", idx)]
+            task = self.add(label, _kernel(label, c.tint_unit, tiles.runs), deps, "matrix", idx)
+            return [task], tiles
         # split by columns in proportion to the engines' rates on this shape
         cols = GEMM_TILE_COLS
         n_tiles = math.ceil(n / cols)
@@ -590,13 +588,17 @@ class _Builder:
         n_t = n - n_b
         self.notes.setdefault(idx, {})["booth_share"] = round(n_b / n, 4)
         out: list[int] = []
+        both = _Tiles()
         if n_t:
             tiles = self._col_tiles(
                 c.tint, c.tint_buffer, m, k, n_t, None, weight_bits, label, src=src, dst=dst
             )
             out.append(
-                self.add(f"{label} (tint)", _kernel(label, c.tint_unit, tiles), deps, "matrix", idx)
+                self.add(
+                    f"{label} (tint)", _kernel(label, c.tint_unit, tiles.runs), deps, "matrix", idx
+                )
             )
+            both.add(tiles)
         if n_b:
             tiles = self._col_tiles(
                 c.booth,
@@ -613,13 +615,14 @@ class _Builder:
             out.append(
                 self.add(
                     f"{label} (boothflex)",
-                    _kernel(label, c.unit_of(c.booth), tiles),
+                    _kernel(label, c.unit_of(c.booth), tiles.runs),
                     deps,
                     "matrix",
                     idx,
                 )
             )
-        return out
+            both.add(tiles)
+        return out, both
 
     def _tile_seconds(
         self, b: UnitBinding, buffer: MemoryLevel | None, tile: TileShape, mode: str | None
@@ -627,7 +630,7 @@ class _Builder:
         """Seconds of one projection tile on ``b``, its activation port included."""
         cost = b.cost(tile, mode)
         t = _Bytes()
-        _stage(t, buffer, self.c.sram, tile.m * tile.k, cost.port_bytes.get("act_in", 0.0))
+        self.operand(t, buffer, self.c.sram, tile.m * tile.k, cost.port_bytes.get("act_in", 0.0))
         return t.bound(b.seconds(cost))
 
     def _col_tiles(
@@ -643,19 +646,16 @@ class _Builder:
         stored_bits: float | None = None,
         src: MemoryLevel | None = None,
         dst: MemoryLevel | None = None,
-    ) -> list[tuple[TileClass, int]]:
+    ) -> _Tiles:
         """Column tiles of :data:`GEMM_TILE_COLS` (and one narrower tail)."""
         full, tail = divmod(n, GEMM_TILE_COLS)
-        out: list[tuple[TileClass, int]] = []
+        out = _Tiles()
         for width, count in ((GEMM_TILE_COLS, full), (tail, 1 if tail else 0)):
-            if not count:
-                continue
-            before = self.spill_run
-            for tile, times in self._proj_tiles(
-                b, buffer, m, k, width, mode, weight_bits, label, stored_bits, src, dst
-            ):
-                out.append((tile, times * count))
-            self.spill_run = before + (self.spill_run - before) * count
+            if count:
+                block = self._proj_tiles(
+                    b, buffer, m, k, width, mode, weight_bits, label, stored_bits, src, dst
+                )
+                out.add(block, count)
         return out
 
     # -- nonlinear work ---------------------------------------------------------------------
@@ -824,9 +824,8 @@ def _map_parts(producer: list[list[int]], p: int, consumer_parts: int, part: int
 
 
 # ---- lowering ---------------------------------------------------------------------------------
-def _acc_bytes(c: VitaChip, engines: str) -> float:
-    """Bytes per output element a projection on ``engines`` writes (its accumulators)."""
-    b = c.booth if engines == "booth-int8" else c.tint
+def _acc_bytes(b: UnitBinding) -> float:
+    """Bytes per output element engine ``b`` writes (its accumulators' width)."""
     return float(getattr(b.params, "acc_bits", 32)) / 8.0
 
 
@@ -918,8 +917,8 @@ def _attention_head(bld: _Builder, op: AttentionOp, idx: int, h: int, deps: list
     # where the head's Q, each tile's scores and probabilities, and the op's output live
     # (V-A6): the output is read whole by the O projection unless its reader is split too
     q_home = bld.home(("queries", idx), float(rows_total * d_qk))
-    acc = float(getattr(c.booth.params, "acc_bits", 32)) / 8.0
-    out_home = bld.place(idx, float(rows_total * d_qk), bld.live(idx, rows_total * d_v * acc))
+    out_bytes = rows_total * d_v * _acc_bytes(c.booth)
+    out_home = bld.place(idx, float(rows_total * d_qk), bld.live(idx, out_bytes))
     ends: list[int] = []
     for qb in range(live.shape[0]):
         nb = int((live[qb] > 0).sum())
@@ -1176,7 +1175,7 @@ def _lower_part(
         n = cols // n_parts
         if engines == "tint" and n_parts == 1:
             engines = "split"
-        out_bytes = rows * n * _acc_bytes(bld.c, engines)
+        out_bytes = rows * n * _acc_bytes(bld.c.booth if engines == "booth-int8" else bld.c.tint)
         act_dst = bld.place(idx, in_bytes, bld.live(idx, out_bytes))
         made = bld.projection(
             _Projection(
